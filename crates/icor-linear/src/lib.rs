@@ -1,0 +1,1 @@
+//! Exact linear theory (placeholder while being written).

