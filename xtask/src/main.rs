@@ -1,1 +1,32 @@
-fn main() {}
+//! `cargo xtask …`: regenerates the reports under `reports/` from what the code measures.
+//!
+//! - `cargo xtask verify-report [--check]`: `reports/verify.md`, the identity table of
+//!   `icor verify --cases 2000 --seed 0`. `--check` fails when the committed file is stale
+//!   (the error digits are masked there: they depend on the CPU's FMA use, the rest must match).
+//! - `cargo xtask bench [-- criterion args]`: runs the criterion benches and writes
+//!   `reports/bench-linear.md` with LSA/GD time ratios measured in the same run.
+
+mod bench;
+mod verify_report;
+
+use anyhow::{Result, bail};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root()?;
+    match args.first().map(String::as_str) {
+        Some("verify-report") => verify_report::run(&root, args.iter().any(|a| a == "--check")),
+        Some("bench") => bench::run(&root, &args[1..]),
+        Some("check") => verify_report::run(&root, true),
+        _ => bail!("usage: cargo xtask <verify-report [--check] | bench [criterion args] | check>"),
+    }
+}
+
+/// The workspace root: the parent of this crate's folder.
+fn workspace_root() -> Result<std::path::PathBuf> {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    Ok(here
+        .parent()
+        .ok_or_else(|| anyhow::anyhow!("xtask has no parent folder"))?
+        .to_path_buf())
+}

@@ -98,20 +98,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn list(home: &std::path::Path, catalogue: &Catalogue) -> anyhow::Result<ExitCode> {
     println!("cache: {}", home.display());
     println!(
-        "{:<20} {:<8} {:<6} {:>10}  {:<48} source",
-        "asset", "status", "kind", "size", "licence"
+        "{:<20} {:<8} {:<6} {:>10}  {:<38} licence",
+        "asset", "status", "kind", "size", "source"
     );
     let mut corrupt = false;
     for status in icor_assets::list(home, catalogue)? {
         let asset = status.asset;
         println!(
-            "{:<20} {:<8} {:<6} {:>10}  {:<48} {}",
+            "{:<20} {:<8} {:<6} {:>10}  {:<38} {}",
             asset.name,
             status.summary(),
             asset.kind,
             human(asset.size()),
-            asset.licence,
-            asset.source()
+            asset.source(),
+            asset.licence
         );
         for file in &status.files {
             if let FileState::Corrupt { size, sha256 } = &file.state {
