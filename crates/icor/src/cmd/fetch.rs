@@ -131,11 +131,12 @@ fn list(home: &std::path::Path, catalogue: &Catalogue) -> anyhow::Result<ExitCod
     })
 }
 
-/// Bytes in MB (10^6) with one decimal, or kB for small files.
+/// Bytes in binary units (MiB, KiB), as the progress bars show them.
 fn human(bytes: u64) -> String {
-    if bytes >= 1_000_000 {
-        format!("{:.1} MB", bytes as f64 / 1e6)
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB", b / (1024.0 * 1024.0))
     } else {
-        format!("{:.1} kB", bytes as f64 / 1e3)
+        format!("{:.1} KiB", b / 1024.0)
     }
 }
