@@ -16,15 +16,15 @@ use crate::verify::{HashingWriter, Record, sidecar_path};
 /// Why producing a part failed: fetching or reading it, or writing it out.
 #[derive(Debug)]
 pub enum PartError {
-    /// Fetching or reading the part failed.
-    Fetch(Error),
+    /// Fetching or reading the part failed (boxed: the error is large, this path is cold).
+    Fetch(Box<Error>),
     /// Writing to the destination failed.
     Write(io::Error),
 }
 
 impl From<Error> for PartError {
     fn from(e: Error) -> Self {
-        PartError::Fetch(e)
+        PartError::Fetch(Box::new(e))
     }
 }
 
@@ -41,7 +41,7 @@ impl CopyError {
     /// Maps a read failure to an error, keeps write failures as such.
     pub fn map_read(self, f: impl FnOnce(io::Error) -> Error) -> PartError {
         match self {
-            CopyError::Read(e) => PartError::Fetch(f(e)),
+            CopyError::Read(e) => PartError::Fetch(Box::new(f(e))),
             CopyError::Write(e) => PartError::Write(e),
         }
     }
@@ -87,7 +87,7 @@ pub fn assemble_file(
     for part in &spec.parts {
         match produce_part(part, &mut sink) {
             Ok(_) => {}
-            Err(PartError::Fetch(e)) => return Err(e),
+            Err(PartError::Fetch(e)) => return Err(*e),
             Err(PartError::Write(e)) => return Err(write_err(e)),
         }
     }

@@ -181,9 +181,12 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
     }
 }
 
+/// `(path, size, sha256, parts)` of a test file; a part is `(source, member)`.
+pub type TestFile<'a> = (&'a str, u64, &'a str, &'a [(&'a str, &'a str)]);
+
 /// A one-asset catalogue: asset `name`, one file `path` made of `parts` (`(source, member)`
 /// with source like `pypi = "p==1"`), with the given size and sha256.
-pub fn catalogue(name: &str, files: &[(&str, u64, &str, &[(&str, &str)])]) -> String {
+pub fn catalogue(name: &str, files: &[TestFile<'_>]) -> String {
     let mut s = format!(
         "[[asset]]\nname = \"{name}\"\nkind = \"data\"\nsummary = \"test\"\nlicence = \"MIT\"\n"
     );
