@@ -8,6 +8,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 pub fn run(root: &Path, extra: &[String]) -> Result<()> {
+    let extra = extra.strip_prefix(&["--".to_string()]).unwrap_or(extra);
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(root)
         .args(["bench", "-p", "icor-benches", "--bench", "lsa_vs_gd", "--"])
