@@ -305,6 +305,16 @@ fn rel_err(a: ArrayView2<f64>, b: ArrayView2<f64>, scale: &Array1<f64>) -> f64 {
     worst
 }
 
+/// The query tokens a GD step predicts: x-slots unchanged, y-slot plus `shift` (for the dumps,
+/// so that `lsa_output` and `gd_output` are both whole tokens).
+fn shifted(tokens: &Tokens, shift: &Array2<f64>) -> Array2<f64> {
+    let mut m = tokens.matrix().to_owned();
+    let y = tokens.layout().y();
+    let new_y = &m.slice(s![.., y.clone()]) + shift;
+    m.slice_mut(s![.., y]).assign(&new_y);
+    m
+}
+
 fn all_tokens(p: &Problem) -> Result<Tokens> {
     let m = ndarray::concatenate(Axis(0), &[p.context.matrix(), p.queries.matrix()])
         .expect("same width");
@@ -329,8 +339,10 @@ fn lemma1(mut p: Problem, s: &mut Sampler) -> Result<Outcome> {
     p.record.matrix("queries", p.queries.matrix().to_owned());
     p.record.layer("", &layer);
     p.record.matrix("lsa_output", q_out.into_matrix());
-    p.record
-        .matrix("gd_output", step.prediction_shift(&p.queries)?);
+    p.record.matrix(
+        "gd_output",
+        shifted(&p.queries, &step.prediction_shift(&p.queries)?),
+    );
     Ok(Outcome {
         rel_err: rel,
         tol: tolerance(n + tokens.layout().dim()),
@@ -431,8 +443,10 @@ fn preconditioned(mut p: Problem, s: &mut Sampler) -> Result<Outcome> {
     p.record.matrix("queries", p.queries.matrix().to_owned());
     p.record.layer("", &layer);
     p.record.matrix("lsa_output", q_out.into_matrix());
-    p.record
-        .matrix("gd_output", step.prediction_shift(&p.queries)?);
+    p.record.matrix(
+        "gd_output",
+        shifted(&p.queries, &step.prediction_shift(&p.queries)?),
+    );
     Ok(Outcome {
         rel_err: rel,
         tol: tolerance(n + dx * dx + p.model.layout().dim()),
@@ -489,7 +503,8 @@ fn y_slot_only(mut p: Problem, s: &mut Sampler) -> Result<Outcome> {
     p.record.matrix("queries", queries.matrix().to_owned());
     p.record.layer("", &layer);
     p.record.matrix("lsa_output", out.into_matrix());
-    p.record.matrix("gd_output", want);
+    p.record
+        .matrix("gd_output", shifted(&queries, &(want - queries.y())));
     Ok(Outcome {
         rel_err: rel,
         tol: tolerance(n + l.dim()),

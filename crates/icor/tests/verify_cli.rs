@@ -102,7 +102,7 @@ fn dump_writes_inputs_weights_and_both_outputs() {
             }
             let upd = mv(&p, &acc);
             for k in 0..dy {
-                let (got, want) = (upd[dim - dy + k], gd[j][k]);
+                let (got, want) = (upd[dim - dy + k], gd[j][dim - dy + k] - e_j[dim - dy + k]);
                 assert!(
                     (got - want).abs() <= 1e-9 * (1.0 + want.abs()),
                     "seed {seed} query {j}: {got} vs {want}"
