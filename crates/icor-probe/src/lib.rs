@@ -1,0 +1,28 @@
+//! # icor-probe: where trained transformers match the GD predictor, and where they stop
+//!
+//! Reproduces §4 of arXiv 2605.26356 (the boundary study) on top of the exact theory in
+//! `icor-linear`: small attention models are trained on in-context regression tasks built from
+//! the unified RAG view and compared with the constructed gradient-descent predictor.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`backend`] | the burn device (CPU `flex` always, `wgpu` behind the feature) |
+//! | [`task`] | task generators: the authors' protocol and the paper as stated (both interfaces) |
+//! | [`model`] | LSA (depth, shared weights), GD++, softmax attention, MLP + attention |
+//! | [`reference`] | the constructed GD predictor and its step size |
+//! | [`train`] | training loop: AdamW, global-norm clipping, NaN guard |
+//! | [`metrics`] | loss, prediction difference, input sensitivities by autodiff, interpolation |
+//! | [`sweep`] | document-count, input-range and depth sweeps over seeds, with 95% CIs |
+
+pub mod backend;
+pub mod error;
+pub mod metrics;
+pub mod model;
+pub mod reference;
+pub mod stats;
+pub mod sweep;
+pub mod task;
+pub mod tensor;
+pub mod train;
+
+pub use error::{Error, Result};

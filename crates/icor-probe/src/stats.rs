@@ -1,0 +1,99 @@
+//! Means and 95% confidence intervals over seeds (Student t, two-sided).
+
+use serde::{Deserialize, Serialize};
+
+/// Mean ± half-width of a 95% CI over the values (one per seed).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Ci {
+    pub mean: f64,
+    pub half_width: f64,
+    pub n: usize,
+}
+
+/// t_{0.975, df} for df = 1..=30; beyond that the normal quantile.
+fn t975(df: usize) -> f64 {
+    const T: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    if df == 0 {
+        f64::NAN
+    } else if df <= 30 {
+        T[df - 1]
+    } else {
+        1.960
+    }
+}
+
+impl Ci {
+    /// The CI of `values` (NaN half-width with fewer than two values).
+    pub fn of(values: &[f64]) -> Self {
+        let n = values.len();
+        let mean = values.iter().sum::<f64>() / n.max(1) as f64;
+        if n < 2 {
+            return Self {
+                mean,
+                half_width: f64::NAN,
+                n,
+            };
+        }
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        Self {
+            mean,
+            half_width: t975(n - 1) * (var / n as f64).sqrt(),
+            n,
+        }
+    }
+}
+
+/// Spearman rank correlation of two equally long samples (average ranks for ties).
+pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    fn ranks(v: &[f64]) -> Vec<f64> {
+        let mut idx: Vec<usize> = (0..v.len()).collect();
+        idx.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
+        let mut r = vec![0.0; v.len()];
+        let mut i = 0;
+        while i < idx.len() {
+            let mut j = i;
+            while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+                j += 1;
+            }
+            let avg = (i + j) as f64 / 2.0 + 1.0;
+            for k in i..=j {
+                r[idx[k]] = avg;
+            }
+            i = j + 1;
+        }
+        r
+    }
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = a.len() as f64;
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = ra.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = rb.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va * vb).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ci_of_known_sample() {
+        let ci = Ci::of(&[1.0, 2.0, 3.0]);
+        assert!((ci.mean - 2.0).abs() < 1e-12);
+        // s = 1, t_{0.975,2} = 4.303, half width = 4.303 / √3
+        assert!((ci.half_width - 4.303 / 3f64.sqrt()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn spearman_is_one_for_monotone_and_minus_one_for_reversed() {
+        let a = [1.0, 5.0, 2.0, 9.0];
+        let b = [10.0, 50.0, 20.0, 90.0];
+        assert!((spearman(&a, &b) - 1.0).abs() < 1e-12);
+        let c = [4.0, 1.0, 3.0, 0.0];
+        assert!((spearman(&a, &c) + 1.0).abs() < 1e-12);
+    }
+}
