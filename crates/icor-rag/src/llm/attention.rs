@@ -1,0 +1,104 @@
+//! Causal grouped-query self-attention (Ainslie et al. 2023) with RoPE and a KV cache.
+//!
+//! Query head `h` reads KV head `h / g` (`g = n_heads / n_kv_heads`, transformers'
+//! `repeat_kv` order). Instead of repeating K/V, the `g` query heads of a group are stacked
+//! along the sequence axis, so one matmul per KV head serves the whole group.
+
+use burn::tensor::activation::softmax;
+use burn::tensor::{Tensor, TensorData};
+
+use super::kv_cache::KvCache;
+use super::linear::{FrozenLinear, LowRank};
+use super::rope::Rope;
+
+/// Masked-out score: far below any real logit, finite so no NaN can arise.
+const MASKED: f32 = -1.0e30;
+
+/// The four projections of one attention layer.
+#[derive(Debug, Clone)]
+pub struct Attention {
+    pub q: FrozenLinear,
+    pub k: FrozenLinear,
+    pub v: FrozenLinear,
+    pub o: FrozenLinear,
+    pub n_heads: usize,
+    pub n_kv_heads: usize,
+    pub head_dim: usize,
+}
+
+/// Low-rank terms added to the Q, K and V projections of one layer.
+#[derive(Debug, Clone, Default)]
+pub struct QkvExtra {
+    pub q: Vec<LowRank>,
+    pub k: Vec<LowRank>,
+    pub v: Vec<LowRank>,
+}
+
+impl Attention {
+    /// `x: [b, t, d]` at positions `start..start + t`; appends to `cache` when given.
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        start: usize,
+        rope: &Rope,
+        layer: usize,
+        cache: Option<&mut KvCache>,
+        extra: &QkvExtra,
+    ) -> Tensor<3> {
+        let [b, t, _] = x.dims();
+        let (h, hk, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
+        let g = h / hk;
+        let q = self.q.forward(x.clone(), &extra.q);
+        let k = self.k.forward(x.clone(), &extra.k);
+        let v = self.v.forward(x, &extra.v);
+        let q = rope.apply(q.reshape([b, t, h, hd]).swap_dims(1, 2), start);
+        let k = rope.apply(k.reshape([b, t, hk, hd]).swap_dims(1, 2), start);
+        let v = v.reshape([b, t, hk, hd]).swap_dims(1, 2);
+        let (k, v) = match cache {
+            Some(c) => c.append(layer, k, v),
+            None => (k, v),
+        };
+        let tk = k.dims()[2];
+        // [b, hk, g·t, hd]: query heads of one group stacked along the sequence axis.
+        let q = q.reshape([b, hk, g * t, hd]);
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .mul_scalar(1.0 / (hd as f32).sqrt());
+        let scores = if t > 1 {
+            let device = scores.device();
+            scores.add(causal_bias(g, t, tk, start, &device))
+        } else {
+            scores
+        };
+        let probs = softmax(scores, 3);
+        let out = probs.matmul(v); // [b, hk, g·t, hd]
+        let out = out
+            .reshape([b, h, t, hd])
+            .swap_dims(1, 2)
+            .reshape([b, t, h * hd]);
+        self.o.forward(out, &[])
+    }
+}
+
+/// Additive causal mask `[1, 1, g·t, tk]`: row `j·t + i` is query `i` (absolute position
+/// `start + i`), which may read keys `0..=start + i`.
+fn causal_bias(
+    g: usize,
+    t: usize,
+    tk: usize,
+    start: usize,
+    device: &burn::tensor::Device,
+) -> Tensor<4> {
+    let mut data = vec![0f32; g * t * tk];
+    for j in 0..g {
+        for i in 0..t {
+            let row = &mut data[(j * t + i) * tk..(j * t + i + 1) * tk];
+            for (c, v) in row.iter_mut().enumerate() {
+                if c > start + i {
+                    *v = MASKED;
+                }
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [1, 1, g * t, tk]), device)
+}
