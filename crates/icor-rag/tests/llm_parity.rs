@@ -148,3 +148,40 @@ fn qwen25_matches_transformers_ids_argmax_logits_greedy() {
     let worst = check_model("qwen2.5-0.5b");
     eprintln!("qwen2.5-0.5b: worst relative logit difference {worst:.3e}");
 }
+
+/// The acceptance example of issue 4: FlashRAG's standard-RAG prompt with one document about
+/// the first Nobel Prize in Physics; Qwen2.5-Coder-0.5B answers with the laureate's name.
+#[test]
+#[ignore = "loads Qwen2.5-Coder-0.5B; run with --ignored"]
+fn qwen25_answers_the_rontgen_question() {
+    let fx = fixture("qwen2.5-0.5b");
+    let case = fx["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|c| c["name"] == "chat_rag_nobel")
+        .expect("RAG case");
+    let LoadedModel {
+        model, tokenizer, ..
+    } = load_model("qwen2.5-0.5b", &Device::flex()).expect("model loads");
+    let chat = &case["chat"];
+    let prompt = tokenizer.chat_prompt(
+        chat["system"].as_str(),
+        chat["user"].as_str().expect("user"),
+    );
+    let ids = tokenizer.encode(&prompt).expect("encode");
+    let out = model
+        .generate_greedy(
+            &ids,
+            &GenerateOptions {
+                max_new_tokens: 32,
+                stop_ids: tokenizer.stop_ids.clone(),
+            },
+            &Adaptation::none(),
+        )
+        .expect("generate");
+    assert_eq!(
+        tokenizer.decode(&out, true).expect("decode"),
+        "Wilhelm Conrad Röntgen"
+    );
+}

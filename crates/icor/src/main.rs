@@ -27,6 +27,10 @@ enum Command {
     Retrieve(cmd::retrieve::Args),
     /// EM and F1 of one prediction against golden answers (FlashRAG/SQuAD normalisation).
     Score(cmd::score::Args),
+    /// Next-token logits of the frozen backbone after a text (top-k, argmax per position).
+    Logits(cmd::logits::Args),
+    /// Greedy continuation of a prompt by the frozen backbone (prints the continuation only).
+    Generate(cmd::generate::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +41,8 @@ fn main() -> std::process::ExitCode {
         Command::Data(args) => cmd::data::run(args),
         Command::Retrieve(args) => cmd::retrieve::run(args),
         Command::Score(args) => cmd::score::run(args),
+        Command::Logits(args) => cmd::logits::run(args),
+        Command::Generate(args) => cmd::generate::run(args),
     };
     match result {
         Ok(code) => code,

@@ -2,6 +2,8 @@
 
 pub mod data;
 pub mod fetch;
+pub mod generate;
+pub mod logits;
 pub mod retrieve;
 pub mod score;
 pub mod verify;
