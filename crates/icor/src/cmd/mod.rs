@@ -4,6 +4,7 @@ pub mod data;
 pub mod fetch;
 pub mod generate;
 pub mod logits;
+pub mod probe;
 pub mod retrieve;
 pub mod score;
 pub mod verify;
