@@ -6,10 +6,13 @@
 //! - `cargo xtask retrieval-report [--limit N] [--skip-st]`: `reports/retrieval.md`, recall@k
 //!   and speed of the BM25 and dense retrievers (see `retrieval_report.rs`).
 //! - `cargo xtask probe-report [--check]`: `reports/probe-tables.md` from `reports/probe/*.json`.
+//! - `cargo xtask bench llm [--decode N] [--wgpu] [MODEL...]`: `reports/perf.md`, backbone
+//!   prefill/decode speed against PyTorch on the CPU (see `llm_bench.rs`).
 //! - `cargo xtask bench [-- criterion args]`: runs the criterion benches and writes
 //!   `reports/bench-linear.md` with LSA/GD time ratios measured in the same run.
 
 mod bench;
+mod llm_bench;
 mod probe_report;
 mod retrieval_report;
 mod verify_report;
@@ -21,6 +24,9 @@ fn main() -> Result<()> {
     let root = workspace_root()?;
     match args.first().map(String::as_str) {
         Some("verify-report") => verify_report::run(&root, args.iter().any(|a| a == "--check")),
+        Some("bench") if args.get(1).map(String::as_str) == Some("llm") => {
+            llm_bench::run(&root, &args[2..])
+        }
         Some("bench") => bench::run(&root, &args[1..]),
         Some("check") => verify_report::run(&root, true).and_then(|_| probe_report::run(&root, true)),
         Some("probe-report") => probe_report::run(&root, args.iter().any(|a| a == "--check")),
