@@ -13,7 +13,7 @@ enum Which {
     Docs,
     /// Test-input range α ∈ {0.5 … 2}.
     Alpha,
-    /// Depth 2 and 5 with shared weights, documents {2, 5, 10, 15}.
+    /// Depth 2 and 5 with shared weights, documents {2, 5, 10, 15} ({2, 10} with --quick).
     Depth,
     /// GD++, softmax attention, MLP + LSA (two widths), authors' protocol.
     Archs,
