@@ -117,12 +117,19 @@ mod tests {
 
     #[test]
     fn python_escapes_of_punctuation_compile_and_match_literally() {
-        assert_eq!(translate_python_regex(r"6\,194\ m\Z"), r"6\x{2C}194\x{20}m\z");
+        assert_eq!(
+            translate_python_regex(r"6\,194\ m\Z"),
+            r"6\x{2C}194\x{20}m\z"
+        );
         let regex = AnswerRegex::new(r"6\,194\ m|20\%|A\&P|[\-\.]x").unwrap();
         assert!(regex.full_match("6,194 m"));
         assert!(regex.full_match("a&p"));
         assert!(regex.full_match("-x") && regex.full_match(".x"));
         assert!(!regex.full_match("6194 m"));
-        assert!(AnswerRegex::new(r"\d+\s?(feet|ft)\b").unwrap().search("about 20 ft."));
+        assert!(
+            AnswerRegex::new(r"\d+\s?(feet|ft)\b")
+                .unwrap()
+                .search("about 20 ft.")
+        );
     }
 }

@@ -10,7 +10,7 @@ use super::corpus::Corpus;
 use super::progress::bar;
 use crate::data::QaExample;
 use crate::error::Result;
-use crate::metrics::{AnswerPattern, RecallAtK};
+use crate::metrics::{AnswerPattern, HitRule, RecallAtK};
 
 /// Queries per call to the retriever.
 const BATCH: usize = 64;
@@ -71,17 +71,18 @@ pub fn retrieve_all(
 }
 
 /// Recall at `ks` of cached retrievals (`rows[i]` for `questions[i]`): a hit when a golden
-/// answer occurs in a top-k passage (DPR's `has_answer`; regex answers when `regex`).
+/// answer occurs in a top-k passage under `rule` (regex answers when `regex`).
 pub fn recall(
     corpus: &Corpus,
     questions: &[QaExample],
     rows: &[CacheRow],
     ks: &[usize],
     regex: bool,
+    rule: HitRule,
 ) -> Result<RecallAtK> {
     let by_id: std::collections::HashMap<&str, usize> =
         (0..corpus.len()).map(|row| (corpus.id(row), row)).collect();
-    let mut recall = RecallAtK::new(ks);
+    let mut recall = RecallAtK::new(ks, rule);
     let limit = recall.ks.last().copied().unwrap_or(0);
     for (question, row) in questions.iter().zip(rows) {
         let answers = AnswerPattern::all(&question.golden_answers, regex)?;

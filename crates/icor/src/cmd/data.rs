@@ -63,25 +63,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 !args.quiet,
             );
             let files = data::prepare_from_assets(&home, |file| {
-                bar.println(format!(
+                let line = format!(
                     "{:<22} {:>6} rows  {}",
                     file.key,
                     file.rows,
                     file.path.display()
-                ));
+                );
+                bar.suspend(|| println!("{line}"));
                 bar.inc(1);
             })?;
             bar.finish_and_clear();
-            if args.quiet {
-                for file in &files {
-                    println!(
-                        "{:<22} {:>6} rows  {}",
-                        file.key,
-                        file.rows,
-                        file.path.display()
-                    );
-                }
-            }
             println!(
                 "prepared {} files in {:.1} s (row counts as catalogued)",
                 files.len(),

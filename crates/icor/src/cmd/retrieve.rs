@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 use icor_rag::data::{self, CORPUS_NAME, DatasetSpec, QaExample, ReadOptions, find_dataset};
 use icor_rag::data::{corpus_path, dataset_path, read_all, write_atomic};
+use icor_rag::metrics::HitRule;
 use icor_rag::retrieve::progress::bar;
 use icor_rag::retrieve::setup::{OpenOptions, RetrieverKind, open};
 use icor_rag::retrieve::{Corpus, cache_path, recall, retrieve_all};
@@ -170,17 +171,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .into_iter()
         .filter(|&k| k <= args.k)
         .collect();
-    let recall = recall(&corpus, &questions, &rows, &ks, regex)?;
-    let recall_map: serde_json::Map<String, serde_json::Value> = recall
-        .ks
-        .iter()
-        .zip(recall.values())
-        .map(|(k, v)| (format!("@{k}"), serde_json::json!(v)))
-        .collect();
+    let flashrag = recall(&corpus, &questions, &rows, &ks, regex, HitRule::FlashRag)?;
+    let dpr = recall(&corpus, &questions, &rows, &ks, regex, HitRule::Dpr)?;
+    let as_map = |r: &icor_rag::metrics::RecallAtK| -> serde_json::Map<String, serde_json::Value> {
+        r.ks.iter()
+            .zip(r.values())
+            .map(|(k, v)| (format!("@{k}"), serde_json::json!(v)))
+            .collect()
+    };
     let summary = serde_json::json!({
         "retriever": kind.name(), "dataset": spec.map(|s| s.key()), "questions": stats.questions,
         "k": args.k, "seconds": stats.seconds, "queries_per_second": stats.queries_per_second,
-        "recall": recall_map,
+        "recall": as_map(&flashrag),
+        "recall_dpr": as_map(&dpr),
         "cache": out,
     });
     if args.json {
@@ -195,8 +198,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             stats.queries_per_second,
             out.display()
         );
-        for (k, value) in recall.ks.iter().zip(recall.values()) {
-            println!("recall@{k:<3} {:.3}", value);
+        println!("           FlashRAG   DPR has_answer");
+        for ((k, a), b) in flashrag.ks.iter().zip(flashrag.values()).zip(dpr.values()) {
+            println!("recall@{k:<3} {a:>8.3}   {b:>8.3}");
         }
     }
     Ok(ExitCode::SUCCESS)
