@@ -1,4 +1,4 @@
-//! `icor score` and `icor retrieve` end to end on small inputs.
+//! `icor score`, `icor retrieve` and `icor data check` end to end on small inputs.
 
 use std::process::Command;
 
@@ -149,4 +149,34 @@ fn retrieve_bm25_over_a_user_corpus_writes_the_cache() {
     let first: serde_json::Value = serde_json::from_str(cache.lines().next().unwrap()).unwrap();
     assert_eq!(first["id"], "q0");
     assert_eq!(first["doc_ids"], serde_json::json!(["10"]));
+}
+
+#[test]
+fn data_check_names_the_bad_line_or_skips_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("corpus.jsonl");
+    std::fs::write(
+        &file,
+        "{\"id\":\"0\",\"contents\":\"\\\"A\\\"\\na\"}\n{\"id\":1}\n{\"id\":\"2\",\"contents\":\"x\"}\n",
+    )
+    .unwrap();
+    let check = |extra: &[&str]| {
+        icor()
+            .args(["data", "check", "--corpus", "--file"])
+            .arg(&file)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = check(&[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("corpus.jsonl:2:"), "{err}");
+    let out = check(&["--skip-bad-lines"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(": 2 rows") && text.contains("skipped 1 malformed lines"),
+        "{text}"
+    );
 }
