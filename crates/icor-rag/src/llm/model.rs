@@ -155,6 +155,15 @@ impl Llm {
         let [_, t] = ids.dims();
         adapt.check(&self.config)?;
         let start = cache.as_ref().map_or(0, |c| c.len());
+        if let Some(c) = cache.as_ref()
+            && c.layers.len() != self.config.n_layers
+        {
+            return Err(Error::Llm(format!(
+                "KV cache has {} layers, the model {}",
+                c.layers.len(),
+                self.config.n_layers
+            )));
+        }
         if t == 0 {
             return Err(Error::Llm("empty token sequence".into()));
         }
@@ -220,6 +229,15 @@ impl Llm {
     ) -> Result<Tensor<2>> {
         if seqs.is_empty() || seqs.iter().any(|s| s.is_empty()) {
             return Err(Error::Llm("empty sequence in batch".into()));
+        }
+        if let Some(p) = positions
+            && p.len() != seqs.len()
+        {
+            return Err(Error::Llm(format!(
+                "{} positions for {} sequences",
+                p.len(),
+                seqs.len()
+            )));
         }
         let t_max = seqs.iter().map(Vec::len).max().unwrap_or(0);
         let b = seqs.len();
