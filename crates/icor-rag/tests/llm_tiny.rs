@@ -397,7 +397,7 @@ fn greedy_generation_stops_at_stop_tokens_and_limit() {
 
 #[test]
 fn adamw_steps_on_the_lora_parameters_lower_an_answer_loss() {
-    use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+    use burn::optim::{AdamWConfig, GradientsParams};
     // RAG-GD's W_0^ret training in miniature: cross-entropy of a target next token, AdamW on
     // the LoRA parameters only (the backbone is plain tensors and has no gradient).
     let src = RandomSource::new(tiny_config(4, 2), 30);

@@ -221,9 +221,8 @@ mod tests {
             scales[j] = (j + 1) as u8;
             scales[j + 4] = 2;
         }
-        for j in 8..12 {
-            scales[j] = 1; // scale low nibble 1, min high nibble 0
-        }
+        // Bytes 8..12: scale low nibble 1, min high nibble 0.
+        scales[8..12].fill(1);
         b.extend(scales);
         b.extend([0x21u8; 128]); // low nibble 1, high nibble 2
         let y = dequantize(GgmlType::Q4K, &b, 256);

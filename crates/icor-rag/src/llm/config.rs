@@ -82,13 +82,16 @@ impl LlmConfig {
             key: "config".into(),
             reason,
         };
-        if self.n_heads == 0 || self.n_kv_heads == 0 || self.n_heads % self.n_kv_heads != 0 {
+        if self.n_heads == 0
+            || self.n_kv_heads == 0
+            || !self.n_heads.is_multiple_of(self.n_kv_heads)
+        {
             return Err(bad(format!(
                 "{} heads is not a multiple of {} KV heads",
                 self.n_heads, self.n_kv_heads
             )));
         }
-        if self.head_dim == 0 || self.head_dim % 2 != 0 {
+        if self.head_dim == 0 || !self.head_dim.is_multiple_of(2) {
             return Err(bad(format!("head dim {} must be even", self.head_dim)));
         }
         if self.d_model == 0 || self.n_layers == 0 || self.vocab_size == 0 || self.d_ff == 0 {
