@@ -8,6 +8,26 @@
 //! - [`tokenizer`] from GGUF metadata, [`chat`] ChatML template.
 //! - [`lora`] (`W_0^ret`), [`delta`] (`gΔW(C) = U Vᵀ`), [`adapt`] (what a forward pass
 //!   uses), [`adapter_io`] (safetensors).
+//!
+//! ```no_run
+//! use burn::tensor::Device;
+//! use icor_rag::llm::{Adaptation, GenerateOptions, LoraAdapter, load_model};
+//!
+//! # fn main() -> icor_rag::Result<()> {
+//! let device = Device::flex();
+//! let lm = load_model("qwen2.5-0.5b", &device)?; // or a .gguf path / HF folder
+//! let prompt = lm.tokenizer.chat_prompt(None, "Question: who got the first nobel prize in physics");
+//! let ids = lm.tokenizer.encode(&prompt)?;
+//! // W_0^ret: rank 16, alpha 32 on Q/K/V of every layer, trainable on an autodiff device.
+//! let lora = LoraAdapter::new(&lm.model.config, 16, 32.0, 0, &device.clone().autodiff());
+//! let eos_state = lm.model.hidden_at_batch(&[ids.clone()], None, &Adaptation::lora(&lora))?;
+//! let opts = GenerateOptions { max_new_tokens: 32, stop_ids: lm.tokenizer.stop_ids.clone() };
+//! let answer = lm.model.generate_greedy(&ids, &opts, &Adaptation::none())?;
+//! println!("{}", lm.tokenizer.decode(&answer, true)?);
+//! # let _ = eos_state;
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod adapt;
 pub mod adapter_io;
