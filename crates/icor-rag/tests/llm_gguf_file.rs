@@ -209,3 +209,31 @@ fn missing_tensor_and_unknown_architecture_are_named() {
     let (bytes, _) = tiny_gguf(|_, m| m.retain(|(k, _)| *k != "llama.attention.head_count"));
     assert!(err_of("meta", &bytes).contains("llama.attention.head_count"));
 }
+
+#[test]
+fn tokenizer_json_written_from_gguf_metadata_reads_back_identically() {
+    let (bytes, _) = tiny_gguf(|_, _| {});
+    let path = write_tmp("tokjson", &bytes);
+    let tok = LlmTokenizer::from_gguf(&GgufFile::open(&path).unwrap()).unwrap();
+    let dir = std::env::temp_dir().join(format!("icor-tokjson-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("tokenizer.json");
+    tok.inner().save(&json, false).unwrap();
+    std::fs::write(
+        dir.join("tokenizer_config.json"),
+        r#"{"eos_token": "9", "add_bos_token": false}"#,
+    )
+    .unwrap();
+    let back = LlmTokenizer::from_json(&json).unwrap();
+    for text in ["0123AB", "a1b2", "9:;<=>?@"] {
+        assert_eq!(
+            back.encode(text).unwrap(),
+            tok.encode(text).unwrap(),
+            "{text}"
+        );
+    }
+    assert_eq!(back.eos_id, Some(9));
+    assert!(back.stop_ids.contains(&9));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&path);
+}

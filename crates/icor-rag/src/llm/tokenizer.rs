@@ -252,6 +252,11 @@ impl LlmTokenizer {
         self.inner.decode(&[id], false).unwrap_or_default()
     }
 
+    /// The underlying `tokenizers` tokenizer (e.g. to save it as `tokenizer.json`).
+    pub fn inner(&self) -> &Tokenizer {
+        &self.inner
+    }
+
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
     }
