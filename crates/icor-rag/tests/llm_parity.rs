@@ -16,9 +16,11 @@ use icor_rag::llm::tensor_util::to_vec_f32;
 use icor_rag::llm::{Adaptation, GenerateOptions, LoadedModel, load_model};
 use serde_json::Value;
 
-/// Relative logit tolerance (see the module docs); measured worst cases are reported by the
-/// assertion messages.
-const LOGIT_RTOL: f32 = 2e-3;
+/// Relative logit tolerance (see the module docs). Measured worst cases over the top-20
+/// logits of every prompt: 2.1e-6 (SmolLM2-135M) and 1.8e-6 (Qwen2.5-Coder-0.5B), i.e. a few
+/// f32 ulps at logits of ~15; 1e-4 leaves a 50× margin for other CPUs' summation orders while
+/// still catching any real error (a wrong RoPE pair, bias or norm moves logits by > 1e-2).
+const LOGIT_RTOL: f32 = 1e-4;
 
 fn fixture(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
