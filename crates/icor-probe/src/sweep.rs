@@ -127,6 +127,9 @@ pub struct Run {
     pub seed: u64,
     pub step_size: StepSize,
     pub gd_steps: usize,
+    /// The training settings actually used (the profile's, adjusted for depth).
+    #[serde(default)]
+    pub train: Option<TrainConfig>,
     pub evals: Vec<Eval>,
     pub curve: Curve,
     pub seconds: f64,
@@ -240,6 +243,20 @@ fn make_task(protocol: &str, docs: usize, seed: u64) -> Task {
     }
 }
 
+/// The authors' rules for deeper recurrent stacks: gradient clip 10 for more than two layers
+/// (0.001 otherwise, as in the profile); the learning rate is divided by the depth, since the
+/// same weights are applied `depth` times (without it depth 5 diverges within 100 quick steps).
+fn depth_adjusted(train: &TrainConfig, depth: usize) -> TrainConfig {
+    let mut t = train.clone();
+    if depth > 1 {
+        t.lr /= depth as f64;
+    }
+    if depth > 2 {
+        t.clip = 10.0;
+    }
+    t
+}
+
 fn depth_of(arch: Arch) -> usize {
     match arch {
         Arch::Lsa { depth } | Arch::GdPlusPlus { depth } => depth,
@@ -345,10 +362,11 @@ fn one_run(
         readout: task.readout(),
     };
     let curve_batch = subset(&eval, profile.train.curve_tasks);
+    let train_cfg = depth_adjusted(&profile.train, gd_steps);
     let (model, curve) = train(
         &task,
         cfg.arch,
-        &profile.train,
+        &train_cfg,
         seed,
         &gd,
         &curve_batch,
@@ -387,6 +405,7 @@ fn one_run(
         seed,
         step_size,
         gd_steps,
+        train: Some(train_cfg),
         evals,
         curve,
         seconds: start.elapsed().as_secs_f64(),
