@@ -20,11 +20,10 @@ use icor_rag::data::{
     self, QaExample, ReadOptions, corpus_path, dataset_path, find_dataset, read_all,
 };
 use icor_rag::metrics::HitRule;
-use icor_rag::retrieve::bm25::index::CorpusStamp;
 use icor_rag::retrieve::bm25::{Bm25Index, Bm25Params, Bm25Retriever};
 use icor_rag::retrieve::dense::PASSAGE_MAX_TOKENS;
 use icor_rag::retrieve::setup::{OpenOptions, open_dense};
-use icor_rag::retrieve::{Corpus, Retriever, recall, retrieve_all};
+use icor_rag::retrieve::{Corpus, CorpusStamp, Retriever, recall, retrieve_all};
 use serde_json::{Value, json};
 
 const KS: [usize; 3] = [1, 5, 20];

@@ -15,6 +15,7 @@ pub mod dense;
 pub mod progress;
 pub mod run;
 pub mod setup;
+pub mod stamp;
 pub mod topk;
 
 pub use bm25::{Bm25Params, Bm25Retriever};
@@ -23,6 +24,7 @@ pub use corpus::Corpus;
 pub use dense::DenseRetriever;
 pub use run::{RunStats, recall, retrieve_all};
 pub use setup::{OpenOptions, RetrieverKind, open};
+pub use stamp::CorpusStamp;
 pub use topk::{ScoredRow, top_k};
 
 use crate::error::Result;

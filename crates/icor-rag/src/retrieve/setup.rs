@@ -130,7 +130,12 @@ pub fn open_dense(
     device: &Device,
 ) -> Result<DenseRetriever> {
     let encoder = load_encoder(options, device)?;
-    let base = artefact_dir(&options.home, corpus).join("dense-minilm-l6-v2");
+    // One embedding cache per model folder (the shipped MiniLM's folder is `minilm-l6-v2`).
+    let model = encoder
+        .dir()
+        .file_name()
+        .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
+    let base = artefact_dir(&options.home, corpus).join(format!("dense-{model}"));
     let progress = bar(
         "dense encode",
         passages as u64,

@@ -45,6 +45,10 @@ pub struct Args {
     /// Corpus jsonl [default: the prepared wiki-summaries corpus].
     #[arg(long)]
     corpus: Option<PathBuf>,
+    /// Dense model folder (a BERT sentence encoder with mean pooling: `config.json`,
+    /// `model.safetensors`, `tokenizer.json`) [default: the shipped all-MiniLM-L6-v2].
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
     /// Where to write the cache [default: in the asset cache, by retriever/corpus/data set].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -98,6 +102,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     let options = OpenOptions {
+        model_dir: args.model.clone(),
         read,
         progress: !args.quiet,
         ..OpenOptions::new(&home)

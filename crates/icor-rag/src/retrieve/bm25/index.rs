@@ -15,46 +15,11 @@ use tantivy::{Index, IndexReader, TantivyDocument};
 use super::analyzer::{ANALYZER_NAME, analyzer};
 use crate::data::{JsonlReader, Passage, ReadOptions};
 use crate::error::{Error, Result};
+use crate::retrieve::stamp::CorpusStamp;
 
 /// Version of the index layout and analyser; bump when either changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 const META_FILE: &str = "icor-bm25.json";
-
-/// What an index was built from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CorpusStamp {
-    /// Index format / analyser version.
-    pub format: u32,
-    /// Corpus file (absolute).
-    pub corpus: PathBuf,
-    /// Its size in bytes.
-    pub bytes: u64,
-    /// Its modification time (seconds since the epoch).
-    pub modified: u64,
-}
-
-impl CorpusStamp {
-    /// The stamp of `corpus` as it is on disk now.
-    pub fn of(corpus: &Path) -> Result<Self> {
-        let io = |source| Error::Io {
-            path: corpus.to_path_buf(),
-            source,
-        };
-        let corpus = std::fs::canonicalize(corpus).map_err(io)?;
-        let meta = std::fs::metadata(&corpus).map_err(io)?;
-        let modified = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_secs());
-        Ok(Self {
-            format: FORMAT,
-            corpus,
-            bytes: meta.len(),
-            modified,
-        })
-    }
-}
 
 /// How a build went.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,6 +34,7 @@ pub struct IndexStats {
 
 #[derive(Serialize, Deserialize)]
 struct Meta {
+    format: u32,
     stamp: CorpusStamp,
     stats: IndexStats,
 }
@@ -116,6 +82,7 @@ impl Bm25Index {
         let meta_path = dir.join(META_FILE);
         if let Ok(text) = std::fs::read_to_string(&meta_path)
             && let Ok(meta) = serde_json::from_str::<Meta>(&text)
+            && meta.format == FORMAT
             && meta.stamp == stamp
         {
             return Self::open(dir, meta.stats);
@@ -181,6 +148,7 @@ impl Bm25Index {
             build_seconds: started.elapsed().as_secs_f64(),
         };
         let meta = serde_json::to_string_pretty(&Meta {
+            format: FORMAT,
             stamp,
             stats: stats.clone(),
         })

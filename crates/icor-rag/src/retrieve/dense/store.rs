@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::encoder::SentenceEncoder;
 use crate::data::{JsonlReader, Passage, ReadOptions};
 use crate::error::{Error, Result};
-use crate::retrieve::bm25::index::CorpusStamp;
+use crate::retrieve::stamp::CorpusStamp;
 
 /// Passages encoded per call to the encoder while building (bounded memory for any corpus).
 const CHUNK: usize = 512;
