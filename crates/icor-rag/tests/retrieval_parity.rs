@@ -64,6 +64,19 @@ fn minilm_embeddings_match_sentence_transformers_within_1e_4() {
             .encode(&texts, budget, texts.len(), |_| {})
             .expect("encodes");
         let dim = encoder.dim();
+        // Batches of one spread over the worker threads: identical to the single batch up to
+        // padding (none here), i.e. to float rounding.
+        let single = encoder.encode(&texts, budget, 1, |_| {}).expect("encodes");
+        let spread = got
+            .iter()
+            .zip(&single)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            spread <= 1e-5,
+            "{kind}: batch of {} vs batches of 1 differ by {spread:e}",
+            texts.len()
+        );
         for (i, case) in cases.iter().enumerate() {
             let row = &got[i * dim..(i + 1) * dim];
             assert_eq!(row.len(), case.embedding.len());

@@ -27,6 +27,8 @@ pub struct SentenceEncoder {
     cls: u32,
     sep: u32,
     dir: PathBuf,
+    /// Threads encoding batches concurrently (default: the machine's parallelism).
+    pub workers: usize,
 }
 
 impl SentenceEncoder {
@@ -79,6 +81,7 @@ impl SentenceEncoder {
             cls,
             sep,
             dir: dir.to_path_buf(),
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
     }
 
@@ -128,23 +131,47 @@ impl SentenceEncoder {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         // Longest first, ties by position: deterministic batches.
         order.sort_by_key(|&i| (std::cmp::Reverse(tokens[i].len()), i));
+        let batches: Vec<&[usize]> = order.chunks(batch_size.max(1)).collect();
         let mut out = vec![0f32; texts.len() * dim];
-        let mut done = 0;
-        for chunk in order.chunks(batch_size.max(1)) {
-            let len = chunk.iter().map(|&i| tokens[i].len()).max().unwrap_or(0);
-            let mut ids = vec![0u32; chunk.len() * len];
-            let mut mask = vec![0f32; chunk.len() * len];
-            for (row, &i) in chunk.iter().enumerate() {
-                ids[row * len..row * len + tokens[i].len()].copy_from_slice(&tokens[i]);
-                mask[row * len..row * len + tokens[i].len()].fill(1.0);
+        // Batches are independent: `workers` threads take every `workers`-th one (burn's CPU
+        // backend runs each product on one core as built here). Each batch is computed the same
+        // way whichever thread runs it, so the result does not depend on the thread count.
+        let workers = self.workers.clamp(1, batches.len().max(1));
+        let (send, receive) = std::sync::mpsc::channel::<(usize, Result<Vec<f32>>)>();
+        std::thread::scope(|scope| {
+            for worker in 0..workers {
+                let send = send.clone();
+                let (batches, tokens) = (&batches, &tokens);
+                scope.spawn(move || {
+                    for (b, chunk) in batches.iter().enumerate().skip(worker).step_by(workers) {
+                        let len = chunk.iter().map(|&i| tokens[i].len()).max().unwrap_or(0);
+                        let mut ids = vec![0u32; chunk.len() * len];
+                        let mut mask = vec![0f32; chunk.len() * len];
+                        for (row, &i) in chunk.iter().enumerate() {
+                            ids[row * len..row * len + tokens[i].len()].copy_from_slice(&tokens[i]);
+                            mask[row * len..row * len + tokens[i].len()].fill(1.0);
+                        }
+                        let pooled = self.pool(&ids, &mask, chunk.len(), len);
+                        let failed = pooled.is_err();
+                        if send.send((b, pooled)).is_err() || failed {
+                            return;
+                        }
+                    }
+                });
             }
-            let pooled = self.pool(&ids, &mask, chunk.len(), len)?;
-            for (row, &i) in chunk.iter().enumerate() {
-                out[i * dim..(i + 1) * dim].copy_from_slice(&pooled[row * dim..(row + 1) * dim]);
+            drop(send);
+            let mut done = 0;
+            for (b, pooled) in receive {
+                let pooled = pooled?;
+                for (row, &i) in batches[b].iter().enumerate() {
+                    out[i * dim..(i + 1) * dim]
+                        .copy_from_slice(&pooled[row * dim..(row + 1) * dim]);
+                }
+                done += batches[b].len();
+                on_done(done);
             }
-            done += chunk.len();
-            on_done(done);
-        }
+            Ok::<(), Error>(())
+        })?;
         Ok(out)
     }
 
