@@ -16,6 +16,9 @@ pub struct Lsa {
     pub w_v: Param<Tensor<2>>,
     pub p: Param<Tensor<2>>,
     pub depth: usize,
+    /// Activations are clamped to ±`clip` after every layer when non-zero (the authors' code
+    /// does this with 10 for more than three layers).
+    pub clip: f32,
 }
 
 impl Lsa {
@@ -28,6 +31,7 @@ impl Lsa {
             w_v: variance_scaling(d, d, scale, seed, 13, device),
             p: variance_scaling(d, d, scale, seed, 14, device),
             depth,
+            clip: if depth > 3 { 10.0 } else { 0.0 },
         }
     }
 
@@ -61,6 +65,7 @@ impl Lsa {
             w_v: from_values(v, d, d, device),
             p: from_values(p, d, d, device),
             depth,
+            clip: 0.0,
         }
     }
 
@@ -81,6 +86,7 @@ impl Lsa {
             w_v: mix(&self.w_v, &other.w_v),
             p: mix(&self.p, &other.p),
             depth: self.depth,
+            clip: self.clip,
         }
     }
 
@@ -99,6 +105,9 @@ impl Lsa {
         let mut h = input.tokens.clone();
         for _ in 0..self.depth {
             h = self.layer(h, input);
+            if self.clip > 0.0 {
+                h = h.clamp(-self.clip, self.clip);
+            }
         }
         readout(h)
     }

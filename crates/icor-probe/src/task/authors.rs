@@ -8,7 +8,7 @@
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{Batch, KvMix, dot, normal, uniform};
+use super::{Batch, KvMix, normal, push_task, uniform};
 
 /// The authors' synthetic dot-product task family.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,15 +73,9 @@ impl Authors {
         let mut w0 = Vec::with_capacity(b * dx);
         for _ in 0..b {
             let w = normal(rng, dx, 1.0);
-            for i in 0..t {
-                let x = uniform(rng, dx, alpha);
-                let y = dot(&w, &x);
-                tokens.extend(x.iter().map(|&v| v as f32));
-                tokens.push(if i < n { y as f32 } else { 0.0 });
-                if i == n {
-                    targets.push(y as f32);
-                }
-            }
+            push_task(rng, &w, n, &mut tokens, &mut targets, &|r| {
+                uniform(r, dx, alpha)
+            });
             w0.extend(std::iter::repeat_n(0.0f32, dx - self.doc_weight.len()));
             w0.extend(self.doc_weight.iter().map(|&v| v as f32));
         }

@@ -151,6 +151,27 @@ pub(crate) fn normal(rng: &mut ChaCha8Rng, n: usize, sigma: f64) -> Vec<f64> {
     (0..n).map(|_| d.sample(rng)).collect()
 }
 
+/// Appends one task: N context tokens (x, w·x) and the query (x_q, 0), whose w·x_q goes to
+/// `targets`; `draw_x` draws each token's input in turn.
+pub(crate) fn push_task(
+    rng: &mut ChaCha8Rng,
+    w: &[f64],
+    n: usize,
+    tokens: &mut Vec<f32>,
+    targets: &mut Vec<f32>,
+    draw_x: &dyn Fn(&mut ChaCha8Rng) -> Vec<f64>,
+) {
+    for i in 0..=n {
+        let x = draw_x(rng);
+        let y = dot(w, &x);
+        tokens.extend(x.iter().map(|&v| v as f32));
+        tokens.push(if i < n { y as f32 } else { 0.0 });
+        if i == n {
+            targets.push(y as f32);
+        }
+    }
+}
+
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }

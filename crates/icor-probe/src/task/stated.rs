@@ -12,7 +12,7 @@
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{Batch, dot, normal, uniform};
+use super::{Batch, dot, normal, push_task, uniform};
 
 /// Width of one document's feature block in the projection interface (kept small so that
 /// 25 documents still give a 61-wide token; the paper does not state it).
@@ -48,16 +48,12 @@ impl Projection {
         let mut targets = Vec::with_capacity(b);
         for _ in 0..b {
             let w = normal(rng, dx, 1.0); // [W¹ W²]
-            for i in 0..t {
-                let mut x = uniform(rng, self.d_query, alpha);
-                x.extend(uniform(rng, dd, 0.5));
-                let y = dot(&w, &x);
-                tokens.extend(x.iter().map(|&v| v as f32));
-                tokens.push(if i < n { y as f32 } else { 0.0 });
-                if i == n {
-                    targets.push(y as f32);
-                }
-            }
+            let d_query = self.d_query;
+            push_task(rng, &w, n, &mut tokens, &mut targets, &|r| {
+                let mut x = uniform(r, d_query, alpha);
+                x.extend(uniform(r, dd, 0.5));
+                x
+            });
         }
         Batch {
             b,
@@ -125,15 +121,9 @@ impl DotProduct {
             }
             let w1 = normal(rng, dx, 1.0);
             let w: Vec<f64> = w1.iter().zip(&w2).map(|(a, b)| a + b).collect();
-            for i in 0..t {
-                let x = uniform(rng, dx, alpha);
-                let y = dot(&w, &x);
-                tokens.extend(x.iter().map(|&v| v as f32));
-                tokens.push(if i < n { y as f32 } else { 0.0 });
-                if i == n {
-                    targets.push(y as f32);
-                }
-            }
+            push_task(rng, &w, n, &mut tokens, &mut targets, &|r| {
+                uniform(r, dx, alpha)
+            });
             w0.extend(w2.iter().map(|&v| v as f32));
         }
         Batch {
