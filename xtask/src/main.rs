@@ -28,10 +28,14 @@ fn main() -> Result<()> {
             llm_bench::run(&root, &args[2..])
         }
         Some("bench") => bench::run(&root, &args[1..]),
-        Some("check") => verify_report::run(&root, true).and_then(|_| probe_report::run(&root, true)),
+        Some("check") => {
+            verify_report::run(&root, true).and_then(|_| probe_report::run(&root, true))
+        }
         Some("probe-report") => probe_report::run(&root, args.iter().any(|a| a == "--check")),
         Some("retrieval-report") => retrieval_report::run(&root, &args[1..]),
-        _ => bail!("usage: cargo xtask <verify-report [--check] | bench [criterion args] | check | retrieval-report [--limit N] [--skip-st] | probe-report [--check]>"),
+        _ => bail!(
+            "usage: cargo xtask <verify-report [--check] | bench [criterion args] | check | retrieval-report [--limit N] [--skip-st] | probe-report [--check]>"
+        ),
     }
 }
 
