@@ -11,7 +11,7 @@ use ndarray::{Array1, Array2, ArrayView2, Axis, s};
 use crate::appendix_b;
 use crate::construction::{lemma1_layer, lemma1_two_heads};
 use crate::error::Result;
-use crate::gd::{gd_step, gd_trajectory};
+use crate::gd::{GdStep, gd_step, gd_trajectory};
 use crate::interface::{DotProductInterface, ProjectionInterface};
 use crate::lsa::{LsaLayer, LsaStack};
 use crate::multistep::{k_step_stack, read_prediction};
@@ -315,6 +315,23 @@ fn shifted(tokens: &Tokens, shift: &Array2<f64>) -> Array2<f64> {
     m
 }
 
+/// Records a one-layer case: η, N, the tokens, the layer's weights, the queries after the layer
+/// and the queries as the GD `step` predicts them.
+fn record_one_step(p: &mut Problem, eta: f64, layer: &LsaLayer, step: &GdStep) -> Result<()> {
+    let (_, q_out) = layer.forward(&p.context, &p.queries)?;
+    p.record.scalar("eta", eta);
+    p.record.scalar("N", p.context.len() as f64);
+    p.record.matrix("context", p.context.matrix().to_owned());
+    p.record.matrix("queries", p.queries.matrix().to_owned());
+    p.record.layer("", layer);
+    p.record.matrix("lsa_output", q_out.into_matrix());
+    p.record.matrix(
+        "gd_output",
+        shifted(&p.queries, &step.prediction_shift(&p.queries)?),
+    );
+    Ok(())
+}
+
 fn all_tokens(p: &Problem) -> Result<Tokens> {
     let m = ndarray::concatenate(Axis(0), &[p.context.matrix(), p.queries.matrix()])
         .expect("same width");
@@ -332,17 +349,7 @@ fn lemma1(mut p: Problem, s: &mut Sampler) -> Result<Outcome> {
     let gd = step.prediction_shift(&tokens)?;
     let scale = shift_scale(p.model.norm(), &p.context, eta, &row_norms(tokens.x()));
     let rel = rel_err(lsa, gd.view(), &scale);
-    let (_, q_out) = layer.forward(&p.context, &p.queries)?;
-    p.record.scalar("eta", eta);
-    p.record.scalar("N", n as f64);
-    p.record.matrix("context", p.context.matrix().to_owned());
-    p.record.matrix("queries", p.queries.matrix().to_owned());
-    p.record.layer("", &layer);
-    p.record.matrix("lsa_output", q_out.into_matrix());
-    p.record.matrix(
-        "gd_output",
-        shifted(&p.queries, &step.prediction_shift(&p.queries)?),
-    );
+    record_one_step(&mut p, eta, &layer, &step)?;
     Ok(Outcome {
         rel_err: rel,
         tol: tolerance(n + tokens.layout().dim()),
@@ -435,18 +442,8 @@ fn preconditioned(mut p: Problem, s: &mut Sampler) -> Result<Outcome> {
         gd.view(),
         &scale,
     );
-    let (_, q_out) = layer.forward(&p.context, &p.queries)?;
-    p.record.scalar("eta", eta);
-    p.record.scalar("N", n as f64);
     p.record.matrix("Gamma", gamma);
-    p.record.matrix("context", p.context.matrix().to_owned());
-    p.record.matrix("queries", p.queries.matrix().to_owned());
-    p.record.layer("", &layer);
-    p.record.matrix("lsa_output", q_out.into_matrix());
-    p.record.matrix(
-        "gd_output",
-        shifted(&p.queries, &step.prediction_shift(&p.queries)?),
-    );
+    record_one_step(&mut p, eta, &layer, &step)?;
     Ok(Outcome {
         rel_err: rel,
         tol: tolerance(n + dx * dx + p.model.layout().dim()),
