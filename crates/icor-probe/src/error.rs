@@ -25,14 +25,16 @@ pub enum Error {
     #[error(transparent)]
     Linear(#[from] icor_linear::Error),
     /// Reading or writing a results file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: cannot read or write")]
     Io {
         path: std::path::PathBuf,
         #[source]
         source: std::io::Error,
     },
     /// A results file is not valid JSON of the expected schema.
-    #[error("{path}: {source}")]
+    #[error(
+        "{path}: not a sweep results file of this version (move it away to start the sweep afresh)"
+    )]
     Json {
         path: std::path::PathBuf,
         #[source]
