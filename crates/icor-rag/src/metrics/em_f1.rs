@@ -92,10 +92,7 @@ mod tests {
     use super::*;
 
     fn texts(answers: &[&str]) -> Vec<AnswerPattern> {
-        answers
-            .iter()
-            .map(|a| AnswerPattern::Text((*a).to_owned()))
-            .collect()
+        AnswerPattern::texts(answers)
     }
 
     #[test]

@@ -83,6 +83,14 @@ pub enum AnswerPattern {
 }
 
 impl AnswerPattern {
+    /// Plain-text golden answers.
+    pub fn texts(answers: &[&str]) -> Vec<Self> {
+        answers
+            .iter()
+            .map(|a| Self::Text((*a).to_owned()))
+            .collect()
+    }
+
     /// A regex answer.
     pub fn regex(pattern: &str) -> Result<Self> {
         Ok(Self::Regex(AnswerRegex::new(pattern)?))
