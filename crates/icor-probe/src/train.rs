@@ -1,14 +1,15 @@
 //! Training: minibatch Adam on fresh tasks every step (Eq. 21), gradients clipped by their
 //! global norm first (the authors' optax chain), a NaN/inf guard that names step and seed.
 
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::metrics::{Comparison, GdRef, compare};
 use crate::model::{Arch, Input, Model};
-use crate::task::{Batch, Task, rng};
+use crate::task::{Batch, KvMix, Task, rng};
 use crate::tensor::scalar;
 
 /// Optimiser and schedule.
@@ -48,6 +49,62 @@ impl Curve {
     }
 }
 
+/// One training step at a time: Adam state, the task's key/value mixing and the data stream of
+/// a run. [`train`] is a loop over [`Trainer::step`]; the benches time that same step.
+pub struct Trainer<'a> {
+    task: &'a Task,
+    mix: Option<KvMix>,
+    optim: ModuleOptimizer,
+    data_rng: ChaCha8Rng,
+    batch: usize,
+    lr: f64,
+    clip: f64,
+}
+
+impl<'a> Trainer<'a> {
+    /// Adam (β₂ = 0.98, ε = 1e-8, the authors' optax settings) with fresh state; batches of
+    /// `cfg.batch` tasks of `task` are drawn from stream 1 of `seed`.
+    pub fn new(task: &'a Task, cfg: &TrainConfig, seed: u64) -> Self {
+        Self {
+            task,
+            mix: task.kv_mix(),
+            optim: AdamConfig::new()
+                .with_beta_2(0.98)
+                .with_epsilon(1e-8)
+                .init(),
+            data_rng: rng(seed, 1),
+            batch: cfg.batch,
+            lr: cfg.lr,
+            clip: cfg.clip,
+        }
+    }
+
+    /// The task's key/value mixing, as the model sees it.
+    pub fn mix(&self) -> Option<&KvMix> {
+        self.mix.as_ref()
+    }
+
+    /// One step (Eq. 21): draws a fresh batch, takes the half mean squared error of the
+    /// model's predictions, clips the gradient by its global norm, applies Adam. Returns the
+    /// updated model and the loss before the update; when that loss is not finite the model
+    /// comes back unchanged (no backward pass) and the caller decides what to do.
+    pub fn step(&mut self, model: Model, device: &Device) -> (Model, f32) {
+        let batch = self
+            .task
+            .sample(&mut self.data_rng, self.batch, self.task.train_alpha());
+        let (input, _) = Input::new(&batch, self.mix.as_ref(), device, false);
+        let err = model.predict(&input) - input.targets.clone();
+        let loss = (err.clone() * err).mean() * 0.5;
+        let value = scalar(&loss.clone().detach());
+        if !value.is_finite() {
+            return (model, value);
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let grads = clip_global_norm(grads, &model, self.clip);
+        (self.optim.step(self.lr, model, grads), value)
+    }
+}
+
 /// Trains `arch` on fresh tasks of `task` (stream 1 of `seed`), evaluating on `curve_batch`.
 pub fn train(
     task: &Task,
@@ -62,40 +119,28 @@ pub fn train(
     let d = curve_batch.d;
     let mut model = Model::init(arch, d, seed, device);
     model.set_readout(task.readout());
-    let mut optim = AdamConfig::new()
-        .with_beta_2(0.98)
-        .with_epsilon(1e-8)
-        .init();
-    let mix = task.kv_mix();
-    let mut data_rng = rng(seed, 1);
+    let mut trainer = Trainer::new(task, cfg, seed);
     let mut curve = Curve::default();
-    let label = arch.label();
     for step in 0..=cfg.steps {
         if step % cfg.eval_every == 0 || step == cfg.steps {
             curve.push(
                 step,
-                &compare(&model, gd, curve_batch, mix.as_ref(), device, 2048),
+                &compare(&model, gd, curve_batch, trainer.mix(), device, 2048),
             );
         }
         if step == cfg.steps {
             break;
         }
-        let batch = task.sample(&mut data_rng, cfg.batch, task.train_alpha());
-        let (input, _) = Input::new(&batch, mix.as_ref(), device, false);
-        let err = model.predict(&input) - input.targets.clone();
-        let loss = (err.clone() * err).mean() * 0.5;
-        let value = scalar(&loss.clone().detach());
-        if !value.is_finite() {
+        let (next, loss) = trainer.step(model, device);
+        if !loss.is_finite() {
             return Err(Error::Diverged {
                 step,
                 seed,
-                model: label,
-                loss: value,
+                model: arch.label(),
+                loss,
             });
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        let grads = clip_global_norm(grads, &model, cfg.clip);
-        model = optim.step(cfg.lr, model, grads);
+        model = next;
         tick(step);
     }
     Ok((model, curve))
