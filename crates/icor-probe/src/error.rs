@@ -24,6 +24,12 @@ pub enum Error {
     /// The linear theory rejected its inputs.
     #[error(transparent)]
     Linear(#[from] icor_linear::Error),
+    /// A data file is missing or malformed (the path may end in `:line`).
+    #[error("{path}: {reason}")]
+    Data {
+        path: std::path::PathBuf,
+        reason: String,
+    },
     /// Reading or writing a results file failed.
     #[error("{path}: cannot read or write")]
     Io {

@@ -12,15 +12,19 @@
 //! | [`reference`] | the constructed GD predictor and its step size |
 //! | [`train`] | training loop: AdamW, global-norm clipping, NaN guard |
 //! | [`metrics`] | loss, prediction difference, input sensitivities by autodiff, interpolation |
+//! | [`tabular`] | real tabular sets, synthetic tables, normalisations, feature statistics |
+//! | [`nonlinear`] | MLP + attention on real tables × normalisations; feature-shape study |
 //! | [`sweep`] | document-count, input-range and depth sweeps over seeds, with 95% CIs |
 
 pub mod backend;
 pub mod error;
 pub mod metrics;
 pub mod model;
+pub mod nonlinear;
 pub mod reference;
 pub mod stats;
 pub mod sweep;
+pub mod tabular;
 pub mod task;
 pub mod tensor;
 pub mod train;

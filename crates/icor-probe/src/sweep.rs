@@ -278,7 +278,7 @@ pub fn run_sweep(
         source,
     })?;
     let path = out.join(format!("{}.json", kind.name()));
-    let mut result = match load(&path)? {
+    let mut result = match load::<SweepResult>(&path)? {
         Some(r) if r.profile.name == profile.name && r.base_seed == base_seed => r,
         _ => SweepResult {
             sweep: kind,
@@ -491,8 +491,8 @@ pub fn summarise(runs: &[Run]) -> Vec<Summary> {
         .collect()
 }
 
-/// Reads a results file if it exists.
-pub fn load(path: &Path) -> Result<Option<SweepResult>> {
+/// Reads a results file (of any sweep's schema) if it exists.
+pub fn load<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
@@ -509,7 +509,7 @@ pub fn load(path: &Path) -> Result<Option<SweepResult>> {
 }
 
 /// Writes the results atomically (temp file, then rename).
-pub fn save(path: &Path, result: &SweepResult) -> Result<()> {
+pub fn save<T: Serialize>(path: &Path, result: &T) -> Result<()> {
     let tmp: PathBuf = path.with_extension("json.tmp");
     let text = serde_json::to_vec_pretty(result).map_err(|source| Error::Json {
         path: path.to_path_buf(),

@@ -7,6 +7,7 @@
 //! - [`stated`]: the paper's formulas taken literally, for both retrieval interfaces.
 
 pub mod authors;
+pub mod retrieved;
 pub mod stated;
 
 use rand::SeedableRng;
@@ -14,6 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 pub use authors::Authors;
+pub use retrieved::Retrieved;
 pub use stated::{DotProduct, Projection};
 
 /// B sampled tasks, row-major f32, ready to become tensors.
@@ -77,6 +79,9 @@ pub enum Task {
     Projection(Projection),
     /// As stated, dot-product interface.
     DotProduct(DotProduct),
+    /// Dot-product retrieval from a table (§4.3); built from data, not stored in results.
+    #[serde(skip)]
+    Retrieved(Retrieved),
 }
 
 impl Task {
@@ -86,6 +91,7 @@ impl Task {
             Task::Authors(t) => t.sample(rng, b, alpha),
             Task::Projection(t) => t.sample(rng, b, alpha),
             Task::DotProduct(t) => t.sample(rng, b, alpha),
+            Task::Retrieved(t) => t.sample(rng, b), // real inputs: no range to set
         }
     }
 
@@ -119,6 +125,12 @@ impl Task {
             Task::Authors(t) => format!("authors, dot-product, {} docs", t.docs),
             Task::Projection(t) => format!("as stated, projection, {} docs", t.docs),
             Task::DotProduct(t) => format!("as stated, dot-product, {} docs", t.docs),
+            Task::Retrieved(t) => format!(
+                "{}, {} input, {} retrieved rows",
+                t.name(),
+                t.norm().name(),
+                t.n()
+            ),
         }
     }
 }

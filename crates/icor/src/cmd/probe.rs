@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use icor_probe::backend::Backend;
+use icor_probe::nonlinear::{Study, run_study};
 use icor_probe::sweep::{Profile, SweepKind, run_sweep};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -17,6 +18,12 @@ enum Which {
     Depth,
     /// GD++, softmax attention, MLP + LSA (two widths), authors' protocol.
     Archs,
+    /// MLP + LSA on five real tables × four input normalisations, retrieved contexts (§4.3).
+    Nonlinear,
+    /// Synthetic features of matched variance (uniform … log-normal), and the rank correlation
+    /// of each feature statistic with the alignment over synthetic and real tables (run after
+    /// `nonlinear` to include the real ones).
+    Features,
     /// Every sweep above.
     All,
 }
@@ -42,6 +49,10 @@ pub struct Args {
     /// Output folder; a sweep whose JSON is already there resumes.
     #[arg(long, default_value = "reports/probe")]
     out: PathBuf,
+    /// Asset cache holding the tabular sets (default: $ICOR_HOME or ~/.cache/icor); missing
+    /// sets are fetched on first use (`icor fetch <set>` does it ahead of time).
+    #[arg(long)]
+    home: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -56,12 +67,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         anyhow::ensure!(s >= 1, "--seeds must be at least 1");
         profile.seeds = s;
     }
-    let kinds: Vec<SweepKind> = match args.sweep {
-        Which::Docs => vec![SweepKind::Docs],
-        Which::Alpha => vec![SweepKind::Alpha],
-        Which::Depth => vec![SweepKind::Depth],
-        Which::Archs => vec![SweepKind::Archs],
-        Which::All => SweepKind::ALL.to_vec(),
+    let (kinds, studies): (Vec<SweepKind>, Vec<Study>) = match args.sweep {
+        Which::Docs => (vec![SweepKind::Docs], vec![]),
+        Which::Alpha => (vec![SweepKind::Alpha], vec![]),
+        Which::Depth => (vec![SweepKind::Depth], vec![]),
+        Which::Archs => (vec![SweepKind::Archs], vec![]),
+        Which::Nonlinear => (vec![], vec![Study::Nonlinear]),
+        Which::Features => (vec![], vec![Study::Features]),
+        Which::All => (
+            SweepKind::ALL.to_vec(),
+            vec![Study::Nonlinear, Study::Features],
+        ),
     };
     for kind in kinds {
         let start = std::time::Instant::now();
@@ -87,6 +103,49 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 s.sens_cos.mean,
                 s.control_sens_cos.mean
             );
+        }
+    }
+    if !studies.is_empty() {
+        let home = icor_assets::home(args.home.as_deref())?;
+        for study in studies {
+            let start = std::time::Instant::now();
+            let result = run_study(
+                study,
+                &profile,
+                args.seed,
+                &args.backend,
+                &device,
+                &args.out,
+                &home,
+            )
+            .with_context(|| format!("study {}", study.name()))?;
+            eprintln!(
+                "{}: {} runs in {:.0} s → {}",
+                study.name(),
+                result.runs.len(),
+                start.elapsed().as_secs_f64(),
+                args.out.join(format!("{}.json", study.name())).display()
+            );
+            for s in &result.summary {
+                eprintln!(
+                    "  {:<11} {:<8} {:<15} loss TF {:.4} GD {:.4} | pred diff {:.4} | cos {:.3} (control {:.3}) | kurtosis {:.1}",
+                    s.source,
+                    s.norm.name(),
+                    s.arch,
+                    s.loss_model.mean,
+                    s.loss_gd.mean,
+                    s.pred_diff.mean,
+                    s.sens_cos.mean,
+                    s.control_sens_cos.mean,
+                    s.shape.kurtosis
+                );
+            }
+            for c in result.correlations.iter().filter(|c| c.points == "all") {
+                eprintln!(
+                    "  ρ(cos, {}) = {:+.3} over {} points ({})",
+                    c.statistic, c.rho, c.n, c.arch
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,473 @@
+//! The nonlinear study (§4.3) and the feature-distribution study (beyond the paper).
+//!
+//! - `nonlinear`: MLP(width) + LSA on the dot-product interface over real tables (California,
+//!   Bike, Wine white, Abalone, Diamonds) × input-side normalisation (z-score, min–max, rank,
+//!   tanh); contexts are retrieved corpus rows ([`crate::task::retrieved`]).
+//! - `features`: the same pipeline on synthetic tables whose features share one variance but
+//!   differ in shape (uniform, Gaussian, Laplace, Student-t(3), log-normal), z-score input.
+//!   Its results file also holds, for the synthetic and the real configurations together
+//!   (the real ones read from `nonlinear.json`), each feature statistic of [`Shape`] against the
+//!   alignment (sensitivity cosine of the trained model to GD) and their Spearman ρ.
+//!
+//! Results are written after every run (atomically) and a sweep resumes where it stopped.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::tensor::Device;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::metrics::{Comparison, GdRef, compare};
+use crate::model::{Arch, Model};
+use crate::reference::{StepSize, fit_eta};
+use crate::stats::{Ci, spearman, spearman_p};
+use crate::sweep::{Profile, load, save};
+use crate::tabular::shape::Shape;
+use crate::tabular::{Dataset, Distribution, Norm, Table};
+use crate::task::{Readout, Retrieved, Task, rng};
+use crate::train::{Curve, TrainConfig, train};
+
+/// Context rows retrieved per query (N of §4.1).
+pub const CONTEXT_ROWS: usize = 10;
+/// Largest retrieval corpus (Diamonds has 48k training rows; the paper's sets ≤ 16.6k).
+pub const MAX_CORPUS: usize = 16_000;
+/// Share of each table held out as test queries.
+pub const TEST_SHARE: f64 = 0.1;
+/// Rows and features of a synthetic table.
+pub const SYNTHETIC_ROWS: usize = 8_000;
+pub const SYNTHETIC_FEATURES: usize = 8;
+/// Seed of the train/test splits and synthetic tables: a property of the data, not of the
+/// training seed, so every seed sees the same split.
+pub const DATA_SEED: u64 = 2605;
+
+/// Which of the two studies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Study {
+    Nonlinear,
+    Features,
+}
+
+impl Study {
+    /// File stem and CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Study::Nonlinear => "nonlinear",
+            Study::Features => "features",
+        }
+    }
+}
+
+/// Where a table comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Real(Dataset),
+    Synthetic(Distribution),
+}
+
+impl Source {
+    /// Table name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Real(d) => d.name(),
+            Source::Synthetic(d) => d.name(),
+        }
+    }
+    /// "real" or "synthetic".
+    pub fn kind(self) -> &'static str {
+        match self {
+            Source::Real(_) => "real",
+            Source::Synthetic(_) => "synthetic",
+        }
+    }
+}
+
+/// One trained model on one table under one normalisation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TabularRun {
+    /// "real" or "synthetic".
+    pub kind: String,
+    /// Table name.
+    pub source: String,
+    pub norm: Norm,
+    pub arch: Arch,
+    pub seed: u64,
+    /// Corpus rows, test queries, features.
+    pub n_train: usize,
+    pub n_test: usize,
+    pub features: usize,
+    /// Statistics of the test queries' features as the model sees them (after g).
+    pub shape: Shape,
+    /// Statistics of the corpus features (the raw table's shape: z-scoring keeps it).
+    pub corpus_shape: Shape,
+    pub step_size: StepSize,
+    pub train: TrainConfig,
+    /// Trained model against GD on the test queries.
+    pub trained: Comparison,
+    /// The same architecture untrained (same seed) against GD: the control.
+    pub control: Comparison,
+    pub curve: Curve,
+    pub seconds: f64,
+}
+
+/// Mean and 95% CI over seeds of one (table, normalisation, architecture).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TabularSummary {
+    pub kind: String,
+    pub source: String,
+    pub norm: Norm,
+    pub arch: String,
+    pub seeds: usize,
+    pub shape: Shape,
+    pub corpus_shape: Shape,
+    pub loss_model: Ci,
+    pub loss_gd: Ci,
+    pub pred_diff: Ci,
+    pub sens_cos: Ci,
+    pub sens_l2_unit: Ci,
+    pub control_sens_cos: Ci,
+    pub control_pred_diff: Ci,
+}
+
+/// One point of the statistic-vs-alignment scatter.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Point {
+    pub kind: String,
+    pub source: String,
+    pub norm: Norm,
+    pub arch: String,
+    /// Statistics of the query features (after g), then of the corpus features.
+    pub query: Shape,
+    pub corpus: Shape,
+    /// Alignment: mean sensitivity cosine of the trained model to GD.
+    pub sens_cos: f64,
+    pub control_sens_cos: f64,
+}
+
+/// Spearman ρ between one statistic and the alignment over a set of points.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Correlation {
+    /// `query.<statistic>` or `corpus.<statistic>` (see [`Shape::NAMES`]).
+    pub statistic: String,
+    /// "all", "real" or "synthetic".
+    pub points: String,
+    pub arch: String,
+    pub n: usize,
+    /// Spearman ρ(statistic, sensitivity cosine): negative = the statistic predicts the break.
+    pub rho: f64,
+    /// Two-sided permutation p-value of ρ (10,000 seeded shuffles).
+    pub p_value: f64,
+}
+
+/// Everything one study produced (schema of `nonlinear.json` / `features.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TabularResult {
+    pub sweep: Study,
+    pub profile: Profile,
+    pub base_seed: u64,
+    pub backend: String,
+    pub runs: Vec<TabularRun>,
+    pub summary: Vec<TabularSummary>,
+    /// Features study only: scatter points and rank correlations over synthetic + real.
+    #[serde(default)]
+    pub statistics: Vec<Point>,
+    #[serde(default)]
+    pub correlations: Vec<Correlation>,
+}
+
+/// The architectures of the studies: the paper's MLP + attention at two widths (it gives none).
+pub fn archs(quick: bool) -> Vec<Arch> {
+    if quick {
+        vec![Arch::Mlp { width: 32 }]
+    } else {
+        vec![Arch::Mlp { width: 32 }, Arch::Mlp { width: 128 }]
+    }
+}
+
+/// The (source, normalisation) configurations of a study.
+pub fn configs(study: Study) -> Vec<(Source, Norm)> {
+    match study {
+        Study::Nonlinear => Dataset::ALL
+            .iter()
+            .flat_map(|&d| Norm::ALL.iter().map(move |&n| (Source::Real(d), n)))
+            .collect(),
+        Study::Features => Distribution::ALL
+            .iter()
+            .map(|&d| (Source::Synthetic(d), Norm::ZScore))
+            .collect(),
+    }
+}
+
+/// Loads (real) or draws (synthetic) a table and splits it into corpus and test queries.
+pub fn split(source: Source, home: &Path, max_test: usize) -> Result<(Table, Table)> {
+    let table = match source {
+        Source::Real(d) => d.load(home)?,
+        Source::Synthetic(d) => {
+            d.table(SYNTHETIC_ROWS, SYNTHETIC_FEATURES, &mut rng(DATA_SEED, 100))
+        }
+    };
+    let n = table.n();
+    let mut idx: Vec<usize> = (0..n).collect();
+    shuffle(&mut idx, &mut rng(DATA_SEED, 101));
+    let n_test = ((n as f64 * TEST_SHARE).round() as usize).clamp(1, max_test.max(1));
+    let (test, rest) = idx.split_at(n_test);
+    let train = &rest[..rest.len().min(MAX_CORPUS)];
+    if train.len() < CONTEXT_ROWS + 1 {
+        return Err(Error::Data {
+            path: table.name.clone().into(),
+            reason: format!("{n} rows: too few for {CONTEXT_ROWS} retrieved rows per query"),
+        });
+    }
+    Ok((table.select(train), table.select(test)))
+}
+
+fn shuffle(v: &mut [usize], r: &mut rand_chacha::ChaCha8Rng) {
+    use rand::Rng;
+    for i in (1..v.len()).rev() {
+        let j = r.random_range(0..=i);
+        v.swap(i, j);
+    }
+}
+
+/// Runs (or resumes) one study, writing `<out>/<study>.json` after every run. `home` is the
+/// asset cache for the real tables.
+pub fn run_study(
+    study: Study,
+    profile: &Profile,
+    base_seed: u64,
+    backend: &str,
+    device: &Device,
+    out: &Path,
+    home: &Path,
+) -> Result<TabularResult> {
+    std::fs::create_dir_all(out).map_err(|source| Error::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let path = out.join(format!("{}.json", study.name()));
+    let mut result = match load::<TabularResult>(&path)? {
+        Some(r) if r.profile.name == profile.name && r.base_seed == base_seed => r,
+        _ => TabularResult {
+            sweep: study,
+            profile: profile.clone(),
+            base_seed,
+            backend: backend.into(),
+            runs: vec![],
+            summary: vec![],
+            statistics: vec![],
+            correlations: vec![],
+        },
+    };
+    let quick = profile.name == "quick";
+    let cfgs = configs(study);
+    let arch_list = archs(quick);
+    let per_run = profile.train.steps as u64;
+    let total = (cfgs.len() * arch_list.len() * profile.seeds) as u64 * per_run;
+    let bar = ProgressBar::new(total).with_style(
+        ProgressStyle::with_template(
+            "{prefix:>9} [{elapsed_precise}] {wide_bar} {pos}/{len} steps ({eta}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_prefix(study.name());
+    for (source, norm) in cfgs {
+        let done = |arch: Arch, seed: u64| {
+            result.runs.iter().any(|r| {
+                r.source == source.name() && r.norm == norm && r.arch == arch && r.seed == seed
+            })
+        };
+        let todo: Vec<(Arch, u64)> = arch_list
+            .iter()
+            .flat_map(|&a| (0..profile.seeds as u64).map(move |s| (a, base_seed + s)))
+            .filter(|&(a, s)| !done(a, s))
+            .collect();
+        bar.inc(per_run * (arch_list.len() * profile.seeds - todo.len()) as u64);
+        if todo.is_empty() {
+            continue;
+        }
+        bar.set_message(format!("{} {}: retrieving", source.name(), norm.name()));
+        let (train_t, test_t) = split(source, home, profile.eval_tasks)?;
+        let task = Retrieved::new(&train_t, &test_t, norm, CONTEXT_ROWS);
+        for (arch, seed) in todo {
+            bar.set_message(format!(
+                "{} {} {} seed={seed}",
+                source.name(),
+                norm.name(),
+                arch.label()
+            ));
+            let run = one_run(source, &task, arch, profile, seed, device, &bar)?;
+            result.runs.push(run);
+            result.summary = summarise(&result.runs);
+            save(&path, &result)?;
+        }
+    }
+    bar.finish_and_clear();
+    result.summary = summarise(&result.runs);
+    if study == Study::Features {
+        let real = load::<TabularResult>(&out.join("nonlinear.json"))
+            .ok()
+            .flatten()
+            .map(|r| r.summary)
+            .unwrap_or_default();
+        let all: Vec<TabularSummary> = result.summary.iter().cloned().chain(real).collect();
+        result.statistics = points(&all);
+        result.correlations = correlations(&result.statistics);
+    }
+    save(&path, &result)?;
+    Ok(result)
+}
+
+fn one_run(
+    source: Source,
+    task: &Retrieved,
+    arch: Arch,
+    profile: &Profile,
+    seed: u64,
+    device: &Device,
+    bar: &ProgressBar,
+) -> Result<TabularRun> {
+    let start = Instant::now();
+    let eval = task.test_batch(profile.eval_tasks);
+    // η on training queries (held out from the test queries), never on the evaluation set
+    let fit_set = task.sample(&mut rng(seed, 4), profile.eval_tasks);
+    let step_size = fit_eta(&fit_set, 1, Readout::WithBase, false);
+    let gd = GdRef {
+        eta: step_size.eta,
+        steps: 1,
+        readout: Readout::WithBase,
+    };
+    let curve_batch = task.test_batch(profile.train.curve_tasks);
+    let wrapped = Task::Retrieved(task.clone());
+    let (model, curve) = train(
+        &wrapped,
+        arch,
+        &profile.train,
+        seed,
+        &gd,
+        &curve_batch,
+        device,
+        |_| bar.inc(1),
+    )?;
+    let control_model = Model::init(arch, eval.d, seed, device);
+    let trained = compare(&model, &gd, &eval, None, device, 2048);
+    let control = compare(&control_model, &gd, &eval, None, device, 2048);
+    Ok(TabularRun {
+        kind: source.kind().into(),
+        source: source.name().into(),
+        norm: task.norm(),
+        arch,
+        seed,
+        n_train: task.n_corpus(),
+        n_test: eval.b,
+        features: task.p(),
+        shape: task.query_shape(),
+        corpus_shape: task.corpus_shape(),
+        step_size,
+        train: profile.train.clone(),
+        trained,
+        control,
+        curve,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// Mean and CI over seeds per (source, normalisation, architecture), in run order.
+pub fn summarise(runs: &[TabularRun]) -> Vec<TabularSummary> {
+    let mut keys: Vec<(String, Norm, String)> = Vec::new();
+    for r in runs {
+        let k = (r.source.clone(), r.norm, r.arch.label());
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    keys.into_iter()
+        .map(|(source, norm, arch)| {
+            let rs: Vec<&TabularRun> = runs
+                .iter()
+                .filter(|r| r.source == source && r.norm == norm && r.arch.label() == arch)
+                .collect();
+            let ci = |f: &dyn Fn(&TabularRun) -> f64| {
+                Ci::of(&rs.iter().map(|r| f(r)).collect::<Vec<_>>())
+            };
+            TabularSummary {
+                kind: rs[0].kind.clone(),
+                source,
+                norm,
+                arch,
+                seeds: rs.len(),
+                shape: rs[0].shape,
+                corpus_shape: rs[0].corpus_shape,
+                loss_model: ci(&|r| r.trained.loss_model),
+                loss_gd: ci(&|r| r.trained.loss_gd),
+                pred_diff: ci(&|r| r.trained.pred_diff),
+                sens_cos: ci(&|r| r.trained.sens_cos),
+                sens_l2_unit: ci(&|r| r.trained.sens_l2_unit),
+                control_sens_cos: ci(&|r| r.control.sens_cos),
+                control_pred_diff: ci(&|r| r.control.pred_diff),
+            }
+        })
+        .collect()
+}
+
+/// Scatter points, one per summary row.
+pub fn points(summary: &[TabularSummary]) -> Vec<Point> {
+    summary
+        .iter()
+        .map(|s| Point {
+            kind: s.kind.clone(),
+            source: s.source.clone(),
+            norm: s.norm,
+            arch: s.arch.clone(),
+            query: s.shape,
+            corpus: s.corpus_shape,
+            sens_cos: s.sens_cos.mean,
+            control_sens_cos: s.control_sens_cos.mean,
+        })
+        .collect()
+}
+
+/// Spearman ρ of every statistic against the alignment, per architecture, over all points and
+/// over the real and the synthetic ones separately.
+pub fn correlations(points: &[Point]) -> Vec<Correlation> {
+    let mut archs: Vec<String> = Vec::new();
+    for p in points {
+        if !archs.contains(&p.arch) {
+            archs.push(p.arch.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for arch in &archs {
+        for set in ["all", "real", "synthetic"] {
+            let sel: Vec<&Point> = points
+                .iter()
+                .filter(|p| &p.arch == arch && (set == "all" || p.kind == set))
+                .collect();
+            if sel.len() < 3 {
+                continue;
+            }
+            let cos: Vec<f64> = sel.iter().map(|p| p.sens_cos).collect();
+            for side in ["query", "corpus"] {
+                for (k, name) in Shape::NAMES.iter().enumerate() {
+                    let stat: Vec<f64> = sel
+                        .iter()
+                        .map(|p| {
+                            let shape = if side == "query" { p.query } else { p.corpus };
+                            shape.values()[k]
+                        })
+                        .collect();
+                    out.push(Correlation {
+                        statistic: format!("{side}.{name}"),
+                        points: set.into(),
+                        arch: arch.clone(),
+                        n: sel.len(),
+                        rho: spearman(&stat, &cos),
+                        p_value: spearman_p(&stat, &cos, 10_000, 0),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
