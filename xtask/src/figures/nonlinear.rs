@@ -1,32 +1,30 @@
 //! The nonlinear sweep (`nonlinear.json`, planned): summary rows also carry `dataset` and `norm`.
-//! One panel per (protocol, dataset), one category per (arch, norm): sensitivity cosine of the
-//! trained model against the control, and loss against GD, 95% CI. Missing fields read as "".
+//! One panel per (protocol, data set), one category per input normalisation, one colour per
+//! architecture: sensitivity cosine of the trained model against its untrained control, and loss
+//! against GD, 95% CI (the first row per norm and arch). Missing fields read as "".
 
 use anyhow::Result;
 use serde_json::Value;
 
-use super::data::{Sweep, f, groups, protocol_title, s};
+use super::data::{Sweep, distinct_str, f, groups, protocol_title, s};
 use super::labels;
 use super::spec::{Figure, Kind, Panel, Point, Series, color};
 
-fn category(r: &Value, several_norms: bool) -> String {
-    match s(&r["norm"]) {
-        n if several_norms && !n.is_empty() => format!("{}, {n}", s(&r["arch"])),
-        _ => s(&r["arch"]).to_string(),
-    }
-}
-
-fn at(rows: &[&Value], metric: &str) -> Vec<Point> {
-    rows.iter()
+/// `metric` of each row at x = the index of its norm in `cats` (first row per norm).
+fn at(rows: &[&Value], cats: &[String], metric: &str) -> Vec<Point> {
+    cats.iter()
         .enumerate()
-        .filter(|(_, r)| r[metric].is_object())
-        .map(|(i, r)| Point::ci(i as f64, f(&r[metric]["mean"]), f(&r[metric]["half_width"])))
+        .filter_map(|(i, c)| {
+            let r = rows.iter().find(|r| s(&r["norm"]) == c)?;
+            let m = &r[metric];
+            m.is_object()
+                .then(|| Point::ci(i as f64, f(&m["mean"]), f(&m["half_width"])))
+        })
         .collect()
 }
 
 pub fn figures(sw: &Sweep) -> Result<Vec<Figure>> {
     let rows: Vec<&Value> = sw.summary().iter().collect();
-    let several_norms = groups(&rows, &["norm"]).len() > 1;
     let several_protocols = groups(&rows, &["protocol"]).len() > 1;
     let mut cos = Figure {
         name: format!("{}-alignment", sw.name),
@@ -50,51 +48,59 @@ pub fn figures(sw: &Sweep) -> Result<Vec<Figure>> {
     } else {
         "source"
     };
+    let archs = distinct_str(&rows, "arch");
+    // Trained and control colours per architecture.
+    let tc = [(color::MODEL, color::CONTROL), (3, 6), (4, 9), (5, 7)];
     for (k, rs) in groups(&rows, &["protocol", data_key]) {
-        // One row per category: the first (lowest N, first α) as the sweep wrote them.
-        let firsts: Vec<&Value> = groups(&rs, &["arch", "norm"])
-            .into_iter()
-            .map(|(_, g)| g[0])
-            .collect();
-        let cats: Vec<String> = firsts.iter().map(|r| category(r, several_norms)).collect();
+        let cats = distinct_str(&rs, "norm");
         let title = match (several_protocols, k[1].is_empty()) {
             (true, false) => format!("{}, {}", k[1], protocol_title(&k[0])),
             (true, true) => protocol_title(&k[0]),
             (false, _) => k[1].clone(),
         };
-        let mut p = Panel::new(title.clone(), "", labels::COS);
-        p.categories = Some(cats.clone());
-        p.dodge = 0.16;
-        p.series.push(Series::new(
-            labels::TRAINED,
-            color::MODEL,
-            kind,
-            at(&firsts, "sens_cos"),
-        ));
-        p.series.push(Series::new(
-            labels::CONTROL,
-            color::CONTROL,
-            kind,
-            at(&firsts, "control_sens_cos"),
-        ));
-        cos.panels.push(p);
-
-        let mut p = Panel::new(title, "", labels::LOSS);
-        p.categories = Some(cats);
-        p.dodge = 0.16;
-        p.series.push(Series::new(
-            labels::TRAINED,
-            color::MODEL,
-            kind,
-            at(&firsts, "loss_model"),
-        ));
-        p.series.push(Series::new(
-            labels::GD,
-            color::GD,
-            kind,
-            at(&firsts, "loss_gd"),
-        ));
-        loss.panels.push(p);
+        let mut pc = Panel::new(title.clone(), "input normalisation", labels::COS);
+        let mut pl = Panel::new(title, "input normalisation", labels::LOSS);
+        for p in [&mut pc, &mut pl] {
+            p.categories = Some(cats.clone());
+            p.dodge = 0.6 / (2 * archs.len()).max(2) as f64;
+        }
+        for (i, arch) in archs.iter().enumerate() {
+            let ra: Vec<&Value> = rs
+                .iter()
+                .copied()
+                .filter(|r| s(&r["arch"]) == arch)
+                .collect();
+            let (t, c) = tc[i % tc.len()];
+            pc.series.push(Series::new(
+                format!("TF: {arch}"),
+                t,
+                kind,
+                at(&ra, &cats, "sens_cos"),
+            ));
+            pc.series.push(Series::new(
+                format!("{}: {arch}", labels::CONTROL),
+                c,
+                kind,
+                at(&ra, &cats, "control_sens_cos"),
+            ));
+            pl.series.push(Series::new(
+                format!("TF: {arch}"),
+                t,
+                kind,
+                at(&ra, &cats, "loss_model"),
+            ));
+            if i == 0 {
+                // GD does not depend on the architecture.
+                pl.series.push(Series::new(
+                    labels::GD,
+                    color::GD,
+                    kind,
+                    at(&ra, &cats, "loss_gd"),
+                ));
+            }
+        }
+        cos.panels.push(pc);
+        loss.panels.push(pl);
     }
     Ok(vec![cos, loss])
 }

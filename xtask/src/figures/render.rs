@@ -14,7 +14,7 @@ use super::spec::{Figure, Kind, Panel, Point, Series};
 pub const FONT: &str = "sans-serif";
 
 /// Colour-blind-safe roles: model, GD, control, then extra series.
-pub const PALETTE: [RGBColor; 7] = [
+pub const PALETTE: [RGBColor; 10] = [
     RGBColor(0x1f, 0x77, 0xb4),
     RGBColor(0xd9, 0x5f, 0x02),
     RGBColor(0x70, 0x70, 0x70),
@@ -22,6 +22,9 @@ pub const PALETTE: [RGBColor; 7] = [
     RGBColor(0x94, 0x67, 0xbd),
     RGBColor(0xd6, 0x27, 0x28),
     RGBColor(0x8c, 0x56, 0x4b),
+    RGBColor(0xe3, 0x77, 0xc2),
+    RGBColor(0xbc, 0xbd, 0x22),
+    RGBColor(0x17, 0xbe, 0xcf),
 ];
 
 const PANEL_W: u32 = 430;
