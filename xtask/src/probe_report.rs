@@ -3,6 +3,8 @@
 //! not hold" verdict below is computed here from those files; `--check` fails when the
 //! committed tables are stale.
 
+mod tabular;
+
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -168,6 +170,7 @@ fn render(root: &Path) -> Result<String> {
             )?;
         }
     }
+    found |= tabular::render(&dir, &mut out)?;
     if !found {
         bail!(
             "no sweep results under {}: run `icor probe all --quick` first",

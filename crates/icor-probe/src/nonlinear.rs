@@ -26,6 +26,7 @@ use crate::stats::{Ci, spearman, spearman_p};
 use crate::sweep::{Profile, load, save};
 use crate::tabular::shape::Shape;
 use crate::tabular::{Dataset, Distribution, Norm, Table};
+use crate::task::retrieved::shapes;
 use crate::task::{Readout, Retrieved, Task, rng};
 use crate::train::{Curve, TrainConfig, train};
 
@@ -151,7 +152,9 @@ pub struct Point {
 pub struct Correlation {
     /// `query.<statistic>` or `corpus.<statistic>` (see [`Shape::NAMES`]).
     pub statistic: String,
-    /// "all", "real" or "synthetic".
+    /// "all", "real" or "synthetic": one point per (table, normalisation); "tables": one point
+    /// per table (cosine averaged over its normalisations; corpus statistics only, since they
+    /// do not change with the normalisation — the four points of a table are not independent).
     pub points: String,
     pub arch: String,
     pub n: usize,
@@ -178,12 +181,8 @@ pub struct TabularResult {
 }
 
 /// The architectures of the studies: the paper's MLP + attention at two widths (it gives none).
-pub fn archs(quick: bool) -> Vec<Arch> {
-    if quick {
-        vec![Arch::Mlp { width: 32 }]
-    } else {
-        vec![Arch::Mlp { width: 32 }, Arch::Mlp { width: 128 }]
-    }
+pub fn archs() -> Vec<Arch> {
+    vec![Arch::Mlp { width: 32 }, Arch::Mlp { width: 128 }]
 }
 
 /// The (source, normalisation) configurations of a study.
@@ -260,9 +259,8 @@ pub fn run_study(
             correlations: vec![],
         },
     };
-    let quick = profile.name == "quick";
     let cfgs = configs(study);
-    let arch_list = archs(quick);
+    let arch_list = archs();
     let per_run = profile.train.steps as u64;
     let total = (cfgs.len() * arch_list.len() * profile.seeds) as u64 * per_run;
     let bar = ProgressBar::new(total).with_style(
@@ -284,11 +282,22 @@ pub fn run_study(
             .filter(|&(a, s)| !done(a, s))
             .collect();
         bar.inc(per_run * (arch_list.len() * profile.seeds - todo.len()) as u64);
+        let (train_t, test_t) = split(source, home, profile.eval_tasks)?;
+        // the statistics are a property of the data: refresh them in finished runs too, so a
+        // statistic added later needs no retraining
+        let (query_shape, corpus_shape) = shapes(&train_t, &test_t, norm);
+        for r in result
+            .runs
+            .iter_mut()
+            .filter(|r| r.source == source.name() && r.norm == norm)
+        {
+            r.shape = query_shape;
+            r.corpus_shape = corpus_shape;
+        }
         if todo.is_empty() {
             continue;
         }
         bar.set_message(format!("{} {}: retrieving", source.name(), norm.name()));
-        let (train_t, test_t) = split(source, home, profile.eval_tasks)?;
         let task = Retrieved::new(&train_t, &test_t, norm, CONTEXT_ROWS);
         for (arch, seed) in todo {
             bar.set_message(format!(
@@ -467,6 +476,33 @@ pub fn correlations(points: &[Point]) -> Vec<Correlation> {
                     });
                 }
             }
+        }
+    }
+    for arch in &archs {
+        let mut tables: Vec<(&str, Shape, Vec<f64>)> = Vec::new();
+        for p in points.iter().filter(|p| &p.arch == arch) {
+            match tables.iter_mut().find(|t| t.0 == p.source) {
+                Some(t) => t.2.push(p.sens_cos),
+                None => tables.push((&p.source, p.corpus, vec![p.sens_cos])),
+            }
+        }
+        if tables.len() < 3 {
+            continue;
+        }
+        let cos: Vec<f64> = tables
+            .iter()
+            .map(|t| t.2.iter().sum::<f64>() / t.2.len() as f64)
+            .collect();
+        for (k, name) in Shape::NAMES.iter().enumerate() {
+            let stat: Vec<f64> = tables.iter().map(|t| t.1.values()[k]).collect();
+            out.push(Correlation {
+                statistic: format!("corpus.{name}"),
+                points: "tables".into(),
+                arch: arch.clone(),
+                n: tables.len(),
+                rho: spearman(&stat, &cos),
+                p_value: spearman_p(&stat, &cos, 10_000, 0),
+            });
         }
     }
     out

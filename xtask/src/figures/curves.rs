@@ -69,7 +69,7 @@ pub fn figures(sw: &Sweep) -> Result<Vec<Figure>> {
     }
     let several = by.iter().any(|(_, a, _)| *a != by[0].1);
     let title = |what: &str| {
-        format!("Training curves, {what} (N = {n} documents; mean over seeds, band: min–max)")
+        format!("Training curves, {what} (k = {n} documents; mean over seeds, band: min–max)")
     };
     let mut loss = Figure {
         name: format!("{}-loss-curve", sw.name),

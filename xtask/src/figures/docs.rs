@@ -1,4 +1,4 @@
-//! Loss against the number of documents N (docs sweep): trained transformer and GD, 95% CI.
+//! Loss against the number of documents k (docs sweep): trained transformer and GD, 95% CI.
 
 use anyhow::Result;
 use serde_json::Value;
@@ -12,7 +12,7 @@ pub fn figures(sw: &Sweep) -> Result<Vec<Figure>> {
     let several = distinct_str(&rows, "arch").len() > 1;
     let mut fig = Figure {
         name: format!("{}-loss", sw.name),
-        title: format!("Loss against the number of documents N ({})", labels::CI),
+        title: format!("Loss against the number of documents k ({})", labels::CI),
         cols: 3,
         panels: Vec::new(),
     };

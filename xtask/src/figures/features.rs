@@ -1,8 +1,8 @@
-//! The feature-statistics study (`features.json`, planned): a top-level `statistics` array of
-//! points `{source, name, kurtosis, max_abs_z, bottom_decile, sens_cos, …}` and a
-//! `correlations` array. One scatter panel per statistic present (x: the statistic, y: the
-//! sensitivity cosine), one colour per source; a correlation naming the statistic is added to
-//! the panel title. Missing fields are skipped.
+//! The feature-statistics study (`features.json`): its `statistics` array holds one point per
+//! (table, normalisation, model) with the `query` and `corpus` feature statistics and the
+//! sensitivity cosine `sens_cos`; `correlations` holds Spearman ρ per statistic, point set and
+//! model. One scatter panel per side × statistic (x: the statistic, y: the cosine), one colour
+//! per table, both model widths drawn; the panel title carries ρ over all points per model.
 
 use anyhow::Result;
 use serde_json::Value;
@@ -13,42 +13,25 @@ use super::labels;
 use super::spec::{Figure, Kind, Panel, Point, Series};
 
 /// Statistics drawn, in panel order, with their axis labels.
-const STATISTICS: [(&str, &str); 3] = [
-    ("kurtosis", "kurtosis"),
+const STATISTICS: [(&str, &str); 4] = [
+    ("kurtosis", "excess kurtosis"),
     ("max_abs_z", "max |z|"),
-    ("bottom_decile", "bottom decile"),
+    ("bottom_decile", "bottom-decile share"),
+    ("abs_skewness", "|skewness|"),
 ];
 
-/// A point's statistic: top-level, or under `query` (the `Shape` of the query features).
-fn stat_of(q: &Value, stat: &str) -> f64 {
-    match q[stat].as_f64() {
-        Some(x) => x,
-        None => f(&q["query"][stat]),
-    }
-}
+/// Feature sides, in row order.
+const SIDES: [(&str, &str); 2] = [("query", "query (after g)"), ("corpus", "corpus")];
 
-/// "ρ = …" from the correlation entry naming `stat` (or `query.stat`) in a string field, over
-/// "all" points where there is such an entry.
-fn correlation(v: &Value, stat: &str) -> Option<String> {
-    let qualified = format!("query.{stat}");
-    let names = |c: &&Value| {
-        c.as_object().is_some_and(|o| {
-            o.values()
-                .any(|x| x.as_str() == Some(stat) || x.as_str() == Some(qualified.as_str()))
-        })
-    };
-    let mut all = arr(&v["correlations"]).iter().filter(names);
-    let c = all
-        .clone()
-        .find(|c| s(&c["points"]) == "all")
-        .or_else(|| all.next())?;
-    ["spearman", "rho", "pearson", "r"]
+/// "ρ = a / b" over all points, one value per model, in file order.
+fn correlation(v: &Value, side: &str, stat: &str) -> Option<String> {
+    let name = format!("{side}.{stat}");
+    let rhos: Vec<String> = arr(&v["correlations"])
         .iter()
-        .find_map(|k| c[*k].as_f64().map(|x| (*k, x)))
-        .map(|(k, x)| match k {
-            "pearson" | "r" => format!("r = {x:.2}"),
-            _ => format!("ρ = {x:.2}"),
-        })
+        .filter(|c| s(&c["statistic"]) == name && s(&c["points"]) == "all")
+        .map(|c| format!("{:+.2}", f(&c["rho"])))
+        .collect();
+    (!rhos.is_empty()).then(|| format!("ρ = {}", rhos.join(" / ")))
 }
 
 pub fn figures(sw: &Sweep) -> Result<Vec<Figure>> {
@@ -56,31 +39,34 @@ pub fn figures(sw: &Sweep) -> Result<Vec<Figure>> {
     let sources = distinct_str(&points, "source");
     let mut fig = Figure {
         name: format!("{}-statistics", sw.name),
-        title: "Feature statistics against sensitivity alignment with GD".into(),
-        cols: 3,
+        title: "Feature statistics against sensitivity alignment with GD (ρ: MLP 32 / MLP 128)"
+            .into(),
+        cols: 4,
         panels: Vec::new(),
     };
-    for (stat, x_label) in STATISTICS {
-        if !points.iter().any(|p| stat_of(p, stat).is_finite()) {
-            continue;
+    for (side, side_label) in SIDES {
+        for (stat, x_label) in STATISTICS {
+            let value = |q: &Value| f(&q[side][stat]);
+            if !points.iter().any(|p| value(p).is_finite()) {
+                continue;
+            }
+            let title = match correlation(&sw.v, side, stat) {
+                Some(c) => format!("{side_label}: {c}"),
+                None => side_label.to_string(),
+            };
+            let mut p = Panel::new(title, x_label, labels::COS);
+            for (i, src) in sources.iter().enumerate() {
+                let pts: Vec<Point> = points
+                    .iter()
+                    .filter(|q| s(&q["source"]) == src)
+                    .map(|q| Point::new(value(q), f(&q["sens_cos"])))
+                    .filter(|q| q.x.is_finite() && q.y.is_finite())
+                    .collect();
+                p.series
+                    .push(Series::new(src, i, Kind::Points { joined: false }, pts));
+            }
+            fig.panels.push(p);
         }
-        let title = match correlation(&sw.v, stat) {
-            Some(c) => format!("{x_label} ({c})"),
-            None => x_label.to_string(),
-        };
-        let mut p = Panel::new(title, x_label, labels::COS);
-        for (i, src) in sources.iter().enumerate() {
-            let pts: Vec<Point> = points
-                .iter()
-                .filter(|q| s(&q["source"]) == src)
-                .map(|q| Point::new(stat_of(q, stat), f(&q["sens_cos"])))
-                .filter(|q| q.x.is_finite() && q.y.is_finite())
-                .collect();
-            let label = if src.is_empty() { "features" } else { src };
-            p.series
-                .push(Series::new(label, i, Kind::Points { joined: false }, pts));
-        }
-        fig.panels.push(p);
     }
     Ok(vec![fig])
 }

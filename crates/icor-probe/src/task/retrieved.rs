@@ -60,8 +60,7 @@ impl Retrieved {
         let corpus_y = f32s(train.y.iter().map(|y| (y - ym) / ysd).collect());
         let train_q = f32s(g.apply_table(train));
         let test_q64 = g.apply_table(test);
-        let query_shape = Shape::of(&test_q64, p);
-        let corpus_shape = Shape::of(&train.x, p);
+        let (query_shape, corpus_shape) = shapes(train, test, norm);
         let test_q = f32s(test_q64);
         let test_y = f32s(test.y.iter().map(|y| (y - ym) / ysd).collect());
         let train_nbrs = top_n(&train_q, &corpus, p, n, true);
@@ -166,6 +165,12 @@ impl Retrieved {
             extra_kv: None,
         }
     }
+}
+
+/// Feature statistics of the test queries under g (fitted on `train`) and of the corpus.
+pub fn shapes(train: &Table, test: &Table, norm: Norm) -> (Shape, Shape) {
+    let g = Normaliser::fit(norm, train);
+    (Shape::of(&g.apply_table(test), test.p()), Shape::of(&train.x, train.p()))
 }
 
 /// For every query row, the `n` corpus rows of largest score qᵀc (ties: lower index first),
