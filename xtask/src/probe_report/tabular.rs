@@ -160,8 +160,14 @@ fn correlations(out: &mut String, v: &Value) -> Result<()> {
     }
     for arch in archs {
         for (level, what) in [
-            ("all", "one point per (table, normalisation), synthetic and real together"),
-            ("tables", "one point per table, cosine averaged over its normalisations"),
+            (
+                "all",
+                "one point per (table, normalisation), synthetic and real together",
+            ),
+            (
+                "tables",
+                "one point per table, cosine averaged over its normalisations",
+            ),
         ] {
             let best = cs
                 .iter()
@@ -174,7 +180,11 @@ fn correlations(out: &mut String, v: &Value) -> Result<()> {
                     "- **{arch}**, {what} (n = {}): the statistic most negatively rank-correlated with alignment is **{}**, ρ = {rho:+.3} (p = {p:.4}, {} at 5%).",
                     b["n"],
                     b["statistic"].as_str().unwrap_or("?"),
-                    if p < 0.05 { "significant" } else { "not significant" }
+                    if p < 0.05 {
+                        "significant"
+                    } else {
+                        "not significant"
+                    }
                 )?;
             }
         }

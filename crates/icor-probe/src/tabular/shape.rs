@@ -90,6 +90,9 @@ mod tests {
         assert!((s.bottom_decile - 0.99).abs() < 1e-12);
         // m₃ = (−99 + 99³)/100 over m₂^{3/2} = 99^{3/2}: skewness 9.8 / √99 · … = 9.749…
         let m3 = (-99.0 + 99f64.powi(3)) / 100.0;
-        assert!((s.abs_skewness - m3 / 99f64.powf(1.5)).abs() < 1e-9, "{s:?}");
+        assert!(
+            (s.abs_skewness - m3 / 99f64.powf(1.5)).abs() < 1e-9,
+            "{s:?}"
+        );
     }
 }

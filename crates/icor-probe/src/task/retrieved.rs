@@ -170,7 +170,10 @@ impl Retrieved {
 /// Feature statistics of the test queries under g (fitted on `train`) and of the corpus.
 pub fn shapes(train: &Table, test: &Table, norm: Norm) -> (Shape, Shape) {
     let g = Normaliser::fit(norm, train);
-    (Shape::of(&g.apply_table(test), test.p()), Shape::of(&train.x, train.p()))
+    (
+        Shape::of(&g.apply_table(test), test.p()),
+        Shape::of(&train.x, train.p()),
+    )
 }
 
 /// For every query row, the `n` corpus rows of largest score qᵀc (ties: lower index first),
