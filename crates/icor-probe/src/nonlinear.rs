@@ -145,6 +145,9 @@ pub struct Point {
     /// Alignment: mean sensitivity cosine of the trained model to GD.
     pub sens_cos: f64,
     pub control_sens_cos: f64,
+    /// Test loss of the trained model (z-scored target): how much of y the features explain.
+    #[serde(default)]
+    pub loss_model: f64,
 }
 
 /// Spearman ρ between one statistic and the alignment over a set of points.
@@ -433,6 +436,7 @@ pub fn points(summary: &[TabularSummary]) -> Vec<Point> {
             corpus: s.corpus_shape,
             sens_cos: s.sens_cos.mean,
             control_sens_cos: s.control_sens_cos.mean,
+            loss_model: s.loss_model.mean,
         })
         .collect()
 }
@@ -457,6 +461,16 @@ pub fn correlations(points: &[Point]) -> Vec<Correlation> {
                 continue;
             }
             let cos: Vec<f64> = sel.iter().map(|p| p.sens_cos).collect();
+            // not a feature statistic: the part of the target the trained model cannot explain
+            let loss: Vec<f64> = sel.iter().map(|p| p.loss_model).collect();
+            out.push(Correlation {
+                statistic: "trained_loss".into(),
+                points: set.into(),
+                arch: arch.clone(),
+                n: sel.len(),
+                rho: spearman(&loss, &cos),
+                p_value: spearman_p(&loss, &cos, 10_000, 0),
+            });
             for side in ["query", "corpus"] {
                 for (k, name) in Shape::NAMES.iter().enumerate() {
                     let stat: Vec<f64> = sel

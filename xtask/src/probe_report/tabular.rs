@@ -137,7 +137,7 @@ fn correlations(out: &mut String, v: &Value) -> Result<()> {
     if cs.is_empty() {
         return Ok(());
     }
-    out.push_str("### Which feature statistic predicts the break?\n\nSpearman ρ between each statistic and the sensitivity cosine, one point per (table, normalisation) configuration; p = two-sided permutation p-value (10,000 shuffles). Negative ρ: the larger the statistic, the weaker the alignment.\n\n| statistic | points | model | n | ρ | p |\n|---|---|---|---|---|---|\n");
+    out.push_str("### Which feature statistic predicts the break?\n\nSpearman ρ between each statistic and the sensitivity cosine, one point per (table, normalisation) configuration; p = two-sided permutation p-value (10,000 shuffles). Negative ρ: the larger the statistic, the weaker the alignment. `trained_loss` is not a feature statistic but the trained model's test loss on the z-scored target (how much of y the features leave unexplained), listed for comparison and left out of the verdict below.\n\n| statistic | points | model | n | ρ | p |\n|---|---|---|---|---|---|\n");
     for c in &cs {
         writeln!(
             out,
@@ -172,6 +172,7 @@ fn correlations(out: &mut String, v: &Value) -> Result<()> {
             let best = cs
                 .iter()
                 .filter(|c| c["arch"] == arch && c["points"] == level)
+                .filter(|c| c["statistic"] != "trained_loss")
                 .min_by(|a, b| f(&a["rho"]).total_cmp(&f(&b["rho"])));
             if let Some(b) = best {
                 let (rho, p) = (f(&b["rho"]), f(&b["p_value"]));
