@@ -188,10 +188,11 @@ mod tests {
         let nonlinear = format!(r#"{{"summary": [{}]}}"#, rows.join(","));
         std::fs::write(dir.path().join("nonlinear.json"), nonlinear).unwrap();
         let features = r#"{"statistics": [
-            {"source": "bge", "name": "a", "kurtosis": 3.1, "max_abs_z": 4.0, "sens_cos": 0.9},
-            {"source": "bge", "name": "b", "kurtosis": 8.0, "max_abs_z": 9.5, "sens_cos": 0.6},
-            {"source": "e5", "name": "c", "kurtosis": 5.0, "sens_cos": 0.7}],
-            "correlations": [{"statistic": "kurtosis", "spearman": -0.8}]}"#;
+            {"source": "bge", "query": {"kurtosis": 3.1, "max_abs_z": 4.0}, "corpus": {"kurtosis": 9.0}, "sens_cos": 0.9},
+            {"source": "bge", "query": {"kurtosis": 8.0, "max_abs_z": 9.5}, "corpus": {"kurtosis": 2.0}, "sens_cos": 0.6},
+            {"source": "e5", "query": {"kurtosis": 5.0}, "corpus": {}, "sens_cos": 0.7}],
+            "correlations": [{"statistic": "query.kurtosis", "points": "all", "rho": -0.8},
+                             {"statistic": "query.kurtosis", "points": "real", "rho": 0.3}]}"#;
         std::fs::write(dir.path().join("features.json"), features).unwrap();
 
         let figs = build(dir.path()).unwrap();
@@ -204,8 +205,9 @@ mod tests {
                 "features-statistics"
             ]
         );
-        assert_eq!(figs[2].panels.len(), 2, "bottom_decile is absent: no panel");
-        assert_eq!(figs[2].panels[0].title, "kurtosis (ρ = -0.80)");
+        assert_eq!(figs[2].panels.len(), 3, "absent statistics get no panel");
+        assert_eq!(figs[2].panels[0].title, "query (after g): ρ = -0.80");
+        assert_eq!(figs[2].panels[2].title, "corpus");
 
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let files = render_all(&figs, a.path()).unwrap();

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use burn::tensor::Device;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -23,11 +23,11 @@ use crate::metrics::{Comparison, GdRef, compare};
 use crate::model::{Arch, Model};
 use crate::reference::{StepSize, fit_eta};
 use crate::stats::{Ci, spearman, spearman_p};
-use crate::sweep::{Profile, load, save};
+use crate::sweep::{Profile, load, progress, results_path, save};
 use crate::tabular::shape::Shape;
 use crate::tabular::{Dataset, Distribution, Norm, Table};
 use crate::task::retrieved::shapes;
-use crate::task::{Readout, Retrieved, Task, rng};
+use crate::task::{Readout, Retrieved, Task, rng, shuffle};
 use crate::train::{Curve, TrainConfig, train};
 
 /// Context rows retrieved per query (N of §4.1).
@@ -225,14 +225,6 @@ pub fn split(source: Source, home: &Path, max_test: usize) -> Result<(Table, Tab
     Ok((table.select(train), table.select(test)))
 }
 
-fn shuffle(v: &mut [usize], r: &mut rand_chacha::ChaCha8Rng) {
-    use rand::Rng;
-    for i in (1..v.len()).rev() {
-        let j = r.random_range(0..=i);
-        v.swap(i, j);
-    }
-}
-
 /// Runs (or resumes) one study, writing `<out>/<study>.json` after every run. `home` is the
 /// asset cache for the real tables.
 pub fn run_study(
@@ -244,11 +236,7 @@ pub fn run_study(
     out: &Path,
     home: &Path,
 ) -> Result<TabularResult> {
-    std::fs::create_dir_all(out).map_err(|source| Error::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
-    let path = out.join(format!("{}.json", study.name()));
+    let path = results_path(out, study.name())?;
     let mut result = match load::<TabularResult>(&path)? {
         Some(r) if r.profile.name == profile.name && r.base_seed == base_seed => r,
         _ => TabularResult {
@@ -266,13 +254,7 @@ pub fn run_study(
     let arch_list = archs();
     let per_run = profile.train.steps as u64;
     let total = (cfgs.len() * arch_list.len() * profile.seeds) as u64 * per_run;
-    let bar = ProgressBar::new(total).with_style(
-        ProgressStyle::with_template(
-            "{prefix:>9} [{elapsed_precise}] {wide_bar} {pos}/{len} steps ({eta}) {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.set_prefix(study.name());
+    let bar = progress(total, study.name());
     for (source, norm) in cfgs {
         let done = |arch: Arch, seed: u64| {
             result.runs.iter().any(|r| {

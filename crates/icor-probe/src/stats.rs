@@ -79,16 +79,12 @@ pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
 /// Two-sided permutation p-value of Spearman's ρ: the share of `perms` seeded shuffles of `b`
 /// whose |ρ| reaches the observed one (with the observed arrangement counted once).
 pub fn spearman_p(a: &[f64], b: &[f64], perms: usize, seed: u64) -> f64 {
-    use rand::Rng;
     let observed = spearman(a, b).abs();
     let mut r = crate::task::rng(seed, 77);
     let mut shuffled = b.to_vec();
     let mut hits = 1usize;
     for _ in 0..perms {
-        for i in (1..shuffled.len()).rev() {
-            let j = r.random_range(0..=i);
-            shuffled.swap(i, j);
-        }
+        crate::task::shuffle(&mut shuffled, &mut r);
         if spearman(a, &shuffled).abs() >= observed - 1e-12 {
             hits += 1;
         }

@@ -273,11 +273,7 @@ pub fn run_sweep(
     device: &Device,
     out: &Path,
 ) -> Result<SweepResult> {
-    std::fs::create_dir_all(out).map_err(|source| Error::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
-    let path = out.join(format!("{}.json", kind.name()));
+    let path = results_path(out, kind.name())?;
     let mut result = match load::<SweepResult>(&path)? {
         Some(r) if r.profile.name == profile.name && r.base_seed == base_seed => r,
         _ => SweepResult {
@@ -291,13 +287,7 @@ pub fn run_sweep(
     };
     let cfgs = configs(kind, profile.name == "quick");
     let total = (cfgs.len() * profile.seeds * profile.train.steps) as u64;
-    let bar = ProgressBar::new(total).with_style(
-        ProgressStyle::with_template(
-            "{prefix:>6} [{elapsed_precise}] {wide_bar} {pos}/{len} steps ({eta}) {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.set_prefix(kind.name());
+    let bar = progress(total, kind.name());
     for cfg in &cfgs {
         for s in 0..profile.seeds as u64 {
             let seed = base_seed + s;
@@ -489,6 +479,27 @@ pub fn summarise(runs: &[Run]) -> Vec<Summary> {
             }
         })
         .collect()
+}
+
+/// `<out>/<name>.json`, creating `out` if needed.
+pub(crate) fn results_path(out: &Path, name: &str) -> Result<PathBuf> {
+    std::fs::create_dir_all(out).map_err(|source| Error::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    Ok(out.join(format!("{name}.json")))
+}
+
+/// A progress bar over training steps.
+pub(crate) fn progress(total: u64, prefix: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new(total).with_style(
+        ProgressStyle::with_template(
+            "{prefix:>9} [{elapsed_precise}] {wide_bar} {pos}/{len} steps ({eta}) {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_prefix(prefix);
+    bar
 }
 
 /// Reads a results file (of any sweep's schema) if it exists.

@@ -4,18 +4,13 @@
 
 use std::path::Path;
 
-use super::{Table, bad, csv_reader, num, records};
+use super::{Table, bad, csv_reader, headers, num, records};
 use crate::error::Result;
 
 /// Reads the CSV.
 pub fn read(path: &Path) -> Result<Table> {
     let mut r = csv_reader(path, b',')?;
-    let header: Vec<String> = r
-        .headers()
-        .map_err(|e| bad(path, 1, e.to_string()))?
-        .iter()
-        .map(str::to_string)
-        .collect();
+    let header = headers(path, &mut r)?;
     if header.first().map(String::as_str) != Some("sex")
         || header.last().map(String::as_str) != Some("rings")
     {

@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use super::{Table, bad, csv_reader, num, records};
+use super::{Table, bad, column, csv_reader, headers, num, records};
 use crate::error::Result;
 
 /// The features, in the paper's order.
@@ -36,18 +36,8 @@ pub const FEATURES: [&str; 14] = [
 /// Reads the CSV.
 pub fn read(path: &Path) -> Result<Table> {
     let mut r = csv_reader(path, b',')?;
-    let header: Vec<String> = r
-        .headers()
-        .map_err(|e| bad(path, 1, e.to_string()))?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| bad(path, 1, format!("no column `{name}`")))
-    };
+    let header = headers(path, &mut r)?;
+    let col = |name: &str| column(path, &header, name);
     let c = |n: &str| col(n);
     let given_weekday = c("weekday")?;
     let (date, season, hr, holiday, working, weather) = (

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{Table, bad, csv_reader, num, records};
+use super::{Table, bad, column, csv_reader, headers, num, records};
 use crate::error::Result;
 
 const CUT: [&str; 5] = ["Fair", "Good", "Very Good", "Premium", "Ideal"];
@@ -13,18 +13,8 @@ const CLARITY: [&str; 8] = ["I1", "SI2", "SI1", "VS2", "VS1", "VVS2", "VVS1", "I
 /// Reads the CSV.
 pub fn read(path: &Path) -> Result<Table> {
     let mut r = csv_reader(path, b',')?;
-    let header: Vec<String> = r
-        .headers()
-        .map_err(|e| bad(path, 1, e.to_string()))?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| bad(path, 1, format!("no column `{name}`")))
-    };
+    let header = headers(path, &mut r)?;
+    let col = |name: &str| column(path, &header, name);
     let price = col("price")?;
     let ordinal: [(&str, &[&str]); 3] = [("cut", &CUT), ("color", &COLOR), ("clarity", &CLARITY)];
     let numeric = ["carat", "depth", "table", "x", "y", "z"];

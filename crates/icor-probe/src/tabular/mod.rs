@@ -168,6 +168,24 @@ pub(crate) fn csv_reader(path: &Path, delimiter: u8) -> Result<csv::Reader<std::
         })
 }
 
+/// The header of a CSV reader.
+pub(crate) fn headers(path: &Path, reader: &mut csv::Reader<std::fs::File>) -> Result<Vec<String>> {
+    Ok(reader
+        .headers()
+        .map_err(|e| bad(path, 1, e.to_string()))?
+        .iter()
+        .map(str::to_string)
+        .collect())
+}
+
+/// The index of column `name` in `header`.
+pub(crate) fn column(path: &Path, header: &[String], name: &str) -> Result<usize> {
+    header
+        .iter()
+        .position(|h| h == name)
+        .ok_or_else(|| bad(path, 1, format!("no column `{name}`")))
+}
+
 /// The records of a CSV reader, with 1-based line numbers (header = 1).
 pub(crate) fn records(
     path: &Path,

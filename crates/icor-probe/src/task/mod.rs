@@ -142,6 +142,15 @@ pub fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
     r
 }
 
+/// Fisher–Yates shuffle in place.
+pub(crate) fn shuffle<T>(v: &mut [T], rng: &mut ChaCha8Rng) {
+    use rand::Rng;
+    for i in (1..v.len()).rev() {
+        let j = rng.random_range(0..=i);
+        v.swap(i, j);
+    }
+}
+
 /// Fills `n` values i.i.d. U(−a, a).
 pub(crate) fn uniform(rng: &mut ChaCha8Rng, n: usize, a: f64) -> Vec<f64> {
     use rand::Rng;
