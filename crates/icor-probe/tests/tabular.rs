@@ -110,7 +110,7 @@ fn retrieved_contexts_are_the_top_scoring_rows_and_gd_weights_labels_by_score() 
         let z = Normaliser::fit(Norm::ZScore, &train).apply_table(&train);
         let eta = 0.37;
         let gd = gd_predictions(&batch, eta, 1, Readout::WithBase);
-        for i in 0..batch.b {
+        for (i, &gd_i) in gd.iter().enumerate().take(batch.b) {
             let tok = &batch.tokens[i * batch.t * d..(i + 1) * batch.t * d];
             let q: Vec<f64> = tok[n * d..n * d + p]
                 .iter()
@@ -145,9 +145,9 @@ fn retrieved_contexts_are_the_top_scoring_rows_and_gd_weights_labels_by_score() 
                 * eta
                 / n as f64;
             assert!(
-                (gd[i] - by_hand).abs() < 1e-4 * (1.0 + by_hand.abs()),
+                (gd_i - by_hand).abs() < 1e-4 * (1.0 + by_hand.abs()),
                 "{} vs {by_hand}",
-                gd[i]
+                gd_i
             );
         }
     }
