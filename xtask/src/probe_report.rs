@@ -46,6 +46,45 @@ fn spearman(a: &[f64], b: &[f64]) -> f64 {
     cov / (va * vb).sqrt()
 }
 
+/// A results file as JSON, or `None` when it does not exist.
+fn read_json(path: &Path) -> Result<Option<Value>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?,
+        )),
+        Err(_) => Ok(None),
+    }
+}
+
+/// "Profile **quick** (batch …, … steps, lr …, clip …), N seed(s) from S".
+fn profile_line(v: &Value) -> String {
+    let p = &v["profile"];
+    format!(
+        "Profile **{}** (batch {}, {} steps, lr {}, clip {}), {} seed(s) from {}",
+        p["name"].as_str().unwrap_or("?"),
+        p["train"]["batch"],
+        p["train"]["steps"],
+        p["train"]["lr"],
+        p["train"]["clip"],
+        p["seeds"],
+        v["base_seed"]
+    )
+}
+
+/// "backend cpu; N runs, T s of training and evaluation".
+fn runs_line(v: &Value) -> String {
+    let secs: f64 = v["runs"]
+        .as_array()
+        .map(|r| r.iter().map(|x| f(&x["seconds"])).sum())
+        .unwrap_or(0.0);
+    format!(
+        "backend {}; {} runs, {:.0} s of training and evaluation",
+        v["backend"].as_str().unwrap_or("?"),
+        v["runs"].as_array().map_or(0, |r| r.len()),
+        secs
+    )
+}
+
 fn rows<'a>(summary: &'a [Value], protocol: &str, arch: &str) -> Vec<&'a Value> {
     summary
         .iter()
@@ -61,32 +100,16 @@ fn render(root: &Path) -> Result<String> {
     out.push_str("*cos* = mean cosine of the input sensitivities ∂ŷ/∂x_q (autodiff); *control* = the same architecture untrained.\n\n");
     let mut found = false;
     for sweep in SWEEPS {
-        let path = dir.join(format!("{sweep}.json"));
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let Some(v) = read_json(&dir.join(format!("{sweep}.json")))? else {
             continue;
         };
         found = true;
-        let v: Value =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        let p = &v["profile"];
-        let secs: f64 = v["runs"]
-            .as_array()
-            .map(|r| r.iter().map(|x| f(&x["seconds"])).sum())
-            .unwrap_or(0.0);
         writeln!(
             out,
-            "## Sweep `{sweep}`\n\nProfile **{}** (batch {}, {} steps, lr {}, clip {}), {} seed(s) from {}, {} held-out tasks, backend {}; {} runs, {:.0} s of training and evaluation.\n",
-            p["name"].as_str().unwrap_or("?"),
-            p["train"]["batch"],
-            p["train"]["steps"],
-            p["train"]["lr"],
-            p["train"]["clip"],
-            p["seeds"],
-            v["base_seed"],
-            p["eval_tasks"],
-            v["backend"].as_str().unwrap_or("?"),
-            v["runs"].as_array().map_or(0, |r| r.len()),
-            secs
+            "## Sweep `{sweep}`\n\n{}, {} held-out tasks, {}.\n",
+            profile_line(&v),
+            v["profile"]["eval_tasks"],
+            runs_line(&v)
         )?;
         out.push_str("| protocol | model | docs | α | loss TF | loss GD | pred diff | cos | cos (control) | pred diff (control) | interp. loss |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
         let summary = v["summary"].as_array().cloned().unwrap_or_default();

@@ -5,40 +5,18 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::Value;
 
-use super::{ci, f};
-
-fn read(path: &Path) -> Result<Option<Value>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?,
-        )),
-        Err(_) => Ok(None),
-    }
-}
+use super::{ci, f, profile_line, read_json, runs_line};
 
 fn header(out: &mut String, name: &str, v: &Value) -> Result<()> {
-    let p = &v["profile"];
-    let secs: f64 = v["runs"]
-        .as_array()
-        .map(|r| r.iter().map(|x| f(&x["seconds"])).sum())
-        .unwrap_or(0.0);
     writeln!(
         out,
-        "## Study `{name}`\n\nProfile **{}** (batch {}, {} steps, lr {}, clip {}), {} seed(s) from {}, up to {} test queries per table, backend {}; {} runs, {:.0} s of training and evaluation. Contexts: the 10 corpus rows with the largest dot-product score g(x_q)ᵀz(xᵢ); GD: one step from 0 with η fitted on training queries. *kurt.*, *max|z|*, *bottom 10%*, *|skew|* = per-feature excess kurtosis, largest |z-score|, share of rows in the bottom tenth of the min–max range, and |skewness|, averaged over features (query side: the test queries after g; corpus side: the raw table, whose shape z-scoring keeps).\n",
-        p["name"].as_str().unwrap_or("?"),
-        p["train"]["batch"],
-        p["train"]["steps"],
-        p["train"]["lr"],
-        p["train"]["clip"],
-        p["seeds"],
-        v["base_seed"],
-        p["eval_tasks"],
-        v["backend"].as_str().unwrap_or("?"),
-        v["runs"].as_array().map_or(0, |r| r.len()),
-        secs
+        "## Study `{name}`\n\n{}, up to {} test queries per table, {}. Contexts: the 10 corpus rows with the largest dot-product score g(x_q)ᵀz(xᵢ); GD: one step from 0 with η fitted on training queries. *kurt.*, *max|z|*, *bottom 10%*, *|skew|* = per-feature excess kurtosis, largest |z-score|, share of rows in the bottom tenth of the min–max range, and |skewness|, averaged over features (query side: the test queries after g; corpus side: the raw table, whose shape z-scoring keeps).\n",
+        profile_line(v),
+        v["profile"]["eval_tasks"],
+        runs_line(v)
     )?;
     Ok(())
 }
@@ -197,14 +175,14 @@ fn correlations(out: &mut String, v: &Value) -> Result<()> {
 /// Appends the two studies' sections; returns whether either file was found.
 pub fn render(dir: &Path, out: &mut String) -> Result<bool> {
     let mut found = false;
-    if let Some(v) = read(&dir.join("nonlinear.json"))? {
+    if let Some(v) = read_json(&dir.join("nonlinear.json"))? {
         found = true;
         header(out, "nonlinear", &v)?;
         let summary = v["summary"].as_array().cloned().unwrap_or_default();
         table(out, &summary)?;
         checks(out, &summary)?;
     }
-    if let Some(v) = read(&dir.join("features.json"))? {
+    if let Some(v) = read_json(&dir.join("features.json"))? {
         found = true;
         header(out, "features", &v)?;
         let summary = v["summary"].as_array().cloned().unwrap_or_default();
