@@ -23,7 +23,7 @@ use crate::metrics::{Comparison, GdRef, compare};
 use crate::model::{Arch, Model};
 use crate::reference::{StepSize, fit_eta};
 use crate::stats::{Ci, spearman, spearman_p};
-use crate::sweep::{Profile, load, progress, results_path, save};
+use crate::sweep::{Profile, load, progress, results_path, resume, save};
 use crate::tabular::shape::Shape;
 use crate::tabular::{Dataset, Distribution, Norm, Table};
 use crate::task::retrieved::shapes;
@@ -237,9 +237,10 @@ pub fn run_study(
     home: &Path,
 ) -> Result<TabularResult> {
     let path = results_path(out, study.name())?;
-    let mut result = match load::<TabularResult>(&path)? {
-        Some(r) if r.profile.name == profile.name && r.base_seed == base_seed => r,
-        _ => TabularResult {
+    let mut result = resume(
+        &path,
+        |r: &TabularResult| r.profile.name == profile.name && r.base_seed == base_seed,
+        || TabularResult {
             sweep: study,
             profile: profile.clone(),
             base_seed,
@@ -249,7 +250,7 @@ pub fn run_study(
             statistics: vec![],
             correlations: vec![],
         },
-    };
+    )?;
     let cfgs = configs(study);
     let arch_list = archs();
     let per_run = profile.train.steps as u64;

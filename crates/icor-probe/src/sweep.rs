@@ -274,9 +274,10 @@ pub fn run_sweep(
     out: &Path,
 ) -> Result<SweepResult> {
     let path = results_path(out, kind.name())?;
-    let mut result = match load::<SweepResult>(&path)? {
-        Some(r) if r.profile.name == profile.name && r.base_seed == base_seed => r,
-        _ => SweepResult {
+    let mut result = resume(
+        &path,
+        |r: &SweepResult| r.profile.name == profile.name && r.base_seed == base_seed,
+        || SweepResult {
             sweep: kind,
             profile: profile.clone(),
             base_seed,
@@ -284,7 +285,7 @@ pub fn run_sweep(
             runs: vec![],
             summary: vec![],
         },
-    };
+    )?;
     let cfgs = configs(kind, profile.name == "quick");
     let total = (cfgs.len() * profile.seeds * profile.train.steps) as u64;
     let bar = progress(total, kind.name());
@@ -488,6 +489,18 @@ pub(crate) fn results_path(out: &Path, name: &str) -> Result<PathBuf> {
         source,
     })?;
     Ok(out.join(format!("{name}.json")))
+}
+
+/// The results at `path` when `same` accepts them (same profile and base seed), else `fresh()`.
+pub(crate) fn resume<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    same: impl Fn(&T) -> bool,
+    fresh: impl FnOnce() -> T,
+) -> Result<T> {
+    Ok(match load::<T>(path)? {
+        Some(r) if same(&r) => r,
+        _ => fresh(),
+    })
 }
 
 /// A progress bar over training steps.
