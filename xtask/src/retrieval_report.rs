@@ -16,14 +16,14 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
-use icor_rag::data::{
+use icor_qa::data::{
     self, QaExample, ReadOptions, corpus_path, dataset_path, find_dataset, read_all,
 };
-use icor_rag::metrics::HitRule;
-use icor_rag::retrieve::bm25::{Bm25Index, Bm25Params, Bm25Retriever};
-use icor_rag::retrieve::dense::PASSAGE_MAX_TOKENS;
-use icor_rag::retrieve::setup::{OpenOptions, open_dense};
-use icor_rag::retrieve::{Corpus, CorpusStamp, Retriever, recall, retrieve_all};
+use icor_qa::metrics::HitRule;
+use icor_qa::retrieve::bm25::{Bm25Index, Bm25Params, Bm25Retriever};
+use icor_qa::retrieve::dense::PASSAGE_MAX_TOKENS;
+use icor_qa::retrieve::setup::{OpenOptions, open_dense};
+use icor_qa::retrieve::{Corpus, CorpusStamp, Retriever, recall, retrieve_all};
 use serde_json::{Value, json};
 
 const KS: [usize; 3] = [1, 5, 20];
@@ -126,7 +126,7 @@ fn measure(root: &Path, options: &Options) -> Result<Value> {
 
     // BM25: a fresh index, timed.
     let progress =
-        icor_rag::retrieve::progress::bar("bm25 index", corpus.len() as u64, "passages", true);
+        icor_qa::retrieve::progress::bar("bm25 index", corpus.len() as u64, "passages", true);
     let index = Bm25Index::build(
         &scratch.path().join("bm25"),
         &corpus_file,
@@ -150,7 +150,7 @@ fn measure(root: &Path, options: &Options) -> Result<Value> {
     let sample = options.encode_sample.min(corpus.len());
     let texts = (0..sample)
         .map(|row| corpus.get(row).map(|p| p.contents))
-        .collect::<icor_rag::Result<Vec<String>>>()?;
+        .collect::<icor_qa::Result<Vec<String>>>()?;
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let encoder = dense.encoder();
     let model_dir = encoder.dir().to_path_buf();
@@ -192,7 +192,7 @@ fn measure(root: &Path, options: &Options) -> Result<Value> {
     let mut st_rounds: Vec<Value> = Vec::new();
     for round in 0..options.rounds.max(1) {
         let progress =
-            icor_rag::retrieve::progress::bar("dense encode", sample as u64, "passages", true);
+            icor_qa::retrieve::progress::bar("dense encode", sample as u64, "passages", true);
         let started = Instant::now();
         encoder.encode(&refs, PASSAGE_MAX_TOKENS, open.encode_batch, |n| {
             progress.set_position(n as u64)

@@ -1,126 +1,70 @@
-//! One error enum for the crate; each variant names the file, line, tensor or shape at fault.
+//! One error enum for the method crate; each variant names the stage, file or tensor at fault.
+
+use std::path::PathBuf;
 
 /// Errors of icor-rag.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// The backbone, its tokenizer or an adapter failed.
+    #[error(transparent)]
+    Llm(Box<icor_llm::Error>),
+    /// Data, retrieval or metrics failed.
+    #[error(transparent)]
+    Qa(Box<icor_qa::Error>),
     /// An asset could not be fetched or verified.
     #[error(transparent)]
-    Asset(#[from] icor_assets::Error),
+    Asset(Box<icor_assets::Error>),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
-        path: std::path::PathBuf,
+        path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    // --- gguf / llm (frozen backbone) ---
-    /// A GGUF file is malformed: truncated, bad magic, unsupported version, bad metadata.
-    #[error("{path}: malformed GGUF at byte {offset}: {reason}")]
-    GgufFormat {
-        path: std::path::PathBuf,
-        offset: u64,
-        reason: String,
+    /// A stored artefact could not be parsed.
+    #[error("{path}: {reason}")]
+    Format { path: PathBuf, reason: String },
+    /// A stored artefact was made from another model, configuration or code version.
+    #[error("{path}: stale ({reason}); remove it or run without --resume to rebuild")]
+    Stale { path: PathBuf, reason: String },
+    /// A loss or a parameter became NaN or infinite.
+    #[error("{stage}: non-finite {what} at step {step}, batch {batch}")]
+    NonFinite {
+        stage: &'static str,
+        step: usize,
+        batch: usize,
+        what: String,
     },
-    /// A tensor uses a ggml quantisation type this crate does not dequantise.
-    #[error("{path}: tensor `{tensor}` has unsupported ggml type {type_id} ({type_name})")]
-    UnknownQuantType {
-        path: std::path::PathBuf,
-        tensor: String,
-        type_id: u32,
-        type_name: String,
-    },
-    /// A tensor's data lies (partly) outside the file, or its size does not match its type.
-    #[error("{path}: tensor `{tensor}` data is truncated or misplaced: {reason}")]
-    TensorData {
-        path: std::path::PathBuf,
-        tensor: String,
-        reason: String,
-    },
-    /// A required tensor is missing from a checkpoint.
-    #[error("{path}: tensor `{tensor}` not found")]
-    MissingTensor {
-        path: std::path::PathBuf,
-        tensor: String,
-    },
-    /// A tensor's shape disagrees with the model configuration.
-    #[error("{path}: tensor `{tensor}` has shape {found:?}, the config expects {expected:?}")]
-    ShapeMismatch {
-        path: std::path::PathBuf,
-        tensor: String,
-        expected: Vec<usize>,
-        found: Vec<usize>,
-    },
-    /// A metadata key is missing or has the wrong type.
-    #[error("{path}: metadata `{key}`: {reason}")]
-    Metadata {
-        path: std::path::PathBuf,
-        key: String,
-        reason: String,
-    },
-    /// The checkpoint's architecture is not one the backbone implements.
-    #[error("{path}: unknown architecture `{arch}` (supported: llama, qwen2)")]
-    UnknownArchitecture {
-        path: std::path::PathBuf,
-        arch: String,
-    },
-    /// A safetensors file could not be parsed.
-    #[error("{path}: safetensors: {reason}")]
-    Safetensors {
-        path: std::path::PathBuf,
-        reason: String,
-    },
-    /// Building or running the tokenizer failed.
-    #[error("tokenizer ({source_name}): {reason}")]
-    Tokenizer { source_name: String, reason: String },
-    /// A LoRA adapter or external delta does not fit the model.
-    #[error("adapter `{name}`: {reason}")]
-    Adapter { name: String, reason: String },
-    /// Bad arguments to a model call (empty prompt, position out of range, ...).
-    #[error("llm: {0}")]
-    Llm(String),
-    // --- data / retrieve / metrics (QA data sets, retrievers, EM/F1) ---
-    /// A line (or row) of a data file could not be parsed.
-    #[error("{path}:{line}: {reason}")]
-    BadLine {
-        path: std::path::PathBuf,
-        line: u64,
-        reason: String,
-    },
-    /// A prepared file has a different number of rows than the catalogue says.
-    #[error("{path}: {found} rows, expected {expected}")]
-    RowCount {
-        path: std::path::PathBuf,
-        expected: usize,
-        found: usize,
-    },
-    /// A golden-answer regular expression does not compile.
-    #[error("answer pattern `{pattern}`: {source}")]
-    BadPattern {
-        pattern: String,
-        #[source]
-        source: regex::Error,
-    },
-    /// A data set, corpus or retriever name is not known.
-    #[error("unknown {kind} `{name}` (known: {known})")]
-    UnknownName {
-        kind: &'static str,
-        name: String,
-        known: String,
-    },
-    /// Building, opening or searching a retrieval index failed.
-    #[error("{path}: index: {reason}")]
-    Index {
-        path: std::path::PathBuf,
-        reason: String,
-    },
-    /// A stored artefact (index, embedding cache) does not match what it should have been built
-    /// from (other corpus, model or format).
-    #[error("{path}: stale: {reason}")]
-    Stale {
-        path: std::path::PathBuf,
-        reason: String,
-    },
+    /// A configuration or argument is inconsistent.
+    #[error("config: {0}")]
+    Config(String),
+}
+
+impl From<icor_llm::Error> for Error {
+    fn from(e: icor_llm::Error) -> Self {
+        Error::Llm(Box::new(e))
+    }
+}
+
+impl From<icor_qa::Error> for Error {
+    fn from(e: icor_qa::Error) -> Self {
+        Error::Qa(Box::new(e))
+    }
+}
+
+impl From<icor_assets::Error> for Error {
+    fn from(e: icor_assets::Error) -> Self {
+        Error::Asset(Box::new(e))
+    }
 }
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Wraps an I/O error with its path.
+pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}

@@ -1,13 +1,46 @@
-//! # icor-rag: the method at LLM scale (RAG-GD, §5 of arXiv 2605.26356)
+//! # icor-rag: RAG-GD on a frozen LLM (§5 of arXiv 2605.26356)
 //!
-//! Modules are owned by topic: `data`, `retrieve`, `metrics` (QA data, retrievers, EM/F1) and
-//! `gguf`, `llm` (frozen backbone, tokenizer, LoRA interface).
+//! The method only; the backbone is `icor-llm`, retrieval, data and metrics are `icor-qa`.
+//! Read top-down, the modules follow the paper:
+//!
+//! | module | paper |
+//! |---|---|
+//! | [`profile`] | App. G hyper-parameters; smoke / quick / cpu / paper profiles |
+//! | [`tasks`], [`retrieval`], [`prompt`] | §5.1–5.2: data roles, the fixed retriever's cache, FlashRAG prompts |
+//! | [`frozen`], [`loss`] | the frozen layers run once; the answer-token cross-entropy `L` |
+//! | [`params`], [`optim`] | the interface's factors as one vector; AdamW / SGD with global clipping |
+//! | [`adapter`] | §5.1: the base retrieval adapter `W_0^ret` |
+//! | [`target`], [`factored`] | Eq. 8: `ΔW_GD^(K)(C)`, kept factored; bases |
+//! | [`encode`], [`predictor`], [`matching`], [`meta`] | §5.1–5.2: `h̄(C)`, `g_φ`, Eq. 9, meta-training, fidelity |
+//! | [`support`], [`method`], [`eval`] | Algorithm 1 and the baselines (§4.5 of the paper's list) |
+//! | [`stats`], [`results`], [`report`] | CIs, paired bootstraps, the results file and `reports/rag.md` |
+//! | [`run`] | `icor rag run`: every stage, resumable |
 
-pub mod data;
+pub mod adapter;
+pub mod encode;
 pub mod error;
-pub mod gguf;
-pub mod llm;
-pub mod metrics;
-pub mod retrieve;
+pub mod eval;
+pub mod factored;
+pub mod frozen;
+pub mod loss;
+pub mod matching;
+pub mod meta;
+pub mod method;
+pub mod optim;
+pub mod params;
+pub mod predictor;
+pub mod profile;
+pub mod prompt;
+pub mod report;
+pub mod results;
+pub mod retrieval;
+pub mod run;
+pub mod stats;
+pub mod store;
+pub mod support;
+pub mod target;
+pub mod tasks;
+pub mod tensors;
 
 pub use error::{Error, Result};
+pub use profile::Profile;

@@ -34,6 +34,9 @@ enum Command {
     Logits(cmd::logits::Args),
     /// Greedy continuation of a prompt by the frozen backbone (prints the continuation only).
     Generate(cmd::generate::Args),
+    /// RAG-GD on the frozen LLM: base adapter, gradient-step targets, the update predictor,
+    /// the baselines, EM/F1 with CIs and per-query cost (`icor rag run --profile quick`).
+    Rag(cmd::rag::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -47,6 +50,7 @@ fn main() -> std::process::ExitCode {
         Command::Score(args) => cmd::score::run(args),
         Command::Logits(args) => cmd::logits::run(args),
         Command::Generate(args) => cmd::generate::run(args),
+        Command::Rag(args) => cmd::rag::run_cmd(args),
     };
     match result {
         Ok(code) => code,

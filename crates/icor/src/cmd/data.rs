@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use icor_rag::data::{
+use icor_qa::data::{
     self, DATASETS, JsonlReader, Passage, QaExample, ReadOptions, corpus_path, dataset_path,
     find_dataset,
 };
@@ -56,7 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Prepare => {
             let started = Instant::now();
-            let bar = icor_rag::retrieve::progress::bar(
+            let bar = icor_qa::retrieve::progress::bar(
                 "data prepare",
                 DATASETS.len() as u64 + 1,
                 "files",

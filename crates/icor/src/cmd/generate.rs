@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use icor_rag::llm::{Adaptation, GenerateOptions, LoraAdapter, device_by_name, load_model};
+use icor_llm::{Adaptation, GenerateOptions, LoraAdapter, device_by_name, load_model};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use icor_rag::llm::tensor_util::to_vec_f32;
-use icor_rag::llm::{Adaptation, device_by_name, load_model};
+use icor_llm::tensor_util::to_vec_f32;
+use icor_llm::{Adaptation, device_by_name, load_model};
 use serde::Serialize;
 
 #[derive(Debug, clap::Args)]

@@ -5,6 +5,7 @@ pub mod fetch;
 pub mod generate;
 pub mod logits;
 pub mod probe;
+pub mod rag;
 pub mod retrieve;
 pub mod score;
 pub mod verify;

@@ -12,12 +12,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use icor_rag::data::{self, CORPUS_NAME, DatasetSpec, QaExample, ReadOptions, find_dataset};
-use icor_rag::data::{corpus_path, dataset_path, read_all, write_atomic};
-use icor_rag::metrics::HitRule;
-use icor_rag::retrieve::progress::bar;
-use icor_rag::retrieve::setup::{OpenOptions, RetrieverKind, open};
-use icor_rag::retrieve::{Corpus, cache_path, recall, retrieve_all};
+use icor_qa::data::{self, CORPUS_NAME, DatasetSpec, QaExample, ReadOptions, find_dataset};
+use icor_qa::data::{corpus_path, dataset_path, read_all, write_atomic};
+use icor_qa::metrics::HitRule;
+use icor_qa::retrieve::progress::bar;
+use icor_qa::retrieve::setup::{OpenOptions, RetrieverKind, open};
+use icor_qa::retrieve::{Corpus, cache_path, recall, retrieve_all};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -178,7 +178,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .collect();
     let flashrag = recall(&corpus, &questions, &rows, &ks, regex, HitRule::FlashRag)?;
     let dpr = recall(&corpus, &questions, &rows, &ks, regex, HitRule::Dpr)?;
-    let as_map = |r: &icor_rag::metrics::RecallAtK| -> serde_json::Map<String, serde_json::Value> {
+    let as_map = |r: &icor_qa::metrics::RecallAtK| -> serde_json::Map<String, serde_json::Value> {
         r.ks.iter()
             .zip(r.values())
             .map(|(k, v)| (format!("@{k}"), serde_json::json!(v)))

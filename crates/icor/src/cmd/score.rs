@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use icor_rag::metrics::{AnswerPattern, normalize_answer, score, sub_exact_match};
+use icor_qa::metrics::{AnswerPattern, normalize_answer, score, sub_exact_match};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

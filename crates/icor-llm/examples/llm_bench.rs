@@ -1,0 +1,108 @@
+//! Backbone speed: prefill tokens/s at 512 tokens and greedy decode tokens/s (KV cache, after
+//! that 512-token context), plus the machine's measured memory bandwidth, as one JSON
+//! line per model and device. Used by `cargo xtask bench llm` for `reports/perf.md`.
+//!
+//! `cargo run -p icor-rag --example llm_bench -- [--device flex|wgpu] [--decode N] MODEL...`
+
+use std::time::Instant;
+
+use icor_llm::tensor_util::to_vec_f32;
+use icor_llm::{Adaptation, KvCache, device_by_name, load_model};
+
+const PREFILL: usize = 512;
+
+/// Memory bandwidth in bytes/s: best of 5 copies (`memcpy`) of a 512 MiB buffer, counting
+/// the bytes read plus the bytes written (STREAM "copy" convention).
+fn copy_bandwidth() -> f64 {
+    let n = 512usize << 20;
+    let src = vec![1u8; n];
+    let mut dst = vec![0u8; n];
+    let mut best = 0f64;
+    for _ in 0..5 {
+        let t = Instant::now();
+        dst.copy_from_slice(&src);
+        let dt = t.elapsed().as_secs_f64();
+        std::hint::black_box(&dst);
+        best = best.max(2.0 * n as f64 / dt);
+    }
+    best
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let mut device_name = "flex".to_string();
+    let mut decode = 32usize;
+    let mut models = Vec::new();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--device" => device_name = args.next().ok_or("--device needs a value")?,
+            "--decode" => decode = args.next().ok_or("--decode needs a value")?.parse()?,
+            m => models.push(m.to_string()),
+        }
+    }
+    let device = device_by_name(&device_name)?;
+    let bw = copy_bandwidth();
+    for name in models {
+        let t_load = Instant::now();
+        let loaded = load_model(&name, &device)?;
+        let load_s = t_load.elapsed().as_secs_f64();
+        let m = &loaded.model;
+        let c = &m.config;
+        // A deterministic 512-token prompt: real text, repeated.
+        let text = "Wilhelm Conrad Röntgen was a German physicist who produced and detected \
+                    electromagnetic radiation in a wavelength range known as X-rays. ";
+        let mut ids = Vec::new();
+        while ids.len() < PREFILL {
+            ids.extend(loaded.tokenizer.encode(text)?);
+        }
+        ids.truncate(PREFILL);
+        let none = Adaptation::none();
+        // Warm-up (allocator, thread pool), then timed prefill into a fresh cache.
+        let _ = to_vec_f32(m.logits(m.hidden_states(&ids[..64], &none)?));
+        let ids_t = |s: &[u32]| {
+            burn::tensor::Tensor::<2, burn::tensor::Int>::from_data(
+                burn::tensor::TensorData::new(
+                    s.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+                    [1, s.len()],
+                ),
+                m.device(),
+            )
+        };
+        let mut cache = KvCache::new(c.n_layers);
+        let t0 = Instant::now();
+        let h = m.forward_hidden(ids_t(&ids), Some(&mut cache), &none)?;
+        let last = m.logits(h.narrow(1, PREFILL - 1, 1));
+        let mut next = to_vec_f32(last.argmax(2).float())[0] as u32;
+        let prefill_s = t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        for _ in 0..decode {
+            let h = m.forward_hidden(ids_t(&[next]), Some(&mut cache), &none)?;
+            next = to_vec_f32(m.logits(h).argmax(2).float())[0] as u32;
+        }
+        let decode_s = t1.elapsed().as_secs_f64();
+        // Bytes a decode step must stream: every projection and the output head (f32).
+        let (d, q, kv) = (c.d_model, c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim);
+        let per_layer = d * q + 2 * d * kv + q * d + 3 * d * c.d_ff;
+        let weight_bytes = 4.0 * (c.n_layers * per_layer + d * c.vocab_size) as f64;
+        let decode_tps = decode as f64 / decode_s;
+        println!(
+            "{}",
+            serde_json::json!({
+                "model": name,
+                "device": device_name,
+                "load_s": load_s,
+                "prefill_tokens": PREFILL,
+                "prefill_s": prefill_s,
+                "prefill_tok_s": PREFILL as f64 / prefill_s,
+                "decode_tokens": decode,
+                "decode_s": decode_s,
+                "decode_tok_s": decode_tps,
+                "decode_weight_bytes": weight_bytes,
+                "decode_gb_s": weight_bytes * decode_tps / 1e9,
+                "machine_copy_gb_s": bw / 1e9,
+                "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            })
+        );
+    }
+    Ok(())
+}

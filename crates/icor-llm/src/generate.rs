@@ -1,0 +1,163 @@
+//! Greedy decoding with a KV cache, stop tokens and a new-token limit.
+
+use burn::tensor::Tensor;
+
+use super::adapt::Adaptation;
+use super::kv_cache::KvCache;
+use super::model::Llm;
+use super::tensor_util::{ids_tensor, to_vec_i64};
+use crate::{Error, Result};
+
+/// Decoding limits.
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    pub max_new_tokens: usize,
+    /// Generation ends after emitting one of these (the stop token is not returned).
+    pub stop_ids: Vec<u32>,
+}
+
+impl Llm {
+    /// Index of the largest entry of each row of `[b, t, vocab]` logits at position `t - 1`.
+    fn argmax_last(&self, logits: Tensor<3>) -> Vec<u32> {
+        let [b, t, v] = logits.dims();
+        let last = logits.narrow(1, t - 1, 1).reshape([b, v]);
+        to_vec_i64(last.argmax(1).reshape([b, 1]))
+            .into_iter()
+            .map(|i| i as u32)
+            .collect()
+    }
+
+    /// Greedy continuation of `prompt` (token ids): prefill once, then one cached step per
+    /// token. Returns the new tokens without the stop token.
+    pub fn generate_greedy(
+        &self,
+        prompt: &[u32],
+        opts: &GenerateOptions,
+        adapt: &Adaptation<'_>,
+    ) -> Result<Vec<u32>> {
+        if prompt.is_empty() {
+            return Err(Error::Llm("empty prompt".into()));
+        }
+        self.check_ids(prompt)?;
+        let mut cache = KvCache::new(self.config.n_layers);
+        let mut out = Vec::new();
+        if opts.max_new_tokens == 0 {
+            return Ok(out);
+        }
+        let hidden = self.forward_hidden(
+            ids_tensor(prompt, 1, prompt.len(), self.device()),
+            Some(&mut cache),
+            adapt,
+        )?;
+        let t = hidden.dims()[1];
+        let mut next = self.argmax_last(self.logits(hidden.narrow(1, t - 1, 1)))[0];
+        loop {
+            if opts.stop_ids.contains(&next) {
+                break;
+            }
+            out.push(next);
+            if out.len() >= opts.max_new_tokens {
+                break;
+            }
+            let hidden = self.forward_hidden(
+                ids_tensor(&[next], 1, 1, self.device()),
+                Some(&mut cache),
+                adapt,
+            )?;
+            next = self.argmax_last(self.logits(hidden))[0];
+        }
+        Ok(out)
+    }
+}
+
+/// A prompt's frozen prefix: the residual stream entering layer `split` (`[1, t, d]`) and
+/// the keys and values of the layers below it. Layers below `split` carry no interface, so
+/// every method reading this prompt shares them.
+#[derive(Debug, Clone)]
+pub struct FrozenPrefix {
+    pub split: usize,
+    pub x: Tensor<3>,
+    pub cache: KvCache,
+}
+
+impl FrozenPrefix {
+    /// Prompt length in tokens.
+    pub fn len(&self) -> usize {
+        self.x.dims()[1]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Llm {
+    /// Runs the bare layers `0..split` over `prompt` once.
+    pub fn frozen_prefix(&self, prompt: &[u32], split: usize) -> Result<FrozenPrefix> {
+        if prompt.is_empty() {
+            return Err(Error::Llm("empty prompt".into()));
+        }
+        let mut cache = KvCache::new(self.config.n_layers);
+        let x = self.embed(prompt, 1)?;
+        let x = self.forward_layers(x, 0..split, Some(&mut cache), &Adaptation::none())?;
+        Ok(FrozenPrefix { split, x, cache })
+    }
+
+    /// Greedy continuations of one prompt under `rows` interfaces at once (`adapt` usually
+    /// holds a [`crate::RowDeltas`] with one adaptation per row): the upper layers' prefill
+    /// and every decoding step run as one batch. Returns each row's new tokens without its
+    /// stop token; a row that has stopped keeps being computed until all have.
+    pub fn generate_greedy_rows(
+        &self,
+        prefix: &FrozenPrefix,
+        rows: usize,
+        opts: &GenerateOptions,
+        adapt: &Adaptation<'_>,
+    ) -> Result<Vec<Vec<u32>>> {
+        let mut out = vec![Vec::new(); rows];
+        if opts.max_new_tokens == 0 || rows == 0 {
+            return Ok(out);
+        }
+        let t = prefix.len();
+        let mut cache = prefix.cache.repeat_rows(rows);
+        let x = prefix.x.clone().repeat_dim(0, rows);
+        let x = self.forward_layers(x, prefix.split..self.config.n_layers, Some(&mut cache), adapt)?;
+        cache.advance_by(t)?;
+        let d = self.config.d_model;
+        let last = self.final_norm(x.narrow(1, t - 1, 1)).reshape([rows, d]);
+        let mut next = self.argmax_rows(self.project(last));
+        let mut done = vec![false; rows];
+        loop {
+            for (r, &tok) in next.iter().enumerate() {
+                if done[r] {
+                    continue;
+                }
+                if opts.stop_ids.contains(&tok) {
+                    done[r] = true;
+                } else {
+                    out[r].push(tok);
+                    done[r] = out[r].len() >= opts.max_new_tokens;
+                }
+            }
+            if done.iter().all(|&d| d) {
+                break;
+            }
+            let hidden = self.forward_hidden(
+                ids_tensor(&next, rows, 1, self.device()),
+                Some(&mut cache),
+                adapt,
+            )?;
+            next = self.argmax_rows(self.project(hidden.reshape([rows, d])));
+        }
+        Ok(out)
+    }
+
+    /// Index of the largest entry of each row of `[b, vocab]` logits.
+    fn argmax_rows(&self, logits: Tensor<2>) -> Vec<u32> {
+        let b = logits.dims()[0];
+        to_vec_i64(logits.argmax(1).reshape([b, 1]))
+            .into_iter()
+            .map(|i| i as u32)
+            .collect()
+    }
+}

@@ -1,0 +1,76 @@
+//! A frozen linear map `y = x Wᵀ + b` plus optional low-rank terms added on the fly.
+
+use burn::tensor::Tensor;
+
+/// A low-rank update added to a frozen projection on the fly, so the base weight is never
+/// copied or modified.
+#[derive(Debug, Clone)]
+pub enum LowRank {
+    /// One update for every row of the batch: `ΔW = U Vᵀ` (`U: [out, r]`, `V: [in, r]`)
+    /// applied as `scale · x V Uᵀ`.
+    Shared {
+        /// `[in, r]`: the input-side factor (LoRA's `Aᵀ`).
+        down: Tensor<2>,
+        /// `[r, out]`: the output-side factor (LoRA's `Bᵀ`).
+        up: Tensor<2>,
+        scale: f32,
+    },
+    /// One update per batch row (`down: [b, in, r]`, `up: [b, r, out]`, scale folded in):
+    /// several interfaces — none, `W_0^ret`, `W_0^ret + gΔW(C)` — evaluated on the same
+    /// prompt in one batch.
+    PerRow { down: Tensor<3>, up: Tensor<3> },
+}
+
+impl LowRank {
+    /// The term for `x: [b, t, in]`, flattened to `[b·t, out]`.
+    pub fn apply(&self, x: &Tensor<3>) -> Tensor<2> {
+        let [b, t, i] = x.dims();
+        match self {
+            LowRank::Shared { down, up, scale } => {
+                let y = x
+                    .clone()
+                    .reshape([b * t, i])
+                    .matmul(down.clone())
+                    .matmul(up.clone());
+                if *scale == 1.0 { y } else { y.mul_scalar(*scale) }
+            }
+            LowRank::PerRow { down, up } => {
+                let out = up.dims()[2];
+                x.clone()
+                    .matmul(down.clone())
+                    .matmul(up.clone())
+                    .reshape([b * t, out])
+            }
+        }
+    }
+}
+
+/// Frozen weights, stored transposed (`[in, out]`) for a plain row-major matmul.
+#[derive(Debug, Clone)]
+pub struct FrozenLinear {
+    pub w_t: Tensor<2>,
+    pub bias: Option<Tensor<1>>,
+}
+
+impl FrozenLinear {
+    pub fn in_dim(&self) -> usize {
+        self.w_t.dims()[0]
+    }
+    pub fn out_dim(&self) -> usize {
+        self.w_t.dims()[1]
+    }
+
+    /// `x: [b, t, in] → [b, t, out]`, adding every low-rank term in `extra`.
+    pub fn forward(&self, x: Tensor<3>, extra: &[LowRank]) -> Tensor<3> {
+        let [b, t, i] = x.dims();
+        let x2 = x.clone().reshape([b * t, i]);
+        let mut y = x2.clone().matmul(self.w_t.clone());
+        if let Some(bias) = &self.bias {
+            y = y.add(bias.clone().reshape([1, self.out_dim()]));
+        }
+        for lr in extra {
+            y = y.add(lr.apply(&x));
+        }
+        y.reshape([b, t, self.out_dim()])
+    }
+}

@@ -1,0 +1,426 @@
+//! Tiny randomly initialised backbones: shapes, KV cache, batched prefill, GQA, both RoPE
+//! layouts, LoRA zero-init = base, LoRA/external-delta equivalences, a LoRA gradient check
+//! against finite differences, adapter save/load.
+
+mod tiny;
+
+use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use icor_llm::tensor_util::to_vec_f32;
+use icor_llm::{
+    Adaptation, GenerateOptions, Llm, LoraAdapter, LowRankDelta, Proj, RopeLayout,
+};
+use tiny::{PermutedForGguf, RandomSource, RepeatedKv, max_abs_diff, tiny_config};
+
+/// Float32 forward passes of the same tiny model computed along different paths agree to
+/// rounding: ~1e-6 relative on logits of order 1; the margin covers gemm blocking.
+const TOL: f32 = 1e-4;
+
+const IDS: [u32; 7] = [3, 17, 42, 5, 61, 0, 29];
+
+fn model(source: &RandomSource) -> Llm {
+    Llm::load(source, source.config.clone(), &Device::flex()).expect("tiny model loads")
+}
+
+#[test]
+fn logits_and_hidden_have_the_configured_shapes() {
+    let src = RandomSource::new(tiny_config(4, 2), 1);
+    let m = model(&src);
+    let logits = m.forward_logits(&IDS, &Adaptation::none()).unwrap();
+    assert_eq!(logits.dims(), [1, IDS.len(), src.config.vocab_size]);
+    let h = m.hidden_states(&IDS, &Adaptation::none()).unwrap();
+    assert_eq!(h.dims(), [1, IDS.len(), src.config.d_model]);
+    assert!(to_vec_f32(logits).iter().all(|x| x.is_finite()));
+}
+
+#[test]
+fn kv_cache_decoding_equals_full_forward() {
+    let src = RandomSource::new(tiny_config(4, 2), 2);
+    let m = model(&src);
+    let full = to_vec_f32(m.forward_logits(&IDS, &Adaptation::none()).unwrap());
+    let v = src.config.vocab_size;
+    let mut cache = icor_llm::KvCache::new(src.config.n_layers);
+    let dev = m.device().clone();
+    // Prefill 3 tokens, then one at a time.
+    let mut got = Vec::new();
+    let ids_t = |ids: &[u32]| {
+        Tensor::<2, burn::tensor::Int>::from_data(
+            TensorData::new(
+                ids.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+                [1, ids.len()],
+            ),
+            &dev,
+        )
+    };
+    let h = m
+        .forward_hidden(ids_t(&IDS[..3]), Some(&mut cache), &Adaptation::none())
+        .unwrap();
+    got.extend(to_vec_f32(m.logits(h)));
+    for &id in &IDS[3..] {
+        let h = m
+            .forward_hidden(ids_t(&[id]), Some(&mut cache), &Adaptation::none())
+            .unwrap();
+        got.extend(to_vec_f32(m.logits(h)));
+    }
+    assert_eq!(cache.len(), IDS.len());
+    assert_eq!(got.len(), IDS.len() * v);
+    let d = max_abs_diff(&full, &got);
+    assert!(d < TOL, "cached vs full logits differ by {d}");
+}
+
+#[test]
+fn batched_prefill_with_right_padding_equals_single_sequences() {
+    let src = RandomSource::new(tiny_config(4, 2), 3);
+    let m = model(&src);
+    let seqs = vec![IDS.to_vec(), IDS[..3].to_vec(), vec![9, 8]];
+    let batch = to_vec_f32(m.hidden_at_batch(&seqs, None, &Adaptation::none()).unwrap());
+    let d = src.config.d_model;
+    for (i, s) in seqs.iter().enumerate() {
+        let h = m.hidden_states(s, &Adaptation::none()).unwrap();
+        let last = to_vec_f32(h.narrow(1, s.len() - 1, 1).reshape([d]));
+        let diff = max_abs_diff(&last, &batch[i * d..(i + 1) * d]);
+        assert!(
+            diff < TOL,
+            "sequence {i}: batched EOS state differs by {diff}"
+        );
+    }
+}
+
+#[test]
+fn gqa_equals_multi_head_attention_with_repeated_kv_heads() {
+    // 4 query heads sharing 2 KV heads == 4 heads whose K/V weights repeat each KV head twice.
+    let src = RandomSource::new(tiny_config(4, 2), 4);
+    let gqa = model(&src);
+    let mha_src = RepeatedKv::new(&src);
+    let mha = Llm::load(&mha_src, mha_src.config.clone(), &Device::flex()).unwrap();
+    assert_eq!(mha.config.n_kv_heads, 4);
+    let a = to_vec_f32(gqa.forward_logits(&IDS, &Adaptation::none()).unwrap());
+    let b = to_vec_f32(mha.forward_logits(&IDS, &Adaptation::none()).unwrap());
+    let d = max_abs_diff(&a, &b);
+    assert!(d < TOL, "GQA vs repeated-KV MHA differ by {d}");
+}
+
+#[test]
+fn interleaved_rope_on_permuted_qk_equals_rotate_half() {
+    // llama.cpp permutes Q/K rows so adjacent-pair RoPE reproduces HF's rotate-half model.
+    for (heads, kv) in [(4, 2), (2, 2)] {
+        let mut cfg = tiny_config(heads, kv);
+        cfg.qkv_bias = true; // biases are permuted with their rows
+        let src = RandomSource::new(cfg, 5);
+        let hf = model(&src);
+        assert_eq!(hf.config.rope_layout, RopeLayout::RotateHalf);
+        let gg_src = PermutedForGguf::new(&src);
+        let gg = Llm::load(&gg_src, gg_src.config.clone(), &Device::flex()).unwrap();
+        assert_eq!(gg.config.rope_layout, RopeLayout::Interleaved);
+        let a = to_vec_f32(hf.forward_logits(&IDS, &Adaptation::none()).unwrap());
+        let b = to_vec_f32(gg.forward_logits(&IDS, &Adaptation::none()).unwrap());
+        let d = max_abs_diff(&a, &b);
+        assert!(
+            d < TOL,
+            "rotate-half vs interleaved ({heads}/{kv} heads) differ by {d}"
+        );
+        // The layouts are not interchangeable without the permutation.
+        let wrong_src = RandomSource {
+            config: gg_src.config.clone(),
+            ..src.clone()
+        };
+        let wrong = Llm::load(&wrong_src, wrong_src.config.clone(), &Device::flex()).unwrap();
+        let c = to_vec_f32(wrong.forward_logits(&IDS, &Adaptation::none()).unwrap());
+        assert!(
+            max_abs_diff(&a, &c) > 1e-3,
+            "layout should matter without the permutation"
+        );
+    }
+}
+
+#[test]
+fn lora_zero_init_is_the_base_model() {
+    let src = RandomSource::new(tiny_config(4, 2), 6);
+    let m = model(&src);
+    let lora = LoraAdapter::new(&src.config, 4, 8.0, 7, m.device());
+    let a = to_vec_f32(m.forward_logits(&IDS, &Adaptation::none()).unwrap());
+    let b = to_vec_f32(m.forward_logits(&IDS, &Adaptation::lora(&lora)).unwrap());
+    assert_eq!(
+        max_abs_diff(&a, &b),
+        0.0,
+        "B = 0 must leave every logit unchanged"
+    );
+}
+
+/// A LoRA adapter with random nonzero `B`, drawn on the host so that the same seed gives the
+/// same adapter on any device.
+fn random_lora_on(m: &Llm, seed: u64, dev: &Device) -> LoraAdapter {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut lora = LoraAdapter::new(&m.config, 3, 6.0, seed, dev);
+    for layer in &mut lora.layers {
+        for pair in [&mut layer.q, &mut layer.k, &mut layer.v] {
+            let dims = pair.b.val().dims();
+            let data: Vec<f32> = (0..dims[0] * dims[1])
+                .map(|_| rng.random_range(-0.5..0.5))
+                .collect();
+            pair.b = burn::module::Param::from_tensor(Tensor::from_data(
+                TensorData::new(data, dims),
+                dev,
+            ));
+        }
+    }
+    lora
+}
+
+fn random_lora(m: &Llm, seed: u64) -> LoraAdapter {
+    random_lora_on(m, seed, m.device())
+}
+
+#[test]
+fn lora_equals_the_external_delta_of_its_factors() {
+    let src = RandomSource::new(tiny_config(4, 2), 8);
+    let m = model(&src);
+    let lora = random_lora(&m, 9);
+    let mut delta = LowRankDelta::new();
+    for l in 0..m.config.n_layers {
+        for p in Proj::ALL {
+            let (u, v) = lora.delta_factors(l, p).expect("every layer is adapted");
+            delta.set(l, p, u, v).unwrap();
+        }
+    }
+    let base = to_vec_f32(m.forward_logits(&IDS, &Adaptation::none()).unwrap());
+    let a = to_vec_f32(m.forward_logits(&IDS, &Adaptation::lora(&lora)).unwrap());
+    let b = to_vec_f32(
+        m.forward_logits(&IDS, &Adaptation::none().with_delta(&delta))
+            .unwrap(),
+    );
+    assert!(
+        max_abs_diff(&base, &a) > 1e-3,
+        "the adapter should change the logits"
+    );
+    let d = max_abs_diff(&a, &b);
+    assert!(d < TOL, "LoRA vs U Vᵀ delta differ by {d}");
+    // LoRA and delta together add up: W + ΔW_lora + ΔW_delta.
+    let both = to_vec_f32(
+        m.forward_logits(&IDS, &Adaptation::lora(&lora).with_delta(&delta))
+            .unwrap(),
+    );
+    assert!(max_abs_diff(&both, &a) > 1e-3);
+}
+
+#[test]
+fn external_delta_equals_editing_the_base_weights() {
+    let src = RandomSource::new(tiny_config(4, 2), 10);
+    let m = model(&src);
+    let dev = m.device().clone();
+    let (layer, r) = (1, 2);
+    let out = m.config.proj_out(Proj::K);
+    let d = m.config.d_model;
+    dev.seed(11);
+    let u = Tensor::<2>::random([out, r], Distribution::Normal(0.0, 0.5), &dev);
+    let v = Tensor::<2>::random([d, r], Distribution::Normal(0.0, 0.5), &dev);
+    let dw = to_vec_f32(u.clone().matmul(v.clone().transpose())); // [out, d]
+    let mut delta = LowRankDelta::new();
+    delta.set(layer, Proj::K, u, v).unwrap();
+    let edited = src.with_added(
+        icor_llm::WeightKey::Attn(layer, icor_llm::weights::AttnWeight::K),
+        &dw,
+    );
+    let m2 = Llm::load(&edited, edited.config.clone(), &dev).unwrap();
+    let a = to_vec_f32(
+        m.forward_logits(&IDS, &Adaptation::none().with_delta(&delta))
+            .unwrap(),
+    );
+    let b = to_vec_f32(m2.forward_logits(&IDS, &Adaptation::none()).unwrap());
+    let diff = max_abs_diff(&a, &b);
+    assert!(diff < TOL, "x V Uᵀ vs (W + U Vᵀ) differ by {diff}");
+}
+
+#[test]
+fn delta_with_wrong_shape_is_an_error_naming_layer_and_projection() {
+    let src = RandomSource::new(tiny_config(4, 2), 12);
+    let m = model(&src);
+    let dev = m.device().clone();
+    let mut delta = LowRankDelta::new();
+    delta
+        .set(
+            0,
+            Proj::V,
+            Tensor::zeros([7, 2], &dev),
+            Tensor::zeros([16, 2], &dev),
+        )
+        .unwrap();
+    let err = m
+        .forward_logits(&IDS, &Adaptation::none().with_delta(&delta))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("layer 0 v") && err.contains("[7, 2]"), "{err}");
+    assert!(
+        delta
+            .set(
+                0,
+                Proj::Q,
+                Tensor::zeros([16, 2], &dev),
+                Tensor::zeros([16, 3], &dev)
+            )
+            .is_err()
+    );
+}
+
+/// Loss = Σ logits ⊙ R for a fixed random R: smooth in every LoRA entry.
+fn probe_loss(m: &Llm, lora: &LoraAdapter, r: &Tensor<3>) -> Tensor<1> {
+    m.forward_logits(&IDS, &Adaptation::lora(lora))
+        .unwrap()
+        .mul(r.clone())
+        .sum()
+}
+
+#[test]
+fn lora_gradient_matches_central_finite_differences() {
+    let src = RandomSource::new(tiny_config(4, 2), 13);
+    let m = model(&src); // frozen base on the plain CPU device
+    let ad = Device::flex().autodiff();
+    let base_lora = random_lora(&m, 14);
+    let v = m.config.vocab_size;
+    Device::flex().seed(15);
+    let r = Tensor::<3>::random(
+        [1, IDS.len(), v],
+        Distribution::Normal(0.0, 1.0),
+        &Device::flex(),
+    );
+
+    // Autodiff gradient w.r.t. every LoRA parameter (base weights get none).
+    let lora_ad = random_lora_on(&m, 14, &ad);
+    let loss = probe_loss(&m, &lora_ad, &r);
+    let grads = loss.backward();
+    let checks: [(usize, Proj, bool, usize); 4] = [
+        (0, Proj::Q, true, 5),
+        (1, Proj::K, false, 3),
+        (1, Proj::V, true, 11),
+        (0, Proj::V, false, 7),
+    ];
+    for (layer, proj, is_a, flat) in checks {
+        let pair = lora_ad.layers[layer].pair(proj);
+        let param = if is_a { pair.a.val() } else { pair.b.val() };
+        let g = to_vec_f32(param.grad(&grads).expect("LoRA parameter has a gradient"))[flat];
+
+        // Central difference in f32 on the plain device.
+        let eps = 1e-2f32;
+        let eval = |delta: f32| -> f32 {
+            let mut l = base_lora.clone();
+            let p = l.layers[layer].pair(proj);
+            let t = if is_a { p.a.val() } else { p.b.val() };
+            let dims = t.dims();
+            let mut data = to_vec_f32(t.clone());
+            data[flat] += delta;
+            let new = Tensor::<2>::from_data(TensorData::new(data, dims), &Device::flex());
+            let lp = match proj {
+                Proj::Q => &mut l.layers[layer].q,
+                Proj::K => &mut l.layers[layer].k,
+                Proj::V => &mut l.layers[layer].v,
+            };
+            if is_a {
+                lp.a = burn::module::Param::from_tensor(new);
+            } else {
+                lp.b = burn::module::Param::from_tensor(new);
+            }
+            to_vec_f32(probe_loss(&m, &l, &r))[0]
+        };
+        let fd = (eval(eps) - eval(-eps)) / (2.0 * eps);
+        let rel = (g - fd).abs() / g.abs().max(fd.abs()).max(1e-2);
+        assert!(
+            rel < 2e-2,
+            "layer {layer} {} {}[{flat}]: autodiff {g} vs finite difference {fd} (rel {rel:.2e})",
+            proj.name(),
+            if is_a { "A" } else { "B" }
+        );
+    }
+}
+
+#[test]
+fn adapter_save_load_roundtrips_exactly() {
+    let src = RandomSource::new(tiny_config(4, 2), 16);
+    let m = model(&src);
+    let lora = random_lora(&m, 17);
+    let path = std::env::temp_dir().join(format!("icor-lora-{}.safetensors", std::process::id()));
+    lora.save(&path).unwrap();
+    let back = LoraAdapter::load(&path, &m.config, m.device()).unwrap();
+    assert_eq!(back.rank, lora.rank);
+    assert_eq!(back.alpha, lora.alpha);
+    let a = to_vec_f32(m.forward_logits(&IDS, &Adaptation::lora(&lora)).unwrap());
+    let b = to_vec_f32(m.forward_logits(&IDS, &Adaptation::lora(&back)).unwrap());
+    assert_eq!(max_abs_diff(&a, &b), 0.0);
+    // A model with another layer count rejects it, naming the tensor.
+    let mut other = m.config.clone();
+    other.n_layers += 1;
+    let err = LoraAdapter::load(&path, &other, m.device())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("layers.2.self_attn.q_proj.lora_A"), "{err}");
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn greedy_generation_stops_at_stop_tokens_and_limit() {
+    let src = RandomSource::new(tiny_config(4, 2), 18);
+    let m = model(&src);
+    let opts = GenerateOptions {
+        max_new_tokens: 5,
+        stop_ids: vec![],
+    };
+    let out = m.generate_greedy(&IDS, &opts, &Adaptation::none()).unwrap();
+    assert_eq!(out.len(), 5);
+    // Greedy = argmax of the full forward at each step.
+    let mut seq = IDS.to_vec();
+    for &tok in &out {
+        let l = m.forward_logits(&seq, &Adaptation::none()).unwrap();
+        let t = seq.len();
+        let last = to_vec_f32(l.narrow(1, t - 1, 1).reshape([m.config.vocab_size]));
+        let am = last
+            .iter()
+            .enumerate()
+            .fold((0, f32::MIN), |b, (i, &x)| if x > b.1 { (i, x) } else { b })
+            .0 as u32;
+        assert_eq!(am, tok);
+        seq.push(tok);
+    }
+    let stop = GenerateOptions {
+        max_new_tokens: 5,
+        stop_ids: vec![out[2]],
+    };
+    let cut = m.generate_greedy(&IDS, &stop, &Adaptation::none()).unwrap();
+    assert_eq!(
+        cut,
+        out[..out.iter().position(|&t| t == out[2]).unwrap()].to_vec()
+    );
+    assert!(m.generate_greedy(&[], &opts, &Adaptation::none()).is_err());
+    assert!(
+        m.generate_greedy(&[10_000], &opts, &Adaptation::none())
+            .is_err()
+    );
+}
+
+#[test]
+fn adamw_steps_on_the_lora_parameters_lower_an_answer_loss() {
+    use burn::optim::{AdamWConfig, GradientsParams};
+    // RAG-GD's W_0^ret training in miniature: cross-entropy of a target next token, AdamW on
+    // the LoRA parameters only (the backbone is plain tensors and has no gradient).
+    let src = RandomSource::new(tiny_config(4, 2), 30);
+    let m = model(&src);
+    let ad = Device::flex().autodiff();
+    let mut lora = LoraAdapter::new(&m.config, 4, 8.0, 31, &ad);
+    let target = 7usize;
+    let loss_of = |lora: &LoraAdapter| -> Tensor<1> {
+        let logits = m.forward_logits(&IDS, &Adaptation::lora(lora)).unwrap();
+        let [_, t, v] = logits.dims();
+        let last = logits.narrow(1, t - 1, 1).reshape([1, v]);
+        burn::tensor::activation::log_softmax(last, 1)
+            .narrow(1, target, 1)
+            .neg()
+            .sum()
+    };
+    let first = to_vec_f32(loss_of(&lora))[0];
+    let mut optim = AdamWConfig::new().with_weight_decay(0.01).init();
+    for _ in 0..10 {
+        let loss = loss_of(&lora);
+        let grads = GradientsParams::from_grads(loss.backward(), &lora);
+        lora = optim.step(1e-2, lora, grads);
+    }
+    let last = to_vec_f32(loss_of(&lora))[0];
+    assert!(last < first - 0.1, "loss {first} → {last} should fall");
+}

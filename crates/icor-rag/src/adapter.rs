@@ -1,0 +1,166 @@
+//! Stage 1: the base retrieval adapter `W_0^ret` (§5.1, App. G): LoRA on Q/K/V trained on
+//! RAG-formatted (question, top-k documents, gold answer) instances from the NQ training pool
+//! with the answer-token cross-entropy; AdamW with decoupled weight decay, global-norm
+//! clipping and gradient accumulation. Frozen afterwards.
+//!
+//! A checkpoint (parameters, both moments, the step and the loss curve) is written atomically
+//! every `checkpoint_every` steps; a killed run resumes from it and, because the batch order
+//! is a pure function of (seed, step), ends with the same numbers as an uninterrupted one.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::tensor::Device;
+use icor_llm::{Adaptation, Llm, LoraAdapter};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::{Error, Result};
+use crate::frozen::FrozenStates;
+use crate::loss::{AnswerBatch, answer_loss};
+use crate::optim::{AdamW, clip_global_norm};
+use crate::params::LoraLayout;
+use crate::profile::AdapterSettings;
+use crate::prompt::Instance;
+use crate::store::Stamp;
+use crate::tensors::TensorFile;
+
+/// A trained adapter and how its training went.
+#[derive(Debug, Clone)]
+pub struct TrainedAdapter {
+    /// Flat factors in `layout`'s order.
+    pub params: Vec<f32>,
+    /// Mean answer loss of each optimiser step.
+    pub losses: Vec<f32>,
+    /// Wall time of the steps run in this process (resumed steps excluded).
+    pub seconds: f64,
+}
+
+/// The instance indices of micro-batch `micro` of step `step`: epochs are seeded permutations
+/// of the training set, read in order.
+pub fn batch_indices(
+    n: usize,
+    seed: u64,
+    settings: &AdapterSettings,
+    step: usize,
+    micro: usize,
+) -> Vec<usize> {
+    let per = settings.micro_batch;
+    let first = (step * settings.grad_accum + micro) * per;
+    (first..first + per)
+        .map(|g| {
+            let epoch = (g / n) as u64;
+            let mut perm: Vec<usize> = (0..n).collect();
+            perm.shuffle(&mut ChaCha8Rng::seed_from_u64(
+                seed ^ 0x5eed_ada9 ^ epoch.wrapping_mul(0x9e37_79b9),
+            ));
+            perm[g % n]
+        })
+        .collect()
+}
+
+/// Trains `W_0^ret` from a fresh adapter (`B = 0`, `A` seeded), resuming from `checkpoint`
+/// when it holds a compatible state.
+#[allow(clippy::too_many_arguments)]
+pub fn train_adapter(
+    model: &Llm,
+    frozen: &mut FrozenStates,
+    layout: &LoraLayout,
+    instances: &[Instance],
+    settings: &AdapterSettings,
+    seed: u64,
+    checkpoint: &Path,
+    stamp: &Stamp,
+    progress: bool,
+) -> Result<TrainedAdapter> {
+    if instances.is_empty() {
+        return Err(Error::Config("no training instances for W_0^ret".into()));
+    }
+    let ad: Device = model.device().clone().autodiff();
+    let init = LoraAdapter::new_from(
+        &model.config,
+        layout.first_layer,
+        layout.rank,
+        layout.alpha,
+        seed,
+        model.device(),
+    );
+    let mut params = layout.flatten(&init)?;
+    let mut opt = AdamW::new(layout.len, settings.lr, settings.weight_decay);
+    let mut losses = Vec::new();
+    if let Some(f) = TensorFile::load_or_rebuild(checkpoint, stamp)? {
+        params = f.get("params", checkpoint)?.to_vec();
+        opt.m = f.get("m", checkpoint)?.to_vec();
+        opt.v = f.get("v", checkpoint)?.to_vec();
+        opt.t = f.meta_parse("t", checkpoint)?;
+        losses = f.get("losses", checkpoint)?.to_vec();
+        if params.len() != layout.len || opt.m.len() != layout.len {
+            return Err(Error::Format {
+                path: checkpoint.to_path_buf(),
+                reason: format!("{} parameters, the interface has {}", params.len(), layout.len),
+            });
+        }
+    }
+    let bar = icor_qa::retrieve::progress::bar(
+        "stage 1: W_0^ret",
+        settings.steps as u64,
+        "steps",
+        progress,
+    );
+    bar.set_position(losses.len() as u64);
+    let started = Instant::now();
+    for step in losses.len()..settings.steps {
+        let mut grad = vec![0f32; layout.len];
+        let mut step_loss = 0f64;
+        for micro in 0..settings.grad_accum {
+            let idx = batch_indices(instances.len(), seed, settings, step, micro);
+            let batch_inst: Vec<&Instance> = idx.iter().map(|&i| &instances[i]).collect();
+            let batch = AnswerBatch::new(model, frozen, &batch_inst)?;
+            let adapter = layout.adapter(&params, &ad);
+            let loss = answer_loss(model, frozen.split(), &batch, &Adaptation::lora(&adapter))?;
+            let value = icor_llm::tensor_util::to_vec_f32(loss.clone())[0];
+            if !value.is_finite() {
+                return Err(Error::NonFinite {
+                    stage: "adapter",
+                    step,
+                    batch: micro,
+                    what: format!("answer loss {value}"),
+                });
+            }
+            step_loss += f64::from(value) / settings.grad_accum as f64;
+            let g = layout.gradient(&adapter, &loss.backward());
+            let w = 1.0 / settings.grad_accum as f32;
+            grad.iter_mut().zip(&g).for_each(|(a, b)| *a += w * b);
+        }
+        let norm = clip_global_norm(&mut grad, settings.clip);
+        if !norm.is_finite() {
+            return Err(Error::NonFinite {
+                stage: "adapter",
+                step,
+                batch: settings.grad_accum - 1,
+                what: "gradient".into(),
+            });
+        }
+        opt.step(&mut params, &grad);
+        losses.push(step_loss as f32);
+        bar.set_message(format!("loss {step_loss:.3}"));
+        bar.inc(1);
+        let done = step + 1;
+        if done % settings.checkpoint_every.max(1) == 0 || done == settings.steps {
+            let mut f = TensorFile::default();
+            f.tensors.insert("params".into(), params.clone());
+            f.tensors.insert("m".into(), opt.m.clone());
+            f.tensors.insert("v".into(), opt.v.clone());
+            f.tensors.insert("losses".into(), losses.clone());
+            f.meta.insert("t".into(), opt.t.to_string());
+            f.save(checkpoint, stamp)?;
+        }
+    }
+    bar.finish_and_clear();
+    Ok(TrainedAdapter {
+        params,
+        losses,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

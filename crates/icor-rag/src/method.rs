@@ -1,0 +1,117 @@
+//! The method registry: every compared method is one entry, evaluated by the same loop on the
+//! same retrieval cache, prompts and greedy decoding (§4.5 of the paper's baselines that this
+//! crate runs, and RAG-GD itself). A method says which prompt it reads, whether it draws a
+//! support context, and how the backbone is adapted for a query.
+
+use serde::{Deserialize, Serialize};
+
+use crate::matching::NormTerm;
+use crate::profile::Profile;
+
+/// What a method does to the frozen backbone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum MethodKind {
+    /// No retrieved documents, bare backbone.
+    QueryOnly,
+    /// Retrieved documents in the prompt, bare backbone.
+    VanillaRag,
+    /// `W_0^ret`, no context-conditioned update (the shared-interface baseline).
+    BaseAdapter,
+    /// `W_0^ret + g_φ(C)` with `g_φ` trained on K-step targets; per query (Algorithm 1) or
+    /// one update per task.
+    RagGd { k: usize, term: NormTerm, per_task: bool },
+    /// K SGD steps on the support context at test time, then generate.
+    TtSgd { k: usize },
+}
+
+/// One registered method.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Method {
+    /// Stable id used in results files (`rag-gd-k5`).
+    pub id: String,
+    /// Display name (`RAG-GD (K=5)`).
+    pub label: String,
+    pub kind: MethodKind,
+}
+
+impl Method {
+    fn new(id: impl Into<String>, label: impl Into<String>, kind: MethodKind) -> Self {
+        Self {
+            id: id.into(),
+            label: label.into(),
+            kind,
+        }
+    }
+
+    /// Reads the retrieved documents.
+    pub fn uses_retrieval(&self) -> bool {
+        !matches!(self.kind, MethodKind::QueryOnly)
+    }
+
+    /// Draws a support context per query (and so runs once per support seed).
+    pub fn per_query_support(&self) -> bool {
+        matches!(
+            self.kind,
+            MethodKind::RagGd {
+                per_task: false,
+                ..
+            } | MethodKind::TtSgd { .. }
+        )
+    }
+
+    /// Needs a support context at all (per query or per task).
+    pub fn uses_support(&self) -> bool {
+        matches!(self.kind, MethodKind::RagGd { .. } | MethodKind::TtSgd { .. })
+    }
+}
+
+/// The methods a profile compares, in table order: the three no-update baselines, RAG-GD for
+/// each K (per query, symmetric norm term), the per-task mode and the signed-log ablation at
+/// the middle K, and TT-SGD.
+pub fn registry(profile: &Profile) -> Vec<Method> {
+    let mut ks = profile.targets.ks.clone();
+    ks.sort_unstable();
+    let mid = ks[ks.len() / 2];
+    let mut out = vec![
+        Method::new("query-only", "Query only", MethodKind::QueryOnly),
+        Method::new("vanilla-rag", "Vanilla RAG", MethodKind::VanillaRag),
+        Method::new("base-adapter", "Base adapter", MethodKind::BaseAdapter),
+    ];
+    for &k in &ks {
+        out.push(Method::new(
+            format!("rag-gd-k{k}"),
+            format!("RAG-GD (K={k})"),
+            MethodKind::RagGd {
+                k,
+                term: NormTerm::LogSquared,
+                per_task: false,
+            },
+        ));
+    }
+    out.push(Method::new(
+        format!("rag-gd-k{mid}-task"),
+        format!("RAG-GD (K={mid}, per task)"),
+        MethodKind::RagGd {
+            k: mid,
+            term: NormTerm::LogSquared,
+            per_task: true,
+        },
+    ));
+    out.push(Method::new(
+        format!("rag-gd-k{mid}-signed-log"),
+        format!("RAG-GD (K={mid}, signed log)"),
+        MethodKind::RagGd {
+            k: mid,
+            term: NormTerm::Log,
+            per_task: false,
+        },
+    ));
+    let k = profile.eval.tt_sgd_k;
+    out.push(Method::new(
+        format!("tt-sgd-k{k}"),
+        format!("TT-SGD (K={k})"),
+        MethodKind::TtSgd { k },
+    ));
+    out
+}

@@ -1,0 +1,133 @@
+//! The prompts every method shares (FlashRAG's standard-RAG and no-retrieval templates, the
+//! format users of that toolkit know), and the tokenised instances the losses read.
+//!
+//! FlashRAG's `PromptTemplate` (flashrag/prompt/base_prompt.py) concatenates its system
+//! sentences without a space; that is kept, so prompts match the toolkit token for token.
+
+use icor_llm::LlmTokenizer;
+use icor_qa::data::Passage;
+
+use crate::error::Result;
+
+/// FlashRAG's standard-RAG system prompt; the documents follow it.
+pub const RAG_SYSTEM: &str = "Answer the question based on the given document.\
+Only give me the answer and do not output any other words.\
+\nThe following are given documents.\n\n";
+
+/// FlashRAG's system prompt without retrieval (Query only).
+pub const QUERY_ONLY_SYSTEM: &str = "Answer the question based on your own knowledge. \
+Only give me the answer and do not output any other words.";
+
+/// A question with its retrieved documents and golden answers.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub id: String,
+    pub question: String,
+    pub answers: Vec<String>,
+    /// Top-k passages, best first.
+    pub docs: Vec<Passage>,
+}
+
+/// Prompt text and token ids for the shared templates.
+pub struct Prompter<'a> {
+    pub tokenizer: &'a LlmTokenizer,
+    /// Tokens kept of each document's text (0: all).
+    pub doc_tokens: usize,
+}
+
+/// Token ids of a prompt and of the answer that follows it (its tokens then the turn's end
+/// token): the teacher-forced sequence is `prompt ++ answer`, the loss reads `answer`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    pub prompt: Vec<u32>,
+    pub answer: Vec<u32>,
+}
+
+impl Instance {
+    /// `prompt ++ answer`.
+    pub fn sequence(&self) -> Vec<u32> {
+        let mut s = self.prompt.clone();
+        s.extend_from_slice(&self.answer);
+        s
+    }
+}
+
+impl Prompter<'_> {
+    /// A document's text cut to the token budget (whole words kept by decoding the kept ids).
+    pub fn doc_text(&self, text: &str) -> Result<String> {
+        if self.doc_tokens == 0 {
+            return Ok(text.to_string());
+        }
+        let ids = self.raw_ids(text)?;
+        if ids.len() <= self.doc_tokens {
+            return Ok(text.to_string());
+        }
+        Ok(self.tokenizer.decode(&ids[..self.doc_tokens], true)?)
+    }
+
+    /// FlashRAG's reference block: `Doc i(Title: t) text` lines.
+    pub fn references(&self, docs: &[Passage]) -> Result<String> {
+        let mut out = String::new();
+        for (i, d) in docs.iter().enumerate() {
+            out.push_str(&format!(
+                "Doc {}(Title: {}) {}\n",
+                i + 1,
+                d.title(),
+                self.doc_text(d.text())?
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The chat-formatted standard-RAG prompt of `item`.
+    pub fn rag_text(&self, item: &Item) -> Result<String> {
+        let system = format!("{RAG_SYSTEM}{}", self.references(&item.docs)?);
+        Ok(self
+            .tokenizer
+            .chat_prompt(Some(&system), &format!("Question: {}", item.question)))
+    }
+
+    /// The chat-formatted no-retrieval prompt.
+    pub fn query_only_text(&self, question: &str) -> String {
+        self.tokenizer
+            .chat_prompt(Some(QUERY_ONLY_SYSTEM), &format!("Question: {question}"))
+    }
+
+    /// Token ids of the standard-RAG prompt.
+    pub fn rag_ids(&self, item: &Item) -> Result<Vec<u32>> {
+        Ok(self.tokenizer.encode(&self.rag_text(item)?)?)
+    }
+
+    /// Token ids of the no-retrieval prompt.
+    pub fn query_only_ids(&self, question: &str) -> Result<Vec<u32>> {
+        Ok(self.tokenizer.encode(&self.query_only_text(question))?)
+    }
+
+    /// The supervised RAG instance of `item` (x, D_x, y) with `y` its first golden answer:
+    /// the RAG prompt, then the answer and the end-of-turn token.
+    pub fn rag_instance(&self, item: &Item) -> Result<Instance> {
+        let prompt = self.rag_ids(item)?;
+        let gold = item.answers.first().map(String::as_str).unwrap_or("");
+        let mut answer = self.raw_ids(gold)?;
+        answer.extend(self.end_of_turn());
+        Ok(Instance { prompt, answer })
+    }
+
+    /// The id that ends an assistant turn (`<|im_end|>`, else EOS).
+    pub fn end_of_turn(&self) -> Option<u32> {
+        self.tokenizer
+            .token_to_id("<|im_end|>")
+            .or(self.tokenizer.eos_id)
+    }
+
+    /// Ids of plain text, no BOS.
+    fn raw_ids(&self, text: &str) -> Result<Vec<u32>> {
+        let enc = self.tokenizer.inner().encode(text, false).map_err(|e| {
+            icor_llm::Error::Tokenizer {
+                source_name: "prompt".into(),
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(enc.get_ids().to_vec())
+    }
+}

@@ -1,0 +1,143 @@
+//! The results file of a run (`reports/rag/<profile>.json`): raw per-question scores of every
+//! method and seed, per-query cost samples, stage times and the training, fidelity and
+//! collapse summaries. Every number in `reports/rag*.md` is computed from it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::method::Method;
+use crate::profile::Profile;
+
+/// One evaluated question: per method, one `[EM, F1]` per support seed (one for methods
+/// without support), and the decoded answers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QuestionRecord {
+    pub id: String,
+    /// A golden answer occurs in the top-k documents (FlashRAG's recall rule).
+    pub gold_in_docs: bool,
+    pub scores: BTreeMap<String, Vec<[f64; 2]>>,
+    pub predictions: BTreeMap<String, Vec<String>>,
+}
+
+/// Seconds one query spent in each part of a method, timed alone (batch 1).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CostSample {
+    pub method: String,
+    pub retrieval: f64,
+    /// Encoding the N demonstrations (frozen LLM + `W_0^ret`).
+    pub encode: f64,
+    /// `g_φ` forward and building the update.
+    pub predictor: f64,
+    /// TT-SGD's gradient steps.
+    pub sgd: f64,
+    pub generation: f64,
+}
+
+impl CostSample {
+    pub fn total(&self) -> f64 {
+        self.retrieval + self.encode + self.predictor + self.sgd + self.generation
+    }
+}
+
+/// One evaluated set under one retriever.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SetRecord {
+    pub retriever: String,
+    pub set: String,
+    pub held_out: bool,
+    pub pool: String,
+    pub questions: Vec<QuestionRecord>,
+    pub costs: Vec<CostSample>,
+    /// One-off cost of the per-task update (encode + predict), seconds.
+    pub per_task_once: f64,
+}
+
+/// Wall time of one stage.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StageTime {
+    pub stage: String,
+    pub seconds: f64,
+}
+
+/// `W_0^ret` training.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AdapterSummary {
+    pub retriever: String,
+    pub steps: usize,
+    pub instances: usize,
+    /// Mean loss of the first and last tenth of the steps.
+    pub loss_start: f64,
+    pub loss_end: f64,
+    pub curve: Vec<f32>,
+}
+
+/// Stage-2 targets.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TargetSummary {
+    pub retriever: String,
+    pub train_contexts: usize,
+    pub heldout_contexts: usize,
+    /// Mean support loss `L(W^(t); C)` at t = 0..K_max over all contexts.
+    pub support_loss: Vec<f64>,
+    /// Mean block norm ‖ΔW*‖ per K.
+    pub mean_norm: BTreeMap<String, f64>,
+    pub seconds_per_context: f64,
+}
+
+/// One trained predictor.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PredictorSummary {
+    pub retriever: String,
+    pub method: String,
+    pub k: usize,
+    pub term: String,
+    pub params: usize,
+    pub naive_head_params: usize,
+    pub backbone_params: usize,
+    pub blocks: usize,
+    pub basis_rank: usize,
+    pub loss_start: f64,
+    pub loss_end: f64,
+    /// Held-out contexts: per-context mean block cosine, median norm ratio, basis ceiling.
+    pub heldout_cosine: Vec<f64>,
+    pub heldout_norm_ratio: Vec<f64>,
+    pub heldout_ceiling: Vec<f64>,
+    /// The same on the training contexts.
+    pub train_cosine: Vec<f64>,
+    pub seconds: f64,
+}
+
+/// Collapse check for one retriever and K.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CollapseSummary {
+    pub retriever: String,
+    pub method: String,
+    /// Mean pairwise block cosine over held-out contexts of the same task / of different tasks.
+    pub predicted_within: f64,
+    pub predicted_across: f64,
+    pub target_within: f64,
+    pub target_across: f64,
+    /// The same for the deployed per-query updates (seed 0), per evaluated set.
+    pub deployed_within: BTreeMap<String, f64>,
+    pub deployed_across: f64,
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Results {
+    pub profile: Profile,
+    pub model_path: String,
+    pub model_sha256: String,
+    pub backend: String,
+    pub threads: usize,
+    pub code_version: String,
+    pub methods: Vec<Method>,
+    pub stages: Vec<StageTime>,
+    pub adapters: Vec<AdapterSummary>,
+    pub targets: Vec<TargetSummary>,
+    pub predictors: Vec<PredictorSummary>,
+    pub collapse: Vec<CollapseSummary>,
+    pub sets: Vec<SetRecord>,
+    pub total_seconds: f64,
+}

@@ -1,0 +1,624 @@
+//! `icor rag run`: every stage of the method and its comparison, in order, resumable.
+//!
+//! | stage | what | artefact (in the run folder) |
+//! |---|---|---|
+//! | 0 | retrieval of every question the run uses | `retrieval/<retriever>.json` |
+//! | 1 | `W_0^ret` | `adapter-<retriever>.safetensors` (checkpointed) |
+//! | 2 | gradient-step targets, K = max, snapshots | `targets/<retriever>/<pool>-<c>.safetensors` |
+//! | 3 | bases and `g_φ` per (K, norm term) | in memory (seconds; deterministic) |
+//! | 4 | evaluation of every method | `eval/<retriever>/<set>.json` (per question) |
+//!
+//! Every artefact carries a stamp (stage settings, model sha256, code version): a stale one
+//! is rebuilt, never reused. The results are returned as [`Results`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::tensor::Device;
+use icor_llm::{LoadedModel, load_model};
+use icor_qa::data::{CORPUS_NAME, QaExample, corpus_path};
+use icor_qa::retrieve::setup::{OpenOptions, RetrieverKind, open};
+use icor_qa::retrieve::{Corpus, CorpusStamp, Retriever};
+use serde::Serialize;
+
+use crate::adapter::train_adapter;
+use crate::error::{Error, Result};
+use crate::eval::{Deploy, Pool, TrainedG, deployed_coefficients, evaluate_set};
+use crate::factored::FactoredDelta;
+use crate::frozen::FrozenStates;
+use crate::meta::{
+    Projected, fidelity, fit_bases, mean_pairwise_cos_coeffs, mean_pairwise_cos_targets,
+    predict_coefficients, project, train_predictor,
+};
+use crate::method::{Method, MethodKind, registry};
+use crate::params::LoraLayout;
+use crate::predictor::PredictorShape;
+use crate::profile::Profile;
+use crate::prompt::{Instance, Item, Prompter};
+use crate::results::{
+    AdapterSummary, CollapseSummary, PredictorSummary, Results, SetRecord, StageTime,
+    TargetSummary,
+};
+use crate::retrieval::{Items, retrieve_missing};
+use crate::store::{Stamp, remove_partials};
+use crate::target::gd_steps;
+use crate::tasks::{Splits, regex_answer_text};
+use crate::tensors::TensorFile;
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub profile: Profile,
+    /// Run folder (artefacts, checkpoints).
+    pub out: PathBuf,
+    /// Asset cache.
+    pub home: PathBuf,
+    pub device: Device,
+    pub backend: String,
+    pub progress: bool,
+    /// The last stage to run (earlier stages are run or resumed first).
+    pub until: Stage,
+}
+
+/// The stages, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// Stage 1: `W_0^ret`.
+    Adapter,
+    /// Stage 2: the gradient-step targets.
+    Targets,
+    /// Stage 3: bases and `g_φ`.
+    Predictor,
+    /// Stage 4: every method evaluated.
+    Eval,
+}
+
+/// A support or training context: which pool, which demonstrations.
+#[derive(Debug, Clone)]
+struct Context {
+    task: String,
+    pool: String,
+    idx: Vec<usize>,
+    heldout: bool,
+    name: String,
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+fn timed<T>(stages: &mut Vec<StageTime>, name: String, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let t = Instant::now();
+    let out = f()?;
+    let seconds = t.elapsed().as_secs_f64();
+    eprintln!("  {name}: {seconds:.1} s");
+    stages.push(StageTime { stage: name, seconds });
+    Ok(out)
+}
+
+/// Settings a stage depends on, for its stamp.
+#[derive(Serialize)]
+struct StageKey<'a, T: Serialize> {
+    profile_model: &'a str,
+    interface_layers: usize,
+    docs: usize,
+    doc_tokens: usize,
+    retriever: &'a str,
+    seed: u64,
+    stage: T,
+}
+
+/// Runs every stage of `options.profile`.
+pub fn run(options: &RunOptions) -> Result<Results> {
+    let started = Instant::now();
+    let p = &options.profile;
+    p.check()?;
+    std::fs::create_dir_all(&options.out).map_err(crate::error::io_err(&options.out))?;
+    let mut stages = Vec::new();
+    eprintln!("icor rag run --profile {}: model {}, backend {}", p.name, p.model, options.backend);
+    let LoadedModel { model, tokenizer, path: model_path, .. } =
+        timed(&mut stages, "load model".into(), || Ok(load_model(&p.model, &options.device)?))?;
+    let model_sha256 = icor_assets::verify::hash_file(&model_path)
+        .map_err(crate::error::io_err(&model_path))?
+        .1;
+    let splits = timed(&mut stages, "load data".into(), || Splits::load(&options.home, p))?;
+    let corpus_file = corpus_path(&options.home);
+    let corpus = Corpus::open(&corpus_file, false, |_| {})?;
+    let corpus_stamp = CorpusStamp::of(&corpus_file)?;
+    let n_layers = model.config.n_layers;
+    let split = if p.interface_layers == 0 || p.interface_layers >= n_layers {
+        0
+    } else {
+        n_layers - p.interface_layers
+    };
+    let layout = LoraLayout::new(&model.config, split, p.adapter.rank, p.adapter.alpha);
+    let prompter = Prompter { tokenizer: &tokenizer, doc_tokens: p.doc_tokens };
+    let methods = registry(p);
+    let backbone_params = backbone_params(&model.config);
+
+    // Every (set key, question) the run reads, and the pools.
+    let mut pool_sources: BTreeMap<String, (String, Vec<QaExample>, bool)> = BTreeMap::new();
+    for tp in &splits.train_pools {
+        pool_sources.insert(tp.key.clone(), (tp.key.clone(), tp.pool.clone(), false));
+    }
+    for t in &splits.eval {
+        pool_sources
+            .entry(t.pool_key.clone())
+            .or_insert_with(|| (t.key.clone(), t.pool.clone(), t.spec.regex_answers));
+    }
+    let adapter_set = p.train_pools[0].clone();
+    let mut wanted: Vec<(String, &QaExample)> = Vec::new();
+    wanted.extend(splits.adapter_train.iter().map(|q| (adapter_set.clone(), q)));
+    for (set, rows, _) in pool_sources.values() {
+        wanted.extend(rows.iter().map(|q| (set.clone(), q)));
+    }
+    for t in &splits.eval {
+        wanted.extend(t.questions.iter().map(|q| (t.key.clone(), q)));
+    }
+
+    let mut adapters = Vec::new();
+    let mut target_summaries = Vec::new();
+    let mut predictor_summaries = Vec::new();
+    let mut collapse = Vec::new();
+    let mut sets: Vec<SetRecord> = Vec::new();
+
+    for rname in &p.retrievers {
+        let kind: RetrieverKind = rname.parse()?;
+        eprintln!("== retriever {rname}");
+        let retriever: Box<dyn Retriever> = timed(&mut stages, format!("open retriever ({rname})"), || {
+            let mut o = OpenOptions::new(&options.home);
+            o.progress = options.progress;
+            Ok(open(kind, &corpus_file, corpus.len(), &o)?)
+        })?;
+        let rdir = options.out.join("retrieval");
+        let rstamp = Stamp::new(
+            &format!("retrieval-{rname}"),
+            &(&corpus_stamp.fnv64, CORPUS_NAME, p.docs),
+            "-",
+        );
+        let map = timed(&mut stages, format!("retrieval ({rname})"), || {
+            retrieve_missing(
+                retriever.as_ref(),
+                &wanted,
+                p.docs,
+                &rdir.join(format!("{rname}.json")),
+                &rstamp,
+                options.progress,
+            )
+        })?;
+        let items = Items { corpus: &corpus, map: &map };
+        let mut frozen = FrozenStates::new(split);
+        let key = |stage: &str, settings: &dyn erased::Ser| {
+            Stamp::new(
+                stage,
+                &StageKey {
+                    profile_model: &p.model,
+                    interface_layers: p.interface_layers,
+                    docs: p.docs,
+                    doc_tokens: p.doc_tokens,
+                    retriever: rname,
+                    seed: p.seed,
+                    stage: settings.json(),
+                },
+                &model_sha256,
+            )
+        };
+
+        // Stage 1.
+        let train_instances: Vec<Instance> = splits
+            .adapter_train
+            .iter()
+            .map(|q| prompter.rag_instance(&items.item(&adapter_set, q)?))
+            .collect::<Result<_>>()?;
+        let astamp = key("adapter", &p.adapter);
+        let trained = timed(&mut stages, format!("stage 1: W_0^ret ({rname})"), || {
+            train_adapter(
+                &model,
+                &mut frozen,
+                &layout,
+                &train_instances,
+                &p.adapter,
+                p.seed,
+                &options.out.join(format!("adapter-{rname}.safetensors")),
+                &astamp,
+                options.progress,
+            )
+        })?;
+        let tenth = (trained.losses.len() / 10).max(1);
+        let avg = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len().max(1) as f64;
+        adapters.push(AdapterSummary {
+            retriever: rname.clone(),
+            steps: trained.losses.len(),
+            instances: train_instances.len(),
+            loss_start: avg(&trained.losses[..tenth.min(trained.losses.len())]),
+            loss_end: avg(&trained.losses[trained.losses.len().saturating_sub(tenth)..]),
+            curve: trained.losses.clone(),
+        });
+        let w0_flat = trained.params;
+        let w0 = layout.adapter(&w0_flat, &options.device);
+        drop(train_instances);
+        if options.until == Stage::Adapter {
+            continue;
+        }
+
+        // Pools with their demonstrations.
+        let mut pools: BTreeMap<String, Pool> = BTreeMap::new();
+        for (pkey, (set, rows, regex)) in &pool_sources {
+            let inst = rows
+                .iter()
+                .map(|q| {
+                    let mut item: Item = items.item(set, q)?;
+                    if *regex {
+                        item.answers = item.answers.iter().map(|a| regex_answer_text(a)).collect();
+                    }
+                    prompter.rag_instance(&item)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            pools.insert(pkey.clone(), Pool::new(pkey.clone(), inst));
+        }
+
+        // Stage 2: contexts and their targets.
+        let mut contexts = Vec::new();
+        for tp in &splits.train_pools {
+            for c in 0..p.targets.train_contexts_per_pool {
+                contexts.push(Context {
+                    task: tp.key.clone(),
+                    pool: tp.key.clone(),
+                    idx: crate::support::draw(tp.pool.len(), p.support, p.seed ^ 0x7a7, c as u64, None),
+                    heldout: false,
+                    name: format!("{}-{c}", sanitize(&tp.key)),
+                });
+            }
+        }
+        for t in &splits.eval {
+            for c in 0..p.targets.heldout_contexts_per_task {
+                contexts.push(Context {
+                    task: t.key.clone(),
+                    pool: t.pool_key.clone(),
+                    idx: crate::support::draw(t.pool.len(), p.support, p.seed ^ 0x4e1d, c as u64, None),
+                    heldout: true,
+                    name: format!("heldout-{}-{c}", sanitize(&t.key)),
+                });
+            }
+        }
+        let tstamp = key("targets", &(&p.targets, &p.adapter, p.support, p.pool_size));
+        let tdir = options.out.join("targets").join(rname);
+        remove_partials(&tdir)?;
+        let ks = {
+            let mut ks = p.targets.ks.clone();
+            ks.sort_unstable();
+            ks
+        };
+        let mut deltas: Vec<Vec<FactoredDelta>> = Vec::new(); // [context][k]
+        let mut hbars: Vec<Vec<f32>> = Vec::new();
+        let mut support_losses: Vec<Vec<f32>> = Vec::new();
+        let t2 = Instant::now();
+        let mut computed = 0usize;
+        {
+            let bar = icor_qa::retrieve::progress::bar(
+                &format!("stage 2: targets ΔW_GD^(K) ({rname})"),
+                contexts.len() as u64,
+                "contexts",
+                options.progress,
+            );
+            for ctx in &contexts {
+                let path = tdir.join(format!("{}.safetensors", ctx.name));
+                let pool = pools.get_mut(&ctx.pool).ok_or_else(|| Error::Config(format!("no pool {}", ctx.pool)))?;
+                let file = match TensorFile::load_or_rebuild(&path, &tstamp)? {
+                    Some(f) => f,
+                    None => {
+                        let demos = pool.context(&ctx.idx);
+                        let steps = gd_steps(&model, &mut frozen, &layout, &w0_flat, &demos, p.targets.eta, &ks, "targets")?;
+                        let mut f = TensorFile::default();
+                        for (k, prm) in steps.ks.iter().zip(&steps.params) {
+                            f.tensors.insert(format!("k{k}"), prm.clone());
+                        }
+                        f.tensors.insert("losses".into(), steps.losses);
+                        f.save(&path, &tstamp)?;
+                        computed += 1;
+                        f
+                    }
+                };
+                let mut per_k = Vec::new();
+                for k in &ks {
+                    per_k.push(FactoredDelta::lora_change(&layout, file.get(&format!("k{k}"), &path)?, &w0_flat));
+                }
+                deltas.push(per_k);
+                support_losses.push(file.get("losses", &path)?.to_vec());
+                let deploy_stub = Deploy {
+                    model: &model,
+                    prompter: &prompter,
+                    profile: p,
+                    layout: &layout,
+                    w0_flat: &w0_flat,
+                    w0: &w0,
+                    predictors: &BTreeMap::new(),
+                    methods: &methods,
+                };
+                hbars.push(pool.pooled(&deploy_stub, &mut frozen, &ctx.idx)?);
+                bar.inc(1);
+            }
+            bar.finish_and_clear();
+        }
+        let t2s = t2.elapsed().as_secs_f64();
+        stages.push(StageTime { stage: format!("stage 2: targets ({rname})"), seconds: t2s });
+        eprintln!("  stage 2: targets ({rname}): {t2s:.1} s ({computed} computed)");
+        let kmax = ks.iter().copied().max().unwrap_or(1);
+        let mut support_loss = vec![0f64; kmax];
+        for l in &support_losses {
+            for (t, &x) in l.iter().enumerate() {
+                support_loss[t] += f64::from(x) / support_losses.len() as f64;
+            }
+        }
+        let mut mean_norm = BTreeMap::new();
+        for (ki, k) in ks.iter().enumerate() {
+            let all: Vec<f64> = deltas.iter().flat_map(|d| d[ki].norms()).collect();
+            mean_norm.insert(format!("k{k}"), all.iter().sum::<f64>() / all.len().max(1) as f64);
+        }
+        target_summaries.push(TargetSummary {
+            retriever: rname.clone(),
+            train_contexts: contexts.iter().filter(|c| !c.heldout).count(),
+            heldout_contexts: contexts.iter().filter(|c| c.heldout).count(),
+            support_loss,
+            mean_norm,
+            seconds_per_context: if computed > 0 { t2s / computed as f64 } else { f64::NAN },
+        });
+
+        if options.until == Stage::Targets {
+            continue;
+        }
+
+        // Stage 3: bases and g_φ per RAG-GD method.
+        let mut predictors: BTreeMap<String, TrainedG> = BTreeMap::new();
+        let t3 = Instant::now();
+        for m in &methods {
+            let MethodKind::RagGd { k, term, per_task } = m.kind else { continue };
+            if per_task {
+                continue; // shares the per-query method's predictor at the same K and term
+            }
+            let ki = ks.iter().position(|&x| x == k).unwrap_or(0);
+            let train_d: Vec<&FactoredDelta> = contexts
+                .iter()
+                .zip(&deltas)
+                .filter(|(c, _)| !c.heldout)
+                .map(|(_, d)| &d[ki])
+                .collect();
+            let bases = fit_bases(&train_d, p.predictor.basis_rank);
+            let proj = |heldout: bool| -> Vec<Projected> {
+                contexts
+                    .iter()
+                    .zip(&deltas)
+                    .zip(&hbars)
+                    .filter(|((c, _), _)| c.heldout == heldout)
+                    .map(|((_, d), h)| project(&bases, &d[ki], h))
+                    .collect()
+            };
+            let (train_p, held_p) = (proj(false), proj(true));
+            let shape = PredictorShape {
+                d: model.config.d_model,
+                hidden: p.predictor.hidden,
+                code: p.predictor.code,
+                blocks: layout.blocks.len(),
+                r: bases.first().map_or(1, |b| b.p.ncols()),
+            };
+            let tp = train_predictor(
+                &train_p,
+                shape,
+                &p.predictor,
+                term,
+                p.seed,
+                &options.device,
+                &format!("stage 3: g_φ {} ({rname})", m.label),
+                options.progress,
+            )?;
+            let held = fidelity(&tp.predictor, &held_p, &options.device);
+            let trainf = fidelity(&tp.predictor, &train_p, &options.device);
+            let dims: Vec<(usize, usize)> = layout.blocks.iter().map(|b| (b.d_in, b.d_out)).collect();
+            let tenth = (tp.losses.len() / 10).max(1);
+            predictor_summaries.push(PredictorSummary {
+                retriever: rname.clone(),
+                method: m.id.clone(),
+                k,
+                term: term.name().into(),
+                params: shape.params(),
+                naive_head_params: shape.naive_head_params(&dims, p.adapter.rank),
+                backbone_params,
+                blocks: shape.blocks,
+                basis_rank: shape.r,
+                loss_start: avg(&tp.losses[..tenth.min(tp.losses.len())]),
+                loss_end: avg(&tp.losses[tp.losses.len().saturating_sub(tenth)..]),
+                heldout_cosine: held.cosine,
+                heldout_norm_ratio: held.norm_ratio,
+                heldout_ceiling: held.ceiling,
+                train_cosine: trainf.cosine,
+                seconds: tp.seconds,
+            });
+            // Collapse on held-out contexts: predictions vs targets, same task vs other tasks.
+            let held_ctx: Vec<(&Context, &FactoredDelta, &Vec<f32>)> = contexts
+                .iter()
+                .zip(&deltas)
+                .zip(&hbars)
+                .filter(|((c, _), _)| c.heldout)
+                .map(|((c, d), h)| (c, &d[ki], h))
+                .collect();
+            let hb: Vec<&[f32]> = held_ctx.iter().map(|(_, _, h)| h.as_slice()).collect();
+            let coeffs = predict_coefficients(&tp.predictor, &hb, &options.device);
+            let tasks: Vec<String> = splits.eval.iter().map(|t| t.key.clone()).collect();
+            let (mut pw, mut pa, mut tw, mut ta) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for (a, ta_key) in tasks.iter().enumerate() {
+                let ia: Vec<usize> = (0..held_ctx.len()).filter(|&i| &held_ctx[i].0.task == ta_key).collect();
+                let ca: Vec<&[f32]> = ia.iter().map(|&i| coeffs[i].as_slice()).collect();
+                let da: Vec<&FactoredDelta> = ia.iter().map(|&i| held_ctx[i].1).collect();
+                pw.push(mean_pairwise_cos_coeffs(&ca, &ca, shape.blocks, true));
+                tw.push(mean_pairwise_cos_targets(&da, &da, true));
+                for tb_key in tasks.iter().skip(a + 1) {
+                    let ib: Vec<usize> = (0..held_ctx.len()).filter(|&i| &held_ctx[i].0.task == tb_key).collect();
+                    let cb: Vec<&[f32]> = ib.iter().map(|&i| coeffs[i].as_slice()).collect();
+                    let db: Vec<&FactoredDelta> = ib.iter().map(|&i| held_ctx[i].1).collect();
+                    pa.push(mean_pairwise_cos_coeffs(&ca, &cb, shape.blocks, false));
+                    ta.push(mean_pairwise_cos_targets(&da, &db, false));
+                }
+            }
+            let finite_mean = |v: &[f64]| {
+                let f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+                f.iter().sum::<f64>() / f.len().max(1) as f64
+            };
+            collapse.push(CollapseSummary {
+                retriever: rname.clone(),
+                method: m.id.clone(),
+                predicted_within: finite_mean(&pw),
+                predicted_across: finite_mean(&pa),
+                target_within: finite_mean(&tw),
+                target_across: finite_mean(&ta),
+                deployed_within: BTreeMap::new(),
+                deployed_across: f64::NAN,
+            });
+            predictors.insert(m.id.clone(), TrainedG { predictor: tp.predictor, bases });
+        }
+        // The per-task mode uses the per-query predictor of the same K and term.
+        for m in &methods {
+            if let MethodKind::RagGd { k, term, per_task: true } = m.kind
+                && let Some(src) = methods.iter().find(|o| o.kind == MethodKind::RagGd { k, term, per_task: false })
+                && let Some(g) = predictors.get(&src.id).cloned()
+            {
+                predictors.insert(m.id.clone(), g);
+            }
+        }
+        let t3s = t3.elapsed().as_secs_f64();
+        stages.push(StageTime { stage: format!("stage 3: g_φ ({rname})"), seconds: t3s });
+        eprintln!("  stage 3: g_φ ({rname}): {t3s:.1} s");
+
+        if options.until == Stage::Predictor {
+            continue;
+        }
+
+        // Stage 4.
+        let deploy = Deploy {
+            model: &model,
+            prompter: &prompter,
+            profile: p,
+            layout: &layout,
+            w0_flat: &w0_flat,
+            w0: &w0,
+            predictors: &predictors,
+            methods: &methods,
+        };
+        let estamp = key("eval", &(&p.eval, &p.targets, &p.predictor, &p.adapter, p.support, p.pool_size, &methods));
+        let t4 = Instant::now();
+        let mut deployed: BTreeMap<String, BTreeMap<String, Vec<Vec<f32>>>> = BTreeMap::new();
+        for task in &splits.eval {
+            let its: Vec<Item> = task
+                .questions
+                .iter()
+                .map(|q| items.item(&task.key, q))
+                .collect::<Result<_>>()?;
+            let pool = pools.get_mut(&task.pool_key).ok_or_else(|| Error::Config(format!("no pool {}", task.pool_key)))?;
+            let qo = sets.iter().find(|s| s.set == task.key);
+            let rec = evaluate_set(
+                &deploy,
+                &mut frozen,
+                &task.key,
+                task.held_out,
+                task.spec.regex_answers,
+                rname,
+                Some(retriever.as_ref()),
+                &its,
+                pool,
+                qo,
+                &options.out.join("eval").join(rname).join(format!("{}.json", sanitize(&task.key))),
+                &estamp,
+                options.progress,
+            )?;
+            for m in &methods {
+                if matches!(m.kind, MethodKind::RagGd { per_task: false, .. }) {
+                    let c = deployed_coefficients(&deploy, &mut frozen, pool, &m.id, its.len(), &options.device)?;
+                    deployed.entry(m.id.clone()).or_default().insert(task.key.clone(), c);
+                }
+            }
+            sets.push(rec);
+            frozen.clear();
+        }
+        let t4s = t4.elapsed().as_secs_f64();
+        stages.push(StageTime { stage: format!("stage 4: evaluation ({rname})"), seconds: t4s });
+        eprintln!("  stage 4: evaluation ({rname}): {t4s:.1} s");
+        for c in collapse.iter_mut().filter(|c| &c.retriever == rname) {
+            let Some(per_set) = deployed.get(&c.method) else { continue };
+            let blocks = layout.blocks.len();
+            let mut across = Vec::new();
+            let keys: Vec<&String> = per_set.keys().collect();
+            for (a, ka) in keys.iter().enumerate() {
+                let ca: Vec<&[f32]> = per_set[*ka].iter().map(Vec::as_slice).collect();
+                c.deployed_within.insert((*ka).clone(), mean_pairwise_cos_coeffs(&ca, &ca, blocks, true));
+                for kb in keys.iter().skip(a + 1) {
+                    let cb: Vec<&[f32]> = per_set[*kb].iter().map(Vec::as_slice).collect();
+                    across.push(mean_pairwise_cos_coeffs(&ca, &cb, blocks, false));
+                }
+            }
+            c.deployed_across = across.iter().sum::<f64>() / across.len().max(1) as f64;
+        }
+    }
+
+    Ok(Results {
+        profile: p.clone(),
+        model_path: model_path.display().to_string(),
+        model_sha256,
+        backend: options.backend.clone(),
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        code_version: env!("CARGO_PKG_VERSION").into(),
+        methods,
+        stages,
+        adapters,
+        targets: target_summaries,
+        predictors: predictor_summaries,
+        collapse,
+        sets,
+        total_seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Weights of the backbone (embedding, blocks, output head when untied).
+pub fn backbone_params(c: &icor_llm::LlmConfig) -> usize {
+    let (d, hd) = (c.d_model, c.head_dim);
+    let attn = d * c.n_heads * hd * 2 + d * c.n_kv_heads * hd * 2;
+    let mlp = 3 * d * c.d_ff;
+    let emb = c.vocab_size * d * if c.tied_embeddings { 1 } else { 2 };
+    emb + c.n_layers * (attn + mlp + 2 * d) + d
+}
+
+/// Writes the results JSON atomically.
+pub fn save_results(path: &Path, r: &Results) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(r).map_err(|e| Error::Format {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    crate::store::write_atomic(path, &bytes)
+}
+
+/// Reads a results JSON.
+pub fn load_results(path: &Path) -> Result<Results> {
+    let bytes = std::fs::read(path).map_err(crate::error::io_err(path))?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Format {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+mod erased {
+    /// A settings value turned into JSON for a stamp.
+    pub trait Ser {
+        fn json(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn json(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        }
+    }
+}
+
+/// Methods that this profile registers (for `--help`-style listings).
+pub fn method_labels(profile: &Profile) -> Vec<String> {
+    registry(profile).into_iter().map(|m: Method| format!("{} ({})", m.label, m.id)).collect()
+}

@@ -1,0 +1,162 @@
+//! `icor rag …`: RAG-GD on the frozen LLM — train `W_0^ret`, compute the gradient-step
+//! targets, meta-train `g_φ`, evaluate every method, and write the results and report.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use icor_llm::device_by_name;
+use icor_rag::Profile;
+use icor_rag::profile::PROFILES;
+use icor_rag::report::render;
+use icor_rag::run::{RunOptions, Stage, load_results, method_labels, run, save_results};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Every stage: retrieval, W_0^ret, targets, g_φ, evaluation; then the results JSON and
+    /// the generated report.
+    Run(RunArgs),
+    /// Stage 1 only (runs nothing after it): train the base retrieval adapter W_0^ret.
+    Adapter(RunArgs),
+    /// Stages 1–2: the adapter, then the K-step gradient targets ΔW_GD^(K)(C).
+    Targets(RunArgs),
+    /// Stages 1–3: … then the bases and the predictor g_φ (matching loss, Eq. 9).
+    Predictor(RunArgs),
+    /// Stages 1–4 (the same as `run`).
+    Eval(RunArgs),
+    /// Render the report of a results JSON (what `cargo xtask rag-report` does).
+    Report {
+        /// A results file written by `icor rag run`.
+        results: PathBuf,
+        /// Where to write the Markdown (default: print it).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// List a profile's settings and methods.
+    Show {
+        #[arg(long, default_value = "quick", value_parser = PROFILES)]
+        profile: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// smoke: CI, a few questions end to end; quick: SmolLM2-135M, every method, both
+    /// retrievers, 100 questions per set; cpu: Qwen2.5-0.5B, hours; paper: the paper's
+    /// settings (for a GPU).
+    #[arg(long, default_value = "quick", value_parser = PROFILES)]
+    profile: String,
+    /// Run folder for checkpoints and per-stage artefacts (default: target/icor-rag/<profile>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the run in the run folder (artefacts whose stamp matches are reused; stale
+    /// ones are rebuilt). Without it a run folder that holds artefacts is refused.
+    #[arg(long, conflicts_with = "fresh")]
+    resume: bool,
+    /// Delete the run folder's artefacts first.
+    #[arg(long)]
+    fresh: bool,
+    /// Where the results JSON and report go: <dir>/rag/<profile>.json and <dir>/rag-<profile>.md.
+    #[arg(long, default_value = "reports")]
+    report_dir: PathBuf,
+    /// Compute device: flex (CPU) or wgpu (with the `wgpu` feature).
+    #[arg(long, default_value = "flex")]
+    device: String,
+    /// Asset cache (default: $ICOR_HOME or ~/.cache/icor); missing assets are fetched.
+    #[arg(long)]
+    home: Option<PathBuf>,
+    /// Override the profile's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Print a JSON summary (stage times, average EM per method) on stdout.
+    #[arg(long)]
+    json: bool,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn run_cmd(args: Args) -> Result<ExitCode> {
+    match args.command {
+        Sub::Run(a) | Sub::Eval(a) => stages(a, Stage::Eval),
+        Sub::Adapter(a) => stages(a, Stage::Adapter),
+        Sub::Targets(a) => stages(a, Stage::Targets),
+        Sub::Predictor(a) => stages(a, Stage::Predictor),
+        Sub::Report { results, out } => {
+            let r = load_results(&results)?;
+            let md = render(&r);
+            match out {
+                Some(p) => std::fs::write(&p, md).with_context(|| format!("writing {}", p.display()))?,
+                None => print!("{md}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Sub::Show { profile } => {
+            let p = Profile::named(&profile)?;
+            println!("{}", serde_json::to_string_pretty(&p)?);
+            println!("methods:");
+            for m in method_labels(&p) {
+                println!("  {m}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn stages(a: RunArgs, until: Stage) -> Result<ExitCode> {
+    let mut profile = Profile::named(&a.profile)?;
+    if let Some(s) = a.seed {
+        profile.seed = s;
+    }
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("target/icor-rag").join(&profile.name));
+    let has_artefacts = std::fs::read_dir(&out).map(|mut d| d.next().is_some()).unwrap_or(false);
+    if has_artefacts && a.fresh {
+        std::fs::remove_dir_all(&out).with_context(|| format!("removing {}", out.display()))?;
+    } else if has_artefacts && !a.resume {
+        bail!(
+            "run folder {} holds artefacts of an earlier run: pass --resume to continue it or --fresh to start over",
+            out.display()
+        );
+    }
+    let home = icor_assets::home(a.home.as_deref())?;
+    let device = device_by_name(&a.device)?;
+    let options = RunOptions {
+        profile,
+        out,
+        home,
+        device,
+        backend: a.device.clone(),
+        progress: !a.quiet,
+        until,
+    };
+    let results = run(&options)?;
+    if until == Stage::Eval {
+        let json = a.report_dir.join("rag").join(format!("{}.json", options.profile.name));
+        let md = a.report_dir.join(format!("rag-{}.md", options.profile.name));
+        std::fs::create_dir_all(json.parent().unwrap_or(&a.report_dir))?;
+        save_results(&json, &results)?;
+        std::fs::write(&md, render(&results)).with_context(|| format!("writing {}", md.display()))?;
+        eprintln!("wrote {} and {}", json.display(), md.display());
+    }
+    if a.json {
+        let summary = serde_json::json!({
+            "profile": options.profile.name,
+            "total_seconds": results.total_seconds,
+            "stages": results.stages,
+            "sets": results.sets.iter().map(|s| serde_json::json!({
+                "retriever": s.retriever, "set": s.set, "questions": s.questions.len(),
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    }
+    Ok(ExitCode::SUCCESS)
+}
