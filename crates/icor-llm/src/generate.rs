@@ -121,17 +121,24 @@ impl Llm {
         let t = prefix.len();
         let mut cache = prefix.cache.repeat_rows(rows);
         let x = prefix.x.clone().repeat_dim(0, rows);
-        let x = self.forward_layers(x, prefix.split..self.config.n_layers, Some(&mut cache), adapt)?;
+        let x = self.forward_layers(
+            x,
+            prefix.split..self.config.n_layers,
+            Some(&mut cache),
+            adapt,
+        )?;
         cache.advance_by(t)?;
         let d = self.config.d_model;
         let last = self.final_norm(x.narrow(1, t - 1, 1)).reshape([rows, d]);
         let mut next = self.argmax_rows(self.project(last));
         let mut done = vec![false; rows];
+        // Batch position → row; finished rows leave the batch (cache and row adaptations are
+        // compacted), so long answers do not make every row pay for every step.
+        let mut live: Vec<usize> = (0..rows).collect();
+        let mut local: Option<crate::RowDeltas> = None;
         loop {
-            for (r, &tok) in next.iter().enumerate() {
-                if done[r] {
-                    continue;
-                }
+            for (j, &tok) in next.iter().enumerate() {
+                let r = live[j];
                 if opts.stop_ids.contains(&tok) {
                     done[r] = true;
                 } else {
@@ -139,15 +146,27 @@ impl Llm {
                     done[r] = out[r].len() >= opts.max_new_tokens;
                 }
             }
-            if done.iter().all(|&d| d) {
+            let keep: Vec<usize> = (0..live.len()).filter(|&j| !done[live[j]]).collect();
+            if keep.is_empty() {
                 break;
             }
+            if keep.len() < live.len() {
+                cache = cache.select_rows(&keep);
+                local = local.as_ref().or(adapt.rows).map(|r| r.select_rows(&keep));
+                next = keep.iter().map(|&j| next[j]).collect();
+                live = keep.iter().map(|&j| live[j]).collect();
+            }
+            let step_adapt = Adaptation {
+                rows: local.as_ref().or(adapt.rows),
+                ..*adapt
+            };
+            let b = live.len();
             let hidden = self.forward_hidden(
-                ids_tensor(&next, rows, 1, self.device()),
+                ids_tensor(&next, b, 1, self.device()),
                 Some(&mut cache),
-                adapt,
+                &step_adapt,
             )?;
-            next = self.argmax_rows(self.project(hidden.reshape([rows, d])));
+            next = self.argmax_rows(self.project(hidden.reshape([b, d])));
         }
         Ok(out)
     }

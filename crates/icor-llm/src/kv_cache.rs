@@ -63,6 +63,22 @@ impl KvCache {
         Ok(())
     }
 
+    /// The cache of batch rows `rows` only (in that order).
+    pub fn select_rows(&self, rows: &[usize]) -> Self {
+        let pick = |t: &Tensor<4>| {
+            let idx = crate::tensor_util::index_tensor(rows, &t.device());
+            t.clone().select(0, idx)
+        };
+        Self {
+            layers: self
+                .layers
+                .iter()
+                .map(|kv| kv.as_ref().map(|(k, v)| (pick(k), pick(v))))
+                .collect(),
+            len: self.len,
+        }
+    }
+
     /// The cache with every batch row repeated `times` times (row `i` becomes rows
     /// `i·times..(i+1)·times`), for decoding several interfaces from one shared prefix.
     pub fn repeat_rows(&self, times: usize) -> Self {

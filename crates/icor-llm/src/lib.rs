@@ -39,8 +39,6 @@
 //! ```
 
 pub mod adapt;
-pub mod error;
-pub mod gguf;
 pub mod adapter_io;
 pub mod attention;
 pub mod block;
@@ -48,7 +46,9 @@ pub mod chat;
 pub mod config;
 pub mod delta;
 pub mod device;
+pub mod error;
 pub mod generate;
+pub mod gguf;
 pub mod kv_cache;
 pub mod linear;
 pub mod load;
@@ -63,10 +63,10 @@ pub mod tokenizer;
 pub mod weights;
 
 pub use adapt::{Adaptation, Proj};
-pub use error::{Error, Result};
 pub use config::{Arch, LlmConfig, RopeLayout};
 pub use delta::LowRankDelta;
 pub use device::device_by_name;
+pub use error::{Error, Result};
 pub use generate::{FrozenPrefix, GenerateOptions};
 pub use kv_cache::KvCache;
 pub use load::{LoadedModel, NAMED_MODELS, load_model, load_path, resolve_model_path};

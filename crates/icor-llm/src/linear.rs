@@ -32,7 +32,11 @@ impl LowRank {
                     .reshape([b * t, i])
                     .matmul(down.clone())
                     .matmul(up.clone());
-                if *scale == 1.0 { y } else { y.mul_scalar(*scale) }
+                if *scale == 1.0 {
+                    y
+                } else {
+                    y.mul_scalar(*scale)
+                }
             }
             LowRank::PerRow { down, up } => {
                 let out = up.dims()[2];

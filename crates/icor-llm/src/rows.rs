@@ -83,6 +83,28 @@ impl RowDeltas {
         })
     }
 
+    /// The stack of rows `rows` only (in that order).
+    pub fn select_rows(&self, rows: &[usize]) -> Self {
+        let entries = self
+            .entries
+            .iter()
+            .map(|(&key, (down, up))| {
+                let idx = crate::tensor_util::index_tensor(rows, &down.device());
+                (
+                    key,
+                    (
+                        down.clone().select(0, idx.clone()),
+                        up.clone().select(0, idx),
+                    ),
+                )
+            })
+            .collect();
+        Self {
+            rows: rows.len(),
+            entries,
+        }
+    }
+
     /// Batch rows.
     pub fn rows(&self) -> usize {
         self.rows

@@ -42,3 +42,9 @@ pub fn to_vec_f32<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 pub(crate) fn to_vec_i64<const D: usize>(t: Tensor<D, Int>) -> Vec<i64> {
     t.try_into_vec_as::<i64>().unwrap_or_default()
 }
+
+/// Row indices as a `[n]` int tensor (for `select`).
+pub(crate) fn index_tensor(rows: &[usize], device: &Device) -> Tensor<1, Int> {
+    let data: Vec<i64> = rows.iter().map(|&i| i as i64).collect();
+    Tensor::from_data(TensorData::new(data, [rows.len()]), device)
+}

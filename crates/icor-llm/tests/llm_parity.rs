@@ -76,18 +76,17 @@ fn check_model(name: &str) -> f32 {
             .forward_logits(&got_ids, &Adaptation::none())
             .expect("forward");
         let [_, t, v] = logits.dims();
-        let argmax: Vec<u32> =
-            icor_llm::tensor_util::to_vec_f32(logits.clone().reshape([t, v]))
-                .chunks_exact(v)
-                .map(|row| {
-                    row.iter()
-                        .enumerate()
-                        .fold((0usize, f32::NEG_INFINITY), |b, (i, &x)| {
-                            if x > b.1 { (i, x) } else { b }
-                        })
-                        .0 as u32
-                })
-                .collect();
+        let argmax: Vec<u32> = icor_llm::tensor_util::to_vec_f32(logits.clone().reshape([t, v]))
+            .chunks_exact(v)
+            .map(|row| {
+                row.iter()
+                    .enumerate()
+                    .fold((0usize, f32::NEG_INFINITY), |b, (i, &x)| {
+                        if x > b.1 { (i, x) } else { b }
+                    })
+                    .0 as u32
+            })
+            .collect();
         assert_eq!(
             argmax,
             ids(&case["argmax_per_position"]),

@@ -61,7 +61,8 @@ pub fn batch_indices(
 }
 
 /// Trains `W_0^ret` from a fresh adapter (`B = 0`, `A` seeded), resuming from `checkpoint`
-/// when it holds a compatible state.
+/// when it holds a compatible state. `stop_after` ends this call after that many steps (the
+/// checkpoint then holds the state a killed run would leave; tests use it).
 #[allow(clippy::too_many_arguments)]
 pub fn train_adapter(
     model: &Llm,
@@ -73,6 +74,7 @@ pub fn train_adapter(
     checkpoint: &Path,
     stamp: &Stamp,
     progress: bool,
+    stop_after: Option<usize>,
 ) -> Result<TrainedAdapter> {
     if instances.is_empty() {
         return Err(Error::Config("no training instances for W_0^ret".into()));
@@ -98,7 +100,11 @@ pub fn train_adapter(
         if params.len() != layout.len || opt.m.len() != layout.len {
             return Err(Error::Format {
                 path: checkpoint.to_path_buf(),
-                reason: format!("{} parameters, the interface has {}", params.len(), layout.len),
+                reason: format!(
+                    "{} parameters, the interface has {}",
+                    params.len(),
+                    layout.len
+                ),
             });
         }
     }
@@ -110,7 +116,9 @@ pub fn train_adapter(
     );
     bar.set_position(losses.len() as u64);
     let started = Instant::now();
-    for step in losses.len()..settings.steps {
+    let first = losses.len();
+    let last = stop_after.map_or(settings.steps, |n| (first + n).min(settings.steps));
+    for step in first..last {
         let mut grad = vec![0f32; layout.len];
         let mut step_loss = 0f64;
         for micro in 0..settings.grad_accum {
@@ -147,7 +155,7 @@ pub fn train_adapter(
         bar.set_message(format!("loss {step_loss:.3}"));
         bar.inc(1);
         let done = step + 1;
-        if done % settings.checkpoint_every.max(1) == 0 || done == settings.steps {
+        if done % settings.checkpoint_every.max(1) == 0 || done == last {
             let mut f = TensorFile::default();
             f.tensors.insert("params".into(), params.clone());
             f.tensors.insert("m".into(), opt.m.clone());

@@ -76,8 +76,17 @@ impl Pool {
     }
 
     /// `h̄(C)` of the demonstrations `idx`, encoding those not yet encoded.
-    pub fn pooled(&mut self, d: &Deploy<'_>, frozen: &mut FrozenStates, idx: &[usize]) -> Result<Vec<f32>> {
-        let missing: Vec<usize> = idx.iter().copied().filter(|&i| self.eos[i].is_none()).collect();
+    pub fn pooled(
+        &mut self,
+        d: &Deploy<'_>,
+        frozen: &mut FrozenStates,
+        idx: &[usize],
+    ) -> Result<Vec<f32>> {
+        let missing: Vec<usize> = idx
+            .iter()
+            .copied()
+            .filter(|&i| self.eos[i].is_none())
+            .collect();
         if !missing.is_empty() {
             let demos: Vec<&Instance> = missing.iter().map(|&i| &self.instances[i]).collect();
             let states = eos_states(d.model, frozen, d.w0, &demos)?;
@@ -134,7 +143,12 @@ impl Deploy<'_> {
     }
 
     fn decode(&self, ids: &[u32]) -> Result<String> {
-        Ok(self.prompter.tokenizer.decode(ids, true)?.trim().to_string())
+        Ok(self
+            .prompter
+            .tokenizer
+            .decode(ids, true)?
+            .trim()
+            .to_string())
     }
 
     /// `gΔW(C)` of a RAG-GD method for a pooled state.
@@ -146,7 +160,12 @@ impl Deploy<'_> {
     }
 
     /// TT-SGD's adapted interface: `k` SGD steps from `W_0^ret` on the context.
-    fn tt_sgd(&self, frozen: &mut FrozenStates, context: &[&Instance], k: usize) -> Result<LoraAdapter> {
+    fn tt_sgd(
+        &self,
+        frozen: &mut FrozenStates,
+        context: &[&Instance],
+        k: usize,
+    ) -> Result<LoraAdapter> {
         let steps = gd_steps(
             self.model,
             frozen,
@@ -161,7 +180,13 @@ impl Deploy<'_> {
     }
 
     fn support(&self, pool: &Pool, s: usize, key: u64) -> Vec<usize> {
-        draw(pool.len(), self.profile.support, support_seed(self.profile, s), key, None)
+        draw(
+            pool.len(),
+            self.profile.support,
+            support_seed(self.profile, s),
+            key,
+            None,
+        )
     }
 }
 
@@ -192,21 +217,20 @@ pub fn evaluate_set(
         costs: Vec::new(),
         per_task_once: 0.0,
     });
-    let seeds = p.eval.support_seeds;
     // Per-task updates: one context per task and seed, predicted once.
     let mut per_task: BTreeMap<(String, usize), LowRankDelta> = BTreeMap::new();
     let once = Instant::now();
     for m in d.methods {
         if let MethodKind::RagGd { per_task: true, .. } = m.kind {
-            for s in 0..seeds {
+            for s in 0..m.seeds(p) {
                 let idx = d.support(pool, s, TASK_KEY);
                 let hbar = pool.pooled(d, frozen, &idx)?;
                 per_task.insert((m.id.clone(), s), d.predicted_delta(&m.id, &hbar)?);
             }
         }
     }
-    if rec.per_task_once == 0.0 {
-        rec.per_task_once = once.elapsed().as_secs_f64() / seeds.max(1) as f64;
+    if rec.per_task_once == 0.0 && !per_task.is_empty() {
+        rec.per_task_once = once.elapsed().as_secs_f64() / per_task.len() as f64;
     }
     let bar = icor_qa::retrieve::progress::bar(
         &format!("stage 4: eval {set} ({retriever_name})"),
@@ -227,7 +251,10 @@ pub fn evaluate_set(
         };
         let put = |q: &mut QuestionRecord, id: &str, text: String| {
             let s = score(&text, &answers);
-            q.scores.entry(id.to_string()).or_default().push([s.em, s.f1]);
+            q.scores
+                .entry(id.to_string())
+                .or_default()
+                .push([s.em, s.f1]);
             q.predictions.entry(id.to_string()).or_default().push(text);
         };
         // Rows sharing the RAG prompt.
@@ -250,16 +277,21 @@ pub fn evaluate_set(
                 }
                 MethodKind::VanillaRag => rows.push((m.id.clone(), Row::Bare)),
                 MethodKind::BaseAdapter => rows.push((m.id.clone(), Row::W0)),
-                MethodKind::RagGd { per_task: false, .. } => {
-                    for s in 0..seeds {
+                MethodKind::RagGd {
+                    per_task: false, ..
+                } => {
+                    for s in 0..m.seeds(p) {
                         let idx = d.support(pool, s, i as u64);
                         let hbar = pool.pooled(d, frozen, &idx)?;
                         rows.push((m.id.clone(), Row::W0Delta(d.predicted_delta(&m.id, &hbar)?)));
                     }
                 }
                 MethodKind::RagGd { per_task: true, .. } => {
-                    for s in 0..seeds {
-                        rows.push((m.id.clone(), Row::W0Delta(per_task[&(m.id.clone(), s)].clone())));
+                    for s in 0..m.seeds(p) {
+                        rows.push((
+                            m.id.clone(),
+                            Row::W0Delta(per_task[&(m.id.clone(), s)].clone()),
+                        ));
                     }
                 }
                 MethodKind::TtSgd { k } => {
@@ -277,13 +309,23 @@ pub fn evaluate_set(
         let prefix = d.model.frozen_prefix(&prompt, frozen.split())?;
         let adapts: Vec<Adaptation<'_>> = rows.iter().map(|(_, r)| r.adaptation(d.w0)).collect();
         let stack = RowDeltas::stack(&d.model.config, &adapts, d.model.device())?;
-        let outs = d
-            .model
-            .generate_greedy_rows(&prefix, rows.len(), &opts, &Adaptation::per_row(&stack))?;
+        let outs = d.model.generate_greedy_rows(
+            &prefix,
+            rows.len(),
+            &opts,
+            &Adaptation::per_row(&stack),
+        )?;
         for ((id, _), ids) in rows.iter().zip(outs) {
             put(&mut q, id, d.decode(&ids)?);
         }
-        if i < p.eval.cost_questions && rec.costs.iter().filter(|c| c.method == d.methods[0].id).count() <= i {
+        if i < p.eval.cost_questions
+            && rec
+                .costs
+                .iter()
+                .filter(|c| c.method == d.methods[0].id)
+                .count()
+                <= i
+        {
             rec.costs.extend(time_methods(d, retriever, item, pool, i)?);
         }
         rec.questions.push(q);
@@ -353,7 +395,8 @@ fn time_methods(
             }
         };
         let t = Instant::now();
-        d.model.generate_greedy(&prompt, &opts, &row.adaptation(d.w0))?;
+        d.model
+            .generate_greedy(&prompt, &opts, &row.adaptation(d.w0))?;
         c.generation = t.elapsed().as_secs_f64();
         out.push(c);
     }

@@ -55,27 +55,29 @@ impl FactoredDelta {
     pub fn lora_change(layout: &LoraLayout, p: &[f32], p0: &[f32]) -> Self {
         let r = layout.rank;
         let s = f64::from(layout.scale());
-        let blocks = layout
-            .blocks
-            .iter()
-            .map(|blk| {
-                let (din, dout) = (blk.d_in, blk.d_out);
-                // a: [din, r] row-major; b: [r, dout] row-major.
-                let a = |src: &[f32], i: usize, j: usize| f64::from(src[blk.a_at + i * r + j]);
-                let b = |src: &[f32], j: usize, o: usize| f64::from(src[blk.b_at + j * dout + o]);
-                let u = DMatrix::from_fn(dout, 2 * r, |o, j| {
-                    if j < r {
-                        s * b(p, j, o)
-                    } else {
-                        -s * b(p0, j - r, o)
-                    }
-                });
-                let v = DMatrix::from_fn(din, 2 * r, |i, j| {
-                    if j < r { a(p, i, j) } else { a(p0, i, j - r) }
-                });
-                Factor { u, v }
-            })
-            .collect();
+        let blocks =
+            layout
+                .blocks
+                .iter()
+                .map(|blk| {
+                    let (din, dout) = (blk.d_in, blk.d_out);
+                    // a: [din, r] row-major; b: [r, dout] row-major.
+                    let a = |src: &[f32], i: usize, j: usize| f64::from(src[blk.a_at + i * r + j]);
+                    let b =
+                        |src: &[f32], j: usize, o: usize| f64::from(src[blk.b_at + j * dout + o]);
+                    let u = DMatrix::from_fn(dout, 2 * r, |o, j| {
+                        if j < r {
+                            s * b(p, j, o)
+                        } else {
+                            -s * b(p0, j - r, o)
+                        }
+                    });
+                    let v = DMatrix::from_fn(din, 2 * r, |i, j| {
+                        if j < r { a(p, i, j) } else { a(p0, i, j - r) }
+                    });
+                    Factor { u, v }
+                })
+                .collect();
         Self { blocks }
     }
 
@@ -147,7 +149,11 @@ fn top_eigenvectors(m: DMatrix<f64>, k: usize) -> DMatrix<f64> {
             .iter()
             .enumerate()
             .fold((0, 0.0f64), |(bi, bv), (ii, &v)| {
-                if v.abs() > bv { (ii, v.abs()) } else { (bi, bv) }
+                if v.abs() > bv {
+                    (ii, v.abs())
+                } else {
+                    (bi, bv)
+                }
             });
         let sign = if col[imax] < 0.0 { -1.0 } else { 1.0 };
         sign * col[i]
@@ -167,11 +173,21 @@ mod tests {
     #[test]
     fn factored_inner_product_equals_the_dense_one() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let a = Factor { u: random(7, 3, &mut rng), v: random(5, 3, &mut rng) };
-        let b = Factor { u: random(7, 4, &mut rng), v: random(5, 4, &mut rng) };
+        let a = Factor {
+            u: random(7, 3, &mut rng),
+            v: random(5, 3, &mut rng),
+        };
+        let b = Factor {
+            u: random(7, 4, &mut rng),
+            v: random(5, 4, &mut rng),
+        };
         let dense = a.dense().component_mul(&b.dense()).sum();
         let tol = 1e-12 * 7.0 * 5.0;
-        assert!((a.inner(&b) - dense).abs() < tol, "{} vs {dense}", a.inner(&b));
+        assert!(
+            (a.inner(&b) - dense).abs() < tol,
+            "{} vs {dense}",
+            a.inner(&b)
+        );
         assert!((a.norm() - a.dense().norm()).abs() < tol);
         assert!((cosine(&a, &a) - 1.0).abs() < 1e-12);
     }
@@ -194,8 +210,12 @@ mod tests {
         };
         let layout = cfg_layout(2);
         let mut rng = ChaCha8Rng::seed_from_u64(2);
-        let p: Vec<f32> = (0..layout.len).map(|_| rng.random_range(-1.0..1.0)).collect();
-        let p0: Vec<f32> = (0..layout.len).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let p: Vec<f32> = (0..layout.len)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        let p0: Vec<f32> = (0..layout.len)
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
         let prod = |v: &[f32]| {
             // W = s · Bᵀ-layout: b is [r, out], a is [in, r]; ΔW (out × in) = s · bᵀ aᵀ.
             let a = DMatrix::from_fn(4, 2, |i, j| f64::from(v[i * 2 + j]));
@@ -216,7 +236,10 @@ mod tests {
         let fs: Vec<Factor> = (0..5)
             .map(|_| {
                 let c = random(2, 2, &mut rng);
-                Factor { u: &pl * c, v: pr.clone() }
+                Factor {
+                    u: &pl * c,
+                    v: pr.clone(),
+                }
             })
             .collect();
         let refs: Vec<&Factor> = fs.iter().collect();

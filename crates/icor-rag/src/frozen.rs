@@ -58,10 +58,7 @@ impl FrozenStates {
             let x = self.get(model, s)?;
             let t = s.len();
             rows.push(if t < t_max {
-                Tensor::cat(
-                    vec![x, Tensor::zeros([1, t_max - t, d], model.device())],
-                    1,
-                )
+                Tensor::cat(vec![x, Tensor::zeros([1, t_max - t, d], model.device())], 1)
             } else {
                 x
             });

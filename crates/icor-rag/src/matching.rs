@@ -34,7 +34,11 @@ impl NormTerm {
 pub fn cos_and_ratio(c: Tensor<4>, t: Tensor<4>, target_norm: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
     let [b, h, _, _] = c.dims();
     let dot = (c.clone() * t).sum_dims(&[2, 3]).reshape([b, h]);
-    let cn = (c.clone() * c).sum_dims(&[2, 3]).reshape([b, h]).add_scalar(1e-20).sqrt();
+    let cn = (c.clone() * c)
+        .sum_dims(&[2, 3])
+        .reshape([b, h])
+        .add_scalar(1e-20)
+        .sqrt();
     let cos = dot / (cn.clone() * target_norm.clone());
     let ratio = cn / target_norm;
     (cos, ratio)

@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::factored::{Basis, FactoredDelta, Factor};
+use crate::factored::{Basis, Factor, FactoredDelta};
 use crate::matching::{NormTerm, cos_and_ratio, matching_loss};
 use crate::optim::{AdamW, clip_global_norm};
 use crate::params::LoraLayout;
@@ -96,7 +96,9 @@ fn statistics(train: &[Projected], shape: PredictorShape) -> (Vec<f32>, Vec<f32>
     let n = train.len().max(1) as f64;
     let mut mean = vec![0f64; shape.d];
     for p in train {
-        mean.iter_mut().zip(&p.hbar).for_each(|(m, &x)| *m += f64::from(x) / n);
+        mean.iter_mut()
+            .zip(&p.hbar)
+            .for_each(|(m, &x)| *m += f64::from(x) / n);
     }
     let mut var = vec![0f64; shape.d];
     for p in train {
@@ -196,7 +198,9 @@ pub fn predict_coefficients(pred: &Predictor, hbars: &[&[f32]], device: &Device)
         .tensors(device, false)
         .forward(Tensor::from_data(TensorData::new(h, [b, s.d]), device));
     let flat = to_vec_f32(c);
-    flat.chunks(s.blocks * s.r * s.r).map(<[f32]>::to_vec).collect()
+    flat.chunks(s.blocks * s.r * s.r)
+        .map(<[f32]>::to_vec)
+        .collect()
 }
 
 /// Fidelity of `pred` on `items`.
@@ -211,17 +215,25 @@ pub fn fidelity(pred: &Predictor, items: &[Projected], device: &Device) -> Fidel
     let c = pred.tensors(device, false).forward(h);
     let (cos, ratio) = cos_and_ratio(c, t.clone(), n.clone());
     let (cos, ratio) = (to_vec_f32(cos), to_vec_f32(ratio));
-    let tn = to_vec_f32((t.clone() * t).sum_dims(&[2, 3]).sqrt().reshape([items.len(), s.blocks]));
+    let tn = to_vec_f32(
+        (t.clone() * t)
+            .sum_dims(&[2, 3])
+            .sqrt()
+            .reshape([items.len(), s.blocks]),
+    );
     let n = to_vec_f32(n);
     for i in 0..items.len() {
         let row = i * s.blocks..(i + 1) * s.blocks;
         let k = s.blocks as f64;
-        out.cosine.push(cos[row.clone()].iter().map(|&x| f64::from(x)).sum::<f64>() / k);
+        out.cosine
+            .push(cos[row.clone()].iter().map(|&x| f64::from(x)).sum::<f64>() / k);
         let mut r: Vec<f64> = ratio[row.clone()].iter().map(|&x| f64::from(x)).collect();
         r.sort_by(f64::total_cmp);
         out.norm_ratio.push(r[r.len() / 2]);
         out.ceiling.push(
-            row.map(|j| f64::from(tn[j]) / f64::from(n[j]).max(1e-30)).sum::<f64>() / k,
+            row.map(|j| f64::from(tn[j]) / f64::from(n[j]).max(1e-30))
+                .sum::<f64>()
+                / k,
         );
     }
     out
@@ -267,7 +279,11 @@ pub fn mean_pairwise_cos_coeffs(a: &[&[f32]], b: &[&[f32]], blocks: usize, same:
             nx += f64::from(*p).powi(2);
             ny += f64::from(*q).powi(2);
         }
-        if nx > 0.0 && ny > 0.0 { d / (nx.sqrt() * ny.sqrt()) } else { 0.0 }
+        if nx > 0.0 && ny > 0.0 {
+            d / (nx.sqrt() * ny.sqrt())
+        } else {
+            0.0
+        }
     };
     pairwise(a, b, same, |x, y| {
         (0..blocks)

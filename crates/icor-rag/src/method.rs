@@ -20,7 +20,11 @@ pub enum MethodKind {
     BaseAdapter,
     /// `W_0^ret + g_φ(C)` with `g_φ` trained on K-step targets; per query (Algorithm 1) or
     /// one update per task.
-    RagGd { k: usize, term: NormTerm, per_task: bool },
+    RagGd {
+        k: usize,
+        term: NormTerm,
+        per_task: bool,
+    },
     /// K SGD steps on the support context at test time, then generate.
     TtSgd { k: usize },
 }
@@ -60,9 +64,26 @@ impl Method {
         )
     }
 
+    /// Support seeds this method runs with (ablation rows run with fewer).
+    pub fn seeds(&self, p: &Profile) -> usize {
+        match self.kind {
+            MethodKind::RagGd { term, per_task, .. }
+                if per_task || term != NormTerm::LogSquared =>
+            {
+                p.eval.ablation_seeds
+            }
+            MethodKind::RagGd { .. } => p.eval.support_seeds,
+            MethodKind::TtSgd { .. } => p.eval.tt_sgd_seeds,
+            _ => 1,
+        }
+    }
+
     /// Needs a support context at all (per query or per task).
     pub fn uses_support(&self) -> bool {
-        matches!(self.kind, MethodKind::RagGd { .. } | MethodKind::TtSgd { .. })
+        matches!(
+            self.kind,
+            MethodKind::RagGd { .. } | MethodKind::TtSgd { .. }
+        )
     }
 }
 

@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 
 /// Global L2 norm.
 pub fn l2(v: &[f32]) -> f64 {
-    v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt()
+    v.iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// Scales `g` so its global norm is at most `max` (PyTorch's `clip_grad_norm_`); returns the
@@ -97,7 +100,10 @@ mod tests {
         let mut opt = AdamW::new(2, 0.1, 0.0);
         let mut p = vec![1.0f32, 1.0];
         opt.step(&mut p, &[2.0, -0.5]);
-        assert!((p[0] - 0.9).abs() < 1e-6 && (p[1] - 1.1).abs() < 1e-6, "{p:?}");
+        assert!(
+            (p[0] - 0.9).abs() < 1e-6 && (p[1] - 1.1).abs() < 1e-6,
+            "{p:?}"
+        );
     }
 
     #[test]

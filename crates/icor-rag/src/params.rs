@@ -112,11 +112,7 @@ impl LoraLayout {
 
     /// The gradient of every factor of `adapter` (built by [`Self::adapter`] on an autodiff
     /// device) as a flat vector; factors the loss did not reach get zero.
-    pub fn gradient(
-        &self,
-        adapter: &LoraAdapter,
-        grads: &burn::tensor::Gradients,
-    ) -> Vec<f32> {
+    pub fn gradient(&self, adapter: &LoraAdapter, grads: &burn::tensor::Gradients) -> Vec<f32> {
         let mut flat = vec![0f32; self.len];
         for blk in &self.blocks {
             let p = self.pair(adapter, blk);

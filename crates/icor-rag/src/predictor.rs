@@ -54,9 +54,7 @@ impl PredictorShape {
     /// Weights the paper's naive heads would need (`code · r · (d_in + d_out)` per block)
     /// for the same blocks, given each block's `(d_in, d_out)` and the adapter rank.
     pub fn naive_head_params(&self, dims: &[(usize, usize)], rank: usize) -> usize {
-        dims.iter()
-            .map(|(i, o)| self.code * rank * (i + o))
-            .sum()
+        dims.iter().map(|(i, o)| self.code * rank * (i + o)).sum()
     }
 }
 
@@ -87,7 +85,13 @@ pub struct PredictorTensors {
 
 impl Predictor {
     /// Fresh weights: uniform in `±1/√fan_in`, zero biases.
-    pub fn init(shape: PredictorShape, mean: Vec<f32>, std: Vec<f32>, scale: Vec<f32>, seed: u64) -> Self {
+    pub fn init(
+        shape: PredictorShape,
+        mean: Vec<f32>,
+        std: Vec<f32>,
+        scale: Vec<f32>,
+        seed: u64,
+    ) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x9e7d_1c70);
         let fan_in = [shape.d, shape.hidden, shape.code];
         let sizes = shape.sizes();
@@ -124,12 +128,15 @@ impl Predictor {
         let mut w = Vec::new();
         let mut b = Vec::new();
         for (i, (rows, cols)) in dims.iter().enumerate() {
-            let wt = Tensor::<2>::from_data(TensorData::new(take(sizes[2 * i]), [*rows, *cols]), device);
-            let bt = Tensor::<1>::from_data(TensorData::new(take(sizes[2 * i + 1]), [*cols]), device);
+            let wt =
+                Tensor::<2>::from_data(TensorData::new(take(sizes[2 * i]), [*rows, *cols]), device);
+            let bt =
+                Tensor::<1>::from_data(TensorData::new(take(sizes[2 * i + 1]), [*cols]), device);
             w.push(if trainable { wt.require_grad() } else { wt });
             b.push(if trainable { bt.require_grad() } else { bt });
         }
-        let row = |v: &[f32]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [1, v.len()]), device);
+        let row =
+            |v: &[f32]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [1, v.len()]), device);
         PredictorTensors {
             w: [w[0].clone(), w[1].clone(), w[2].clone()],
             b: [b[0].clone(), b[1].clone(), b[2].clone()],

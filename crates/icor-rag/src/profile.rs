@@ -64,6 +64,8 @@ pub struct EvalSettings {
     pub questions: usize,
     /// Support-sampling seeds per query (RAG-GD and TT-SGD).
     pub support_seeds: usize,
+    /// Seeds for the ablation rows (per-task mode, signed-log norm term).
+    pub ablation_seeds: usize,
     /// Questions per set TT-SGD runs on (the first ones; the same subset for every method).
     pub tt_sgd_questions: usize,
     /// Support seeds TT-SGD runs with.
@@ -182,6 +184,7 @@ impl Profile {
                 eval: EvalSettings {
                     questions: 3,
                     support_seeds: 2,
+                    ablation_seeds: 1,
                     tt_sgd_questions: 2,
                     tt_sgd_seeds: 1,
                     tt_sgd_k: 2,
@@ -197,16 +200,16 @@ impl Profile {
                 eval_sets: strs(&EVAL_SETS),
                 train_pools: strs(&TRAIN_POOLS),
                 docs: 5,
-                doc_tokens: 32,
+                doc_tokens: 24,
                 support: 3,
-                pool_size: 40,
-                interface_layers: 4,
+                pool_size: 20,
+                interface_layers: 2,
                 seed: 0,
                 adapter: AdapterSettings {
-                    steps: 60,
+                    steps: 40,
                     micro_batch: 4,
                     grad_accum: 1,
-                    train_questions: 240,
+                    train_questions: 80,
                     checkpoint_every: 10,
                     lr: 1e-3,
                     ..paper_adapter
@@ -214,20 +217,21 @@ impl Profile {
                 targets: TargetSettings {
                     eta: 1e-2,
                     ks: vec![1, 5, 10],
-                    train_contexts_per_pool: 12,
+                    train_contexts_per_pool: 10,
                     heldout_contexts_per_task: 3,
                 },
                 predictor: PredictorSettings {
-                    steps: 600,
+                    steps: 400,
                     ..paper_predictor
                 },
                 eval: EvalSettings {
                     questions: 100,
                     support_seeds: 3,
+                    ablation_seeds: 1,
                     tt_sgd_questions: 10,
                     tt_sgd_seeds: 1,
                     tt_sgd_k: 5,
-                    cost_questions: 3,
+                    cost_questions: 2,
                     max_new_tokens: 16,
                     bootstrap: 2000,
                 },
@@ -264,6 +268,7 @@ impl Profile {
                 eval: EvalSettings {
                     questions: 300,
                     support_seeds: 3,
+                    ablation_seeds: 3,
                     tt_sgd_questions: 50,
                     tt_sgd_seeds: 3,
                     tt_sgd_k: 5,
@@ -295,6 +300,7 @@ impl Profile {
                 eval: EvalSettings {
                     questions: 1000,
                     support_seeds: 3,
+                    ablation_seeds: 3,
                     tt_sgd_questions: 1000,
                     tt_sgd_seeds: 3,
                     tt_sgd_k: 5,
@@ -335,8 +341,10 @@ impl Profile {
         {
             return bad("TT-SGD and cost subsets must lie within the evaluated questions".into());
         }
-        if self.eval.tt_sgd_seeds > self.eval.support_seeds {
-            return bad("tt_sgd_seeds must not exceed support_seeds".into());
+        if self.eval.tt_sgd_seeds > self.eval.support_seeds
+            || self.eval.ablation_seeds > self.eval.support_seeds
+        {
+            return bad("tt_sgd_seeds and ablation_seeds must not exceed support_seeds".into());
         }
         if self.retrievers.is_empty() || self.eval_sets.is_empty() || self.train_pools.is_empty() {
             return bad("retrievers, eval_sets and train_pools must be non-empty".into());

@@ -122,12 +122,14 @@ impl Prompter<'_> {
 
     /// Ids of plain text, no BOS.
     fn raw_ids(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self.tokenizer.inner().encode(text, false).map_err(|e| {
-            icor_llm::Error::Tokenizer {
-                source_name: "prompt".into(),
-                reason: e.to_string(),
-            }
-        })?;
+        let enc =
+            self.tokenizer
+                .inner()
+                .encode(text, false)
+                .map_err(|e| icor_llm::Error::Tokenizer {
+                    source_name: "prompt".into(),
+                    reason: e.to_string(),
+                })?;
         Ok(enc.get_ids().to_vec())
     }
 }

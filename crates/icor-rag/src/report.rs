@@ -33,7 +33,9 @@ pub fn question_scores(set: &SetRecord, method: &str, subset: Subset) -> (Vec<f6
         if !keep {
             continue;
         }
-        let Some(s) = q.scores.get(method) else { continue };
+        let Some(s) = q.scores.get(method) else {
+            continue;
+        };
         if s.is_empty() {
             continue;
         }
@@ -52,9 +54,21 @@ fn paper_avg_em(method: &Method, retriever: &str) -> Option<f64> {
         MethodKind::QueryOnly => (18.94, 18.94),
         MethodKind::VanillaRag => (27.16, 32.61),
         MethodKind::BaseAdapter => (29.71, 34.16),
-        MethodKind::RagGd { k: 1, per_task: false, term: crate::matching::NormTerm::LogSquared } => (32.25, 36.35),
-        MethodKind::RagGd { k: 5, per_task: false, term: crate::matching::NormTerm::LogSquared } => (32.43, 36.71),
-        MethodKind::RagGd { k: 10, per_task: false, term: crate::matching::NormTerm::LogSquared } => (32.40, 36.68),
+        MethodKind::RagGd {
+            k: 1,
+            per_task: false,
+            term: crate::matching::NormTerm::LogSquared,
+        } => (32.25, 36.35),
+        MethodKind::RagGd {
+            k: 5,
+            per_task: false,
+            term: crate::matching::NormTerm::LogSquared,
+        } => (32.43, 36.71),
+        MethodKind::RagGd {
+            k: 10,
+            per_task: false,
+            term: crate::matching::NormTerm::LogSquared,
+        } => (32.40, 36.68),
         MethodKind::TtSgd { k: 5 } => (32.36, 36.54),
         _ => return None,
     };
@@ -105,7 +119,9 @@ fn score_table(out: &mut String, r: &Results, retriever: &str, subset: Subset) {
     let _ = writeln!(out, "---|---|---|");
     for m in &r.methods {
         let sub = match (subset, m.kind) {
-            (Subset::All, MethodKind::TtSgd { .. }) => Subset::First(r.profile.eval.tt_sgd_questions),
+            (Subset::All, MethodKind::TtSgd { .. }) => {
+                Subset::First(r.profile.eval.tt_sgd_questions)
+            }
             (s, _) => s,
         };
         let mut ems = Vec::new();
@@ -113,8 +129,16 @@ fn score_table(out: &mut String, r: &Results, retriever: &str, subset: Subset) {
         let _ = write!(out, "| {} |", m.label);
         for s in &sets {
             let (em, f1) = question_scores(s, &m.id, sub);
-            let e = bootstrap_avg(std::slice::from_ref(&em), b, seed_for(&[&s.set, retriever, &m.id, "em"]));
-            let f = bootstrap_avg(std::slice::from_ref(&f1), b, seed_for(&[&s.set, retriever, &m.id, "f1"]));
+            let e = bootstrap_avg(
+                std::slice::from_ref(&em),
+                b,
+                seed_for(&[&s.set, retriever, &m.id, "em"]),
+            );
+            let f = bootstrap_avg(
+                std::slice::from_ref(&f1),
+                b,
+                seed_for(&[&s.set, retriever, &m.id, "f1"]),
+            );
             let _ = write!(out, " {} | {} |", fmt_est(&e), fmt_est(&f));
             ems.push(em);
             f1s.push(f1);
@@ -150,15 +174,41 @@ fn method<'a>(r: &'a Results, pred: impl Fn(&MethodKind) -> bool) -> Option<&'a 
 }
 
 /// Paired difference of two methods' EM over a retriever's sets.
-fn paired_line(out: &mut String, r: &Results, retriever: &str, a: &Method, b: &Method, subset: Subset) {
+fn paired_line(
+    out: &mut String,
+    r: &Results,
+    retriever: &str,
+    a: &Method,
+    b: &Method,
+    subset: Subset,
+) {
     let sets = sets_of(r, retriever);
-    let xa: Vec<Vec<f64>> = sets.iter().map(|s| question_scores(s, &a.id, subset).0).collect();
-    let xb: Vec<Vec<f64>> = sets.iter().map(|s| question_scores(s, &b.id, subset).0).collect();
-    if xa.iter().zip(&xb).any(|(x, y)| x.len() != y.len() || x.is_empty()) {
-        let _ = writeln!(out, "| {retriever} | {} − {} | – | – | – |", a.label, b.label);
+    let xa: Vec<Vec<f64>> = sets
+        .iter()
+        .map(|s| question_scores(s, &a.id, subset).0)
+        .collect();
+    let xb: Vec<Vec<f64>> = sets
+        .iter()
+        .map(|s| question_scores(s, &b.id, subset).0)
+        .collect();
+    if xa
+        .iter()
+        .zip(&xb)
+        .any(|(x, y)| x.len() != y.len() || x.is_empty())
+    {
+        let _ = writeln!(
+            out,
+            "| {retriever} | {} − {} | – | – | – |",
+            a.label, b.label
+        );
         return;
     }
-    let p = paired(&xa, &xb, r.profile.eval.bootstrap, seed_for(&[retriever, &a.id, &b.id]));
+    let p = paired(
+        &xa,
+        &xb,
+        r.profile.eval.bootstrap,
+        seed_for(&[retriever, &a.id, &b.id]),
+    );
     let verdict = if p.diff.lo > 0.0 {
         "higher"
     } else if p.diff.hi < 0.0 {
@@ -180,7 +230,11 @@ fn paired_line(out: &mut String, r: &Results, retriever: &str, a: &Method, b: &M
 pub fn render(r: &Results) -> String {
     let mut out = String::new();
     let p = &r.profile;
-    let _ = writeln!(out, "# RAG-GD on a frozen LLM — profile `{}` (generated)\n", p.name);
+    let _ = writeln!(
+        out,
+        "# RAG-GD on a frozen LLM — profile `{}` (generated)\n",
+        p.name
+    );
     let _ = writeln!(
         out,
         "Generated by `cargo xtask rag-report` from `reports/rag/{}.json`, written by `icor rag run --profile {}`. Do not edit.\n",
@@ -196,24 +250,124 @@ pub fn render(r: &Results) -> String {
         r.code_version,
         r.total_seconds / 60.0
     );
+    if !r.complete {
+        let done: Vec<String> = retrievers(r);
+        let _ = writeln!(
+            out,
+            "**Partial results**: the run was still going or stopped after retriever(s) {}; the rest of the profile is missing below.\n",
+            done.join(", ")
+        );
+    }
     // Settings against the paper.
     let _ = writeln!(out, "## Settings, and where they differ from the paper\n");
     let _ = writeln!(out, "| setting | here | paper (App. G) |\n|---|---|---|");
     let rows: Vec<(&str, String, &str)> = vec![
-        ("backbone", p.model.clone(), "Qwen2.5-7B-Instruct, Llama-3.1-8B-Instruct (4-bit NF4)"),
-        ("retrievers", p.retrievers.join(", "), "BM25, E5-large (dense: MiniLM-L6 here)"),
-        ("corpus", "10,033 Wikipedia lead sections".into(), "FlashRAG wiki-18 (21 M passages)"),
-        ("evaluated sets", p.eval_sets.join(", "), "NQ, TriviaQA, PopQA, HotpotQA, 2Wiki, MuSiQue, Bamboogle"),
-        ("meta-training pools", p.train_pools.join(", "), "NQ, TriviaQA, HotpotQA, 2Wiki, MuSiQue"),
-        ("documents, token budget", format!("top {}, {} tokens each", p.docs, if p.doc_tokens == 0 { "all".into() } else { p.doc_tokens.to_string() }), "top 5, not stated"),
-        ("interface layers", if p.interface_layers == 0 { "every layer".into() } else { format!("top {}", p.interface_layers) }, "every layer"),
-        ("LoRA", format!("r {}, α {}", p.adapter.rank, p.adapter.alpha), "r 16, α 32"),
-        ("W_0^ret training", format!("{} steps × {} × accum {}, lr {}, on {} NQ questions", p.adapter.steps, p.adapter.micro_batch, p.adapter.grad_accum, p.adapter.lr, p.adapter.train_questions), "3,000 steps, accum 4, lr 1e-4"),
-        ("targets", format!("η {}, K ∈ {:?}, N = {}, {} contexts per pool", p.targets.eta, p.targets.ks, p.support, p.targets.train_contexts_per_pool), "η 1e-2, K ∈ {1, 5, 10}, N = 3"),
-        ("g_φ", format!("MLP {} → {}, heads R = {} in fitted bases, {} steps, lr {}, λ {}", p.predictor.hidden, p.predictor.code, p.predictor.basis_rank, p.predictor.steps, p.predictor.lr, p.predictor.lambda), "MLP 256 → 64, U,V ∈ R^{d×16} heads, 3,000 steps, lr 5e-4, λ 0.1"),
-        ("matching norm term", "log² (signed log as ablation)".into(), "log (as printed)"),
-        ("evaluation", format!("first {} questions, {} support seeds, greedy ≤ {} tokens", p.eval.questions, p.eval.support_seeds, p.eval.max_new_tokens), "not stated"),
-        ("TT-SGD", format!("K = {}, first {} questions, {} seed(s)", p.eval.tt_sgd_k, p.eval.tt_sgd_questions, p.eval.tt_sgd_seeds), "K = 5, all questions"),
+        (
+            "backbone",
+            p.model.clone(),
+            "Qwen2.5-7B-Instruct, Llama-3.1-8B-Instruct (4-bit NF4)",
+        ),
+        (
+            "retrievers",
+            p.retrievers.join(", "),
+            "BM25, E5-large (dense: MiniLM-L6 here)",
+        ),
+        (
+            "corpus",
+            "10,033 Wikipedia lead sections".into(),
+            "FlashRAG wiki-18 (21 M passages)",
+        ),
+        (
+            "evaluated sets",
+            p.eval_sets.join(", "),
+            "NQ, TriviaQA, PopQA, HotpotQA, 2Wiki, MuSiQue, Bamboogle",
+        ),
+        (
+            "meta-training pools",
+            p.train_pools.join(", "),
+            "NQ, TriviaQA, HotpotQA, 2Wiki, MuSiQue",
+        ),
+        (
+            "documents, token budget",
+            format!(
+                "top {}, {} tokens each",
+                p.docs,
+                if p.doc_tokens == 0 {
+                    "all".into()
+                } else {
+                    p.doc_tokens.to_string()
+                }
+            ),
+            "top 5, not stated",
+        ),
+        (
+            "interface layers",
+            if p.interface_layers == 0 {
+                "every layer".into()
+            } else {
+                format!("top {}", p.interface_layers)
+            },
+            "every layer",
+        ),
+        (
+            "LoRA",
+            format!("r {}, α {}", p.adapter.rank, p.adapter.alpha),
+            "r 16, α 32",
+        ),
+        (
+            "W_0^ret training",
+            format!(
+                "{} steps × {} × accum {}, lr {}, on {} NQ questions",
+                p.adapter.steps,
+                p.adapter.micro_batch,
+                p.adapter.grad_accum,
+                p.adapter.lr,
+                p.adapter.train_questions
+            ),
+            "3,000 steps, accum 4, lr 1e-4",
+        ),
+        (
+            "targets",
+            format!(
+                "η {}, K ∈ {:?}, N = {}, {} contexts per pool",
+                p.targets.eta, p.targets.ks, p.support, p.targets.train_contexts_per_pool
+            ),
+            "η 1e-2, K ∈ {1, 5, 10}, N = 3",
+        ),
+        (
+            "g_φ",
+            format!(
+                "MLP {} → {}, heads R = {} in fitted bases, {} steps, lr {}, λ {}",
+                p.predictor.hidden,
+                p.predictor.code,
+                p.predictor.basis_rank,
+                p.predictor.steps,
+                p.predictor.lr,
+                p.predictor.lambda
+            ),
+            "MLP 256 → 64, U,V ∈ R^{d×16} heads, 3,000 steps, lr 5e-4, λ 0.1",
+        ),
+        (
+            "matching norm term",
+            "log² (signed log as ablation)".into(),
+            "log (as printed)",
+        ),
+        (
+            "evaluation",
+            format!(
+                "first {} questions, {} support seeds, greedy ≤ {} tokens",
+                p.eval.questions, p.eval.support_seeds, p.eval.max_new_tokens
+            ),
+            "not stated",
+        ),
+        (
+            "TT-SGD",
+            format!(
+                "K = {}, first {} questions, {} seed(s)",
+                p.eval.tt_sgd_k, p.eval.tt_sgd_questions, p.eval.tt_sgd_seeds
+            ),
+            "K = 5, all questions",
+        ),
     ];
     for (k, here, paper) in rows {
         let _ = writeln!(out, "| {k} | {here} | {paper} |");
@@ -221,27 +375,58 @@ pub fn render(r: &Results) -> String {
     let _ = writeln!(out);
     // Main tables.
     for retriever in retrievers(r) {
-        let _ = writeln!(out, "## EM / F1 (%), retriever `{retriever}`, all questions\n");
-        let _ = writeln!(out, "95 % bootstrap CIs over questions (a question's score is its mean over support seeds); Avg is the unweighted mean over sets, each set resampled on its own.\n");
+        let _ = writeln!(
+            out,
+            "## EM / F1 (%), retriever `{retriever}`, all questions\n"
+        );
+        let _ = writeln!(
+            out,
+            "95 % bootstrap CIs over questions (a question's score is its mean over support seeds); Avg is the unweighted mean over sets, each set resampled on its own.\n"
+        );
         score_table(&mut out, r, &retriever, Subset::All);
-        let _ = writeln!(out, "\n## EM / F1 (%), retriever `{retriever}`, questions whose top-{} holds a golden answer\n", p.docs);
-        let _ = writeln!(out, "Only here can the documents help; with a 10k-passage corpus most questions have no answer in their top-{}.\n", p.docs);
+        let _ = writeln!(
+            out,
+            "\n## EM / F1 (%), retriever `{retriever}`, questions whose top-{} holds a golden answer\n",
+            p.docs
+        );
+        let _ = writeln!(
+            out,
+            "Only here can the documents help; with a 10k-passage corpus most questions have no answer in their top-{}.\n",
+            p.docs
+        );
         score_table(&mut out, r, &retriever, Subset::GoldInDocs);
         let _ = writeln!(out);
     }
     // Paired comparisons.
-    let _ = writeln!(out, "## Paired comparisons (EM points, averaged over sets)\n");
-    let _ = writeln!(out, "| retriever | difference | mean [95 % CI] | P(Δ ≤ 0) | verdict |\n|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "## Paired comparisons (EM points, averaged over sets)\n"
+    );
+    let _ = writeln!(
+        out,
+        "| retriever | difference | mean [95 % CI] | P(Δ ≤ 0) | verdict |\n|---|---|---|---|---|"
+    );
     let ks = {
         let mut k = p.targets.ks.clone();
         k.sort_unstable();
         k
     };
     let mid = ks[ks.len() / 2];
-    let ragk = method(r, |k| matches!(k, MethodKind::RagGd { k, per_task: false, term: crate::matching::NormTerm::LogSquared } if *k == mid));
+    let ragk = method(
+        r,
+        |k| matches!(k, MethodKind::RagGd { k, per_task: false, term: crate::matching::NormTerm::LogSquared } if *k == mid),
+    );
     let base = method(r, |k| matches!(k, MethodKind::BaseAdapter));
     let tt = method(r, |k| matches!(k, MethodKind::TtSgd { .. }));
-    let signed = method(r, |k| matches!(k, MethodKind::RagGd { term: crate::matching::NormTerm::Log, .. }));
+    let signed = method(r, |k| {
+        matches!(
+            k,
+            MethodKind::RagGd {
+                term: crate::matching::NormTerm::Log,
+                ..
+            }
+        )
+    });
     let task = method(r, |k| matches!(k, MethodKind::RagGd { per_task: true, .. }));
     let vanilla = method(r, |k| matches!(k, MethodKind::VanillaRag));
     for retriever in retrievers(r) {
@@ -250,7 +435,14 @@ pub fn render(r: &Results) -> String {
             paired_line(&mut out, r, &retriever, a, b, Subset::GoldInDocs);
         }
         if let (Some(a), Some(b)) = (ragk, tt) {
-            paired_line(&mut out, r, &retriever, a, b, Subset::First(p.eval.tt_sgd_questions));
+            paired_line(
+                &mut out,
+                r,
+                &retriever,
+                a,
+                b,
+                Subset::First(p.eval.tt_sgd_questions),
+            );
         }
         if let (Some(a), Some(b)) = (ragk, signed) {
             paired_line(&mut out, r, &retriever, a, b, Subset::All);
@@ -262,47 +454,106 @@ pub fn render(r: &Results) -> String {
             paired_line(&mut out, r, &retriever, a, b, Subset::All);
         }
     }
-    let _ = writeln!(out, "\nRows in order: RAG-GD − base adapter on all questions, then on the gold-in-docs subset; RAG-GD − TT-SGD on the TT-SGD subset; log² − signed-log norm term; per query − per task; base adapter − vanilla RAG. Verdict: the CI lies above 0 (higher), below 0 (lower) or straddles it.\n");
+    let _ = writeln!(
+        out,
+        "\nRows in order: RAG-GD − base adapter on all questions, then on the gold-in-docs subset; RAG-GD − TT-SGD on the TT-SGD subset; log² − signed-log norm term; per query − per task; base adapter − vanilla RAG. Verdict: the CI lies above 0 (higher), below 0 (lower) or straddles it.\n"
+    );
     // K sweep.
-    let _ = writeln!(out, "## Inner steps K (the paper's Fig. 3b): average EM, all questions\n");
-    let _ = writeln!(out, "| retriever | {} | paper Qwen-7B (BM25 / E5) |", ks.iter().map(|k| format!("K = {k}")).collect::<Vec<_>>().join(" | "));
+    let _ = writeln!(
+        out,
+        "## Inner steps K (the paper's Fig. 3b): average EM, all questions\n"
+    );
+    let _ = writeln!(
+        out,
+        "| retriever | {} | paper Qwen-7B (BM25 / E5) |",
+        ks.iter()
+            .map(|k| format!("K = {k}"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
     let _ = writeln!(out, "|---|{}---|", "---|".repeat(ks.len()));
     for retriever in retrievers(r) {
         let sets = sets_of(r, &retriever);
         let mut cells = Vec::new();
         for k in &ks {
             let id = format!("rag-gd-k{k}");
-            let ems: Vec<Vec<f64>> = sets.iter().map(|s| question_scores(s, &id, Subset::All).0).collect();
-            cells.push(fmt_est(&bootstrap_avg(&ems, p.eval.bootstrap, seed_for(&[&retriever, &id, "k"]))));
+            let ems: Vec<Vec<f64>> = sets
+                .iter()
+                .map(|s| question_scores(s, &id, Subset::All).0)
+                .collect();
+            cells.push(fmt_est(&bootstrap_avg(
+                &ems,
+                p.eval.bootstrap,
+                seed_for(&[&retriever, &id, "k"]),
+            )));
         }
-        let _ = writeln!(out, "| {retriever} | {} | 32.25 / 32.43 / 32.40 (BM25); 36.35 / 36.71 / 36.68 (E5) |", cells.join(" | "));
+        let _ = writeln!(
+            out,
+            "| {retriever} | {} | 32.25 / 32.43 / 32.40 (BM25); 36.35 / 36.71 / 36.68 (E5) |",
+            cells.join(" | ")
+        );
     }
     let _ = writeln!(out);
     // Transfer.
-    let _ = writeln!(out, "## Transfer: gain of RAG-GD (K = {mid}) over the base adapter, in-domain vs held-out (EM points)\n");
-    let _ = writeln!(out, "| retriever | set | held out | gain [95 % CI] |\n|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "## Transfer: gain of RAG-GD (K = {mid}) over the base adapter, in-domain vs held-out (EM points)\n"
+    );
+    let _ = writeln!(
+        out,
+        "| retriever | set | held out | gain [95 % CI] |\n|---|---|---|---|"
+    );
     if let (Some(a), Some(b)) = (ragk, base) {
         for retriever in retrievers(r) {
             for s in sets_of(r, &retriever) {
                 let (x, _) = question_scores(s, &a.id, Subset::All);
                 let (y, _) = question_scores(s, &b.id, Subset::All);
-                let pd = paired(&[x], &[y], p.eval.bootstrap, seed_for(&[&retriever, &s.set, "transfer"]));
-                let _ = writeln!(out, "| {retriever} | {} | {} | {} |", s.set, if s.held_out { "yes" } else { "no" }, fmt_est(&pd.diff));
+                let pd = paired(
+                    &[x],
+                    &[y],
+                    p.eval.bootstrap,
+                    seed_for(&[&retriever, &s.set, "transfer"]),
+                );
+                let _ = writeln!(
+                    out,
+                    "| {retriever} | {} | {} | {} |",
+                    s.set,
+                    if s.held_out { "yes" } else { "no" },
+                    fmt_est(&pd.diff)
+                );
             }
         }
     }
     let _ = writeln!(out);
     // Cost.
-    let _ = writeln!(out, "## Per-query cost (seconds, each method run alone on the first {} questions of every set, cold caches)\n", p.eval.cost_questions);
-    let _ = writeln!(out, "| retriever | method | retrieval | demo encoding | g_φ | gradient steps | generation | total median | total p90 | n |\n|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "## Per-query cost (seconds, each method run alone on the first {} questions of every set, cold caches)\n",
+        p.eval.cost_questions
+    );
+    let _ = writeln!(
+        out,
+        "| retriever | method | retrieval | demo encoding | g_φ | gradient steps | generation | total median | total p90 | n |\n|---|---|---|---|---|---|---|---|---|---|"
+    );
     let mut medians: BTreeMap<(String, String), f64> = BTreeMap::new();
     for retriever in retrievers(r) {
         for m in &r.methods {
-            let samples: Vec<_> = sets_of(r, &retriever).iter().flat_map(|s| s.costs.iter().filter(|c| c.method == m.id).cloned().collect::<Vec<_>>()).collect();
+            let samples: Vec<_> = sets_of(r, &retriever)
+                .iter()
+                .flat_map(|s| {
+                    s.costs
+                        .iter()
+                        .filter(|c| c.method == m.id)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                })
+                .collect();
             if samples.is_empty() {
                 continue;
             }
-            let med = |f: &dyn Fn(&crate::results::CostSample) -> f64| median_p90(&samples.iter().map(f).collect::<Vec<_>>()).0;
+            let med = |f: &dyn Fn(&crate::results::CostSample) -> f64| {
+                median_p90(&samples.iter().map(f).collect::<Vec<_>>()).0
+            };
             let (tm, tp) = median_p90(&samples.iter().map(|c| c.total()).collect::<Vec<_>>());
             medians.insert((retriever.clone(), m.id.clone()), tm);
             let _ = writeln!(
@@ -317,35 +568,88 @@ pub fn render(r: &Results) -> String {
                 samples.len()
             );
         }
-        let once: Vec<f64> = sets_of(r, &retriever).iter().map(|s| s.per_task_once).collect();
-        let _ = writeln!(out, "| {retriever} | per-task update, once per task | | | | | | {:.3} | | {} |", median_p90(&once).0, once.len());
+        let once: Vec<f64> = sets_of(r, &retriever)
+            .iter()
+            .map(|s| s.per_task_once)
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {retriever} | per-task update, once per task | | | | | | {:.3} | | {} |",
+            median_p90(&once).0,
+            once.len()
+        );
     }
     let _ = writeln!(out);
     if let (Some(a), Some(b)) = (ragk, tt) {
         for retriever in retrievers(r) {
-            if let (Some(x), Some(y)) = (medians.get(&(retriever.clone(), b.id.clone())), medians.get(&(retriever.clone(), a.id.clone()))) {
-                let _ = writeln!(out, "- `{retriever}`: TT-SGD / RAG-GD per-query cost (medians) = **{:.2}×**.", x / y);
+            if let (Some(x), Some(y)) = (
+                medians.get(&(retriever.clone(), b.id.clone())),
+                medians.get(&(retriever.clone(), a.id.clone())),
+            ) {
+                let _ = writeln!(
+                    out,
+                    "- `{retriever}`: TT-SGD / RAG-GD per-query cost (medians) = **{:.2}×**.",
+                    x / y
+                );
             }
         }
         let _ = writeln!(out);
     }
     // Training.
     let _ = writeln!(out, "## Training\n");
-    let _ = writeln!(out, "| retriever | W_0^ret steps | instances | answer loss, first tenth → last tenth |\n|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| retriever | W_0^ret steps | instances | answer loss, first tenth → last tenth |\n|---|---|---|---|"
+    );
     for a in &r.adapters {
-        let _ = writeln!(out, "| {} | {} | {} | {:.3} → {:.3} |", a.retriever, a.steps, a.instances, a.loss_start, a.loss_end);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.3} → {:.3} |",
+            a.retriever, a.steps, a.instances, a.loss_start, a.loss_end
+        );
     }
-    let _ = writeln!(out, "\n| retriever | contexts (train / held-out) | support loss L(W^(t); C) at t = 0 … K_max | mean ‖ΔW*‖ per block | s per context |\n|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "\n| retriever | contexts (train / held-out) | support loss L(W^(t); C) at t = 0 … K_max | mean ‖ΔW*‖ per block | s per context |\n|---|---|---|---|---|"
+    );
     for t in &r.targets {
         let curve: Vec<String> = t.support_loss.iter().map(|x| format!("{x:.3}")).collect();
-        let norms: Vec<String> = t.mean_norm.iter().map(|(k, v)| format!("{k} {v:.2e}")).collect();
-        let _ = writeln!(out, "| {} | {} / {} | {} | {} | {:.1} |", t.retriever, t.train_contexts, t.heldout_contexts, curve.join(", "), norms.join(", "), t.seconds_per_context);
+        let norms: Vec<String> = t
+            .mean_norm
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.2e}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} / {} | {} | {} | {:.1} |",
+            t.retriever,
+            t.train_contexts,
+            t.heldout_contexts,
+            curve.join(", "),
+            norms.join(", "),
+            t.seconds_per_context
+        );
     }
-    let _ = writeln!(out, "\n## Target fidelity of g_φ (held-out contexts) and its size\n");
-    let _ = writeln!(out, "Cosine: mean over (layer, projection) blocks of cos(gΔW, ΔW*), then over contexts (95 % CI). Ceiling: the best cosine the fitted bases allow (‖PᵀΔW*Q‖ / ‖ΔW*‖), the price of the small heads. Norm ratio: median over blocks of ‖gΔW‖ / ‖ΔW*‖, median over contexts.\n");
-    let _ = writeln!(out, "| retriever | predictor | norm term | cosine held-out | cosine train | ceiling held-out | norm ratio | L_match first → last tenth | g_φ weights | naive heads | backbone |\n|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "\n## Target fidelity of g_φ (held-out contexts) and its size\n"
+    );
+    let _ = writeln!(
+        out,
+        "Cosine: mean over (layer, projection) blocks of cos(gΔW, ΔW*), then over contexts (95 % CI). Ceiling: the best cosine the fitted bases allow (‖PᵀΔW*Q‖ / ‖ΔW*‖), the price of the small heads. Norm ratio: median over blocks of ‖gΔW‖ / ‖ΔW*‖, median over contexts.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| retriever | predictor | norm term | cosine held-out | cosine train | ceiling held-out | norm ratio | L_match first → last tenth | g_φ weights | naive heads | backbone |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for s in &r.predictors {
-        let est = |v: &[f64]| fmt_est_plain(&bootstrap_avg(&[v.to_vec()], p.eval.bootstrap, seed_for(&[&s.retriever, &s.method, "fid"])));
+        let est = |v: &[f64]| {
+            fmt_est_plain(&bootstrap_avg(
+                &[v.to_vec()],
+                p.eval.bootstrap,
+                seed_for(&[&s.retriever, &s.method, "fid"]),
+            ))
+        };
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} | {:.2} | {:.3} → {:.3} | {} | {} | {} |",
@@ -364,14 +668,31 @@ pub fn render(r: &Results) -> String {
         );
     }
     let _ = writeln!(out, "\n## Collapse check\n");
-    let _ = writeln!(out, "Mean pairwise cosine of updates (block-averaged). If g_φ conditioned on the context, predictions would differ across contexts roughly as the targets do; a predicted cosine near 1 everywhere means g_φ acts as a second shared adapter.\n");
-    let _ = writeln!(out, "| retriever | predictor | predicted, same task | predicted, across tasks | targets, same task | targets, across tasks | deployed per query, same set | deployed, across sets |\n|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(
+        out,
+        "Mean pairwise cosine of updates (block-averaged). If g_φ conditioned on the context, predictions would differ across contexts roughly as the targets do; a predicted cosine near 1 everywhere means g_φ acts as a second shared adapter.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| retriever | predictor | predicted, same task | predicted, across tasks | targets, same task | targets, across tasks | deployed per query, same set | deployed, across sets |\n|---|---|---|---|---|---|---|---|"
+    );
     for c in &r.collapse {
-        let within: Vec<String> = c.deployed_within.iter().map(|(k, v)| format!("{k} {v:.3}")).collect();
+        let within: Vec<String> = c
+            .deployed_within
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.3}"))
+            .collect();
         let _ = writeln!(
             out,
             "| {} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {} | {:.3} |",
-            c.retriever, c.method, c.predicted_within, c.predicted_across, c.target_within, c.target_across, within.join(", "), c.deployed_across
+            c.retriever,
+            c.method,
+            c.predicted_within,
+            c.predicted_across,
+            c.target_within,
+            c.target_across,
+            within.join(", "),
+            c.deployed_across
         );
     }
     let _ = writeln!(out, "\n## Stage times\n\n| stage | seconds |\n|---|---|");

@@ -127,6 +127,8 @@ pub struct CollapseSummary {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Results {
     pub profile: Profile,
+    /// Every retriever finished (a run writes the file after each retriever).
+    pub complete: bool,
     pub model_path: String,
     pub model_sha256: String,
     pub backend: String,

@@ -37,8 +37,7 @@ use crate::predictor::PredictorShape;
 use crate::profile::Profile;
 use crate::prompt::{Instance, Item, Prompter};
 use crate::results::{
-    AdapterSummary, CollapseSummary, PredictorSummary, Results, SetRecord, StageTime,
-    TargetSummary,
+    AdapterSummary, CollapseSummary, PredictorSummary, Results, SetRecord, StageTime, TargetSummary,
 };
 use crate::retrieval::{Items, retrieve_missing};
 use crate::store::{Stamp, remove_partials};
@@ -59,6 +58,9 @@ pub struct RunOptions {
     pub progress: bool,
     /// The last stage to run (earlier stages are run or resumed first).
     pub until: Stage,
+    /// Where to write the results measured so far (JSON, Markdown report) after each
+    /// retriever, marked `complete: false` until the last.
+    pub partial: Option<(PathBuf, PathBuf)>,
 }
 
 /// The stages, in order.
@@ -95,7 +97,10 @@ fn timed<T>(stages: &mut Vec<StageTime>, name: String, f: impl FnOnce() -> Resul
     let out = f()?;
     let seconds = t.elapsed().as_secs_f64();
     eprintln!("  {name}: {seconds:.1} s");
-    stages.push(StageTime { stage: name, seconds });
+    stages.push(StageTime {
+        stage: name,
+        seconds,
+    });
     Ok(out)
 }
 
@@ -118,13 +123,24 @@ pub fn run(options: &RunOptions) -> Result<Results> {
     p.check()?;
     std::fs::create_dir_all(&options.out).map_err(crate::error::io_err(&options.out))?;
     let mut stages = Vec::new();
-    eprintln!("icor rag run --profile {}: model {}, backend {}", p.name, p.model, options.backend);
-    let LoadedModel { model, tokenizer, path: model_path, .. } =
-        timed(&mut stages, "load model".into(), || Ok(load_model(&p.model, &options.device)?))?;
+    eprintln!(
+        "icor rag run --profile {}: model {}, backend {}",
+        p.name, p.model, options.backend
+    );
+    let LoadedModel {
+        model,
+        tokenizer,
+        path: model_path,
+        ..
+    } = timed(&mut stages, "load model".into(), || {
+        Ok(load_model(&p.model, &options.device)?)
+    })?;
     let model_sha256 = icor_assets::verify::hash_file(&model_path)
         .map_err(crate::error::io_err(&model_path))?
         .1;
-    let splits = timed(&mut stages, "load data".into(), || Splits::load(&options.home, p))?;
+    let splits = timed(&mut stages, "load data".into(), || {
+        Splits::load(&options.home, p)
+    })?;
     let corpus_file = corpus_path(&options.home);
     let corpus = Corpus::open(&corpus_file, false, |_| {})?;
     let corpus_stamp = CorpusStamp::of(&corpus_file)?;
@@ -135,7 +151,10 @@ pub fn run(options: &RunOptions) -> Result<Results> {
         n_layers - p.interface_layers
     };
     let layout = LoraLayout::new(&model.config, split, p.adapter.rank, p.adapter.alpha);
-    let prompter = Prompter { tokenizer: &tokenizer, doc_tokens: p.doc_tokens };
+    let prompter = Prompter {
+        tokenizer: &tokenizer,
+        doc_tokens: p.doc_tokens,
+    };
     let methods = registry(p);
     let backbone_params = backbone_params(&model.config);
 
@@ -151,7 +170,12 @@ pub fn run(options: &RunOptions) -> Result<Results> {
     }
     let adapter_set = p.train_pools[0].clone();
     let mut wanted: Vec<(String, &QaExample)> = Vec::new();
-    wanted.extend(splits.adapter_train.iter().map(|q| (adapter_set.clone(), q)));
+    wanted.extend(
+        splits
+            .adapter_train
+            .iter()
+            .map(|q| (adapter_set.clone(), q)),
+    );
     for (set, rows, _) in pool_sources.values() {
         wanted.extend(rows.iter().map(|q| (set.clone(), q)));
     }
@@ -159,27 +183,38 @@ pub fn run(options: &RunOptions) -> Result<Results> {
         wanted.extend(t.questions.iter().map(|q| (t.key.clone(), q)));
     }
 
-    let mut adapters = Vec::new();
-    let mut target_summaries = Vec::new();
-    let mut predictor_summaries = Vec::new();
-    let mut collapse = Vec::new();
-    let mut sets: Vec<SetRecord> = Vec::new();
+    let mut pr = Progress {
+        p,
+        model_path: model_path.display().to_string(),
+        model_sha256: model_sha256.clone(),
+        backend: options.backend.clone(),
+        methods: methods.clone(),
+        stages: Vec::new(),
+        adapters: Vec::new(),
+        targets: Vec::new(),
+        predictors: Vec::new(),
+        collapse: Vec::new(),
+        sets: Vec::new(),
+        started,
+    };
+    pr.stages.append(&mut stages);
 
     for rname in &p.retrievers {
         let kind: RetrieverKind = rname.parse()?;
         eprintln!("== retriever {rname}");
-        let retriever: Box<dyn Retriever> = timed(&mut stages, format!("open retriever ({rname})"), || {
-            let mut o = OpenOptions::new(&options.home);
-            o.progress = options.progress;
-            Ok(open(kind, &corpus_file, corpus.len(), &o)?)
-        })?;
+        let retriever: Box<dyn Retriever> =
+            timed(&mut pr.stages, format!("open retriever ({rname})"), || {
+                let mut o = OpenOptions::new(&options.home);
+                o.progress = options.progress;
+                Ok(open(kind, &corpus_file, corpus.len(), &o)?)
+            })?;
         let rdir = options.out.join("retrieval");
         let rstamp = Stamp::new(
             &format!("retrieval-{rname}"),
             &(&corpus_stamp.fnv64, CORPUS_NAME, p.docs),
             "-",
         );
-        let map = timed(&mut stages, format!("retrieval ({rname})"), || {
+        let map = timed(&mut pr.stages, format!("retrieval ({rname})"), || {
             retrieve_missing(
                 retriever.as_ref(),
                 &wanted,
@@ -189,7 +224,10 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                 options.progress,
             )
         })?;
-        let items = Items { corpus: &corpus, map: &map };
+        let items = Items {
+            corpus: &corpus,
+            map: &map,
+        };
         let mut frozen = FrozenStates::new(split);
         let key = |stage: &str, settings: &dyn erased::Ser| {
             Stamp::new(
@@ -214,22 +252,27 @@ pub fn run(options: &RunOptions) -> Result<Results> {
             .map(|q| prompter.rag_instance(&items.item(&adapter_set, q)?))
             .collect::<Result<_>>()?;
         let astamp = key("adapter", &p.adapter);
-        let trained = timed(&mut stages, format!("stage 1: W_0^ret ({rname})"), || {
-            train_adapter(
-                &model,
-                &mut frozen,
-                &layout,
-                &train_instances,
-                &p.adapter,
-                p.seed,
-                &options.out.join(format!("adapter-{rname}.safetensors")),
-                &astamp,
-                options.progress,
-            )
-        })?;
+        let trained = timed(
+            &mut pr.stages,
+            format!("stage 1: W_0^ret ({rname})"),
+            || {
+                train_adapter(
+                    &model,
+                    &mut frozen,
+                    &layout,
+                    &train_instances,
+                    &p.adapter,
+                    p.seed,
+                    &options.out.join(format!("adapter-{rname}.safetensors")),
+                    &astamp,
+                    options.progress,
+                    None,
+                )
+            },
+        )?;
         let tenth = (trained.losses.len() / 10).max(1);
         let avg = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len().max(1) as f64;
-        adapters.push(AdapterSummary {
+        pr.adapters.push(AdapterSummary {
             retriever: rname.clone(),
             steps: trained.losses.len(),
             instances: train_instances.len(),
@@ -267,7 +310,13 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                 contexts.push(Context {
                     task: tp.key.clone(),
                     pool: tp.key.clone(),
-                    idx: crate::support::draw(tp.pool.len(), p.support, p.seed ^ 0x7a7, c as u64, None),
+                    idx: crate::support::draw(
+                        tp.pool.len(),
+                        p.support,
+                        p.seed ^ 0x7a7,
+                        c as u64,
+                        None,
+                    ),
                     heldout: false,
                     name: format!("{}-{c}", sanitize(&tp.key)),
                 });
@@ -278,7 +327,13 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                 contexts.push(Context {
                     task: t.key.clone(),
                     pool: t.pool_key.clone(),
-                    idx: crate::support::draw(t.pool.len(), p.support, p.seed ^ 0x4e1d, c as u64, None),
+                    idx: crate::support::draw(
+                        t.pool.len(),
+                        p.support,
+                        p.seed ^ 0x4e1d,
+                        c as u64,
+                        None,
+                    ),
                     heldout: true,
                     name: format!("heldout-{}-{c}", sanitize(&t.key)),
                 });
@@ -306,12 +361,23 @@ pub fn run(options: &RunOptions) -> Result<Results> {
             );
             for ctx in &contexts {
                 let path = tdir.join(format!("{}.safetensors", ctx.name));
-                let pool = pools.get_mut(&ctx.pool).ok_or_else(|| Error::Config(format!("no pool {}", ctx.pool)))?;
+                let pool = pools
+                    .get_mut(&ctx.pool)
+                    .ok_or_else(|| Error::Config(format!("no pool {}", ctx.pool)))?;
                 let file = match TensorFile::load_or_rebuild(&path, &tstamp)? {
                     Some(f) => f,
                     None => {
                         let demos = pool.context(&ctx.idx);
-                        let steps = gd_steps(&model, &mut frozen, &layout, &w0_flat, &demos, p.targets.eta, &ks, "targets")?;
+                        let steps = gd_steps(
+                            &model,
+                            &mut frozen,
+                            &layout,
+                            &w0_flat,
+                            &demos,
+                            p.targets.eta,
+                            &ks,
+                            "targets",
+                        )?;
                         let mut f = TensorFile::default();
                         for (k, prm) in steps.ks.iter().zip(&steps.params) {
                             f.tensors.insert(format!("k{k}"), prm.clone());
@@ -324,7 +390,11 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                 };
                 let mut per_k = Vec::new();
                 for k in &ks {
-                    per_k.push(FactoredDelta::lora_change(&layout, file.get(&format!("k{k}"), &path)?, &w0_flat));
+                    per_k.push(FactoredDelta::lora_change(
+                        &layout,
+                        file.get(&format!("k{k}"), &path)?,
+                        &w0_flat,
+                    ));
                 }
                 deltas.push(per_k);
                 support_losses.push(file.get("losses", &path)?.to_vec());
@@ -344,7 +414,10 @@ pub fn run(options: &RunOptions) -> Result<Results> {
             bar.finish_and_clear();
         }
         let t2s = t2.elapsed().as_secs_f64();
-        stages.push(StageTime { stage: format!("stage 2: targets ({rname})"), seconds: t2s });
+        pr.stages.push(StageTime {
+            stage: format!("stage 2: targets ({rname})"),
+            seconds: t2s,
+        });
         eprintln!("  stage 2: targets ({rname}): {t2s:.1} s ({computed} computed)");
         let kmax = ks.iter().copied().max().unwrap_or(1);
         let mut support_loss = vec![0f64; kmax];
@@ -356,15 +429,22 @@ pub fn run(options: &RunOptions) -> Result<Results> {
         let mut mean_norm = BTreeMap::new();
         for (ki, k) in ks.iter().enumerate() {
             let all: Vec<f64> = deltas.iter().flat_map(|d| d[ki].norms()).collect();
-            mean_norm.insert(format!("k{k}"), all.iter().sum::<f64>() / all.len().max(1) as f64);
+            mean_norm.insert(
+                format!("k{k}"),
+                all.iter().sum::<f64>() / all.len().max(1) as f64,
+            );
         }
-        target_summaries.push(TargetSummary {
+        pr.targets.push(TargetSummary {
             retriever: rname.clone(),
             train_contexts: contexts.iter().filter(|c| !c.heldout).count(),
             heldout_contexts: contexts.iter().filter(|c| c.heldout).count(),
             support_loss,
             mean_norm,
-            seconds_per_context: if computed > 0 { t2s / computed as f64 } else { f64::NAN },
+            seconds_per_context: if computed > 0 {
+                t2s / computed as f64
+            } else {
+                f64::NAN
+            },
         });
 
         if options.until == Stage::Targets {
@@ -373,20 +453,31 @@ pub fn run(options: &RunOptions) -> Result<Results> {
 
         // Stage 3: bases and g_φ per RAG-GD method.
         let mut predictors: BTreeMap<String, TrainedG> = BTreeMap::new();
+        let mut bases_by_k: BTreeMap<usize, Vec<crate::factored::Basis>> = BTreeMap::new();
         let t3 = Instant::now();
         for m in &methods {
-            let MethodKind::RagGd { k, term, per_task } = m.kind else { continue };
+            let MethodKind::RagGd { k, term, per_task } = m.kind else {
+                continue;
+            };
             if per_task {
                 continue; // shares the per-query method's predictor at the same K and term
             }
             let ki = ks.iter().position(|&x| x == k).unwrap_or(0);
-            let train_d: Vec<&FactoredDelta> = contexts
-                .iter()
-                .zip(&deltas)
-                .filter(|(c, _)| !c.heldout)
-                .map(|(_, d)| &d[ki])
-                .collect();
-            let bases = fit_bases(&train_d, p.predictor.basis_rank);
+            // One basis per K, shared by the norm-term variants.
+            let bases = match bases_by_k.get(&k) {
+                Some(b) => b.clone(),
+                None => {
+                    let train_d: Vec<&FactoredDelta> = contexts
+                        .iter()
+                        .zip(&deltas)
+                        .filter(|(c, _)| !c.heldout)
+                        .map(|(_, d)| &d[ki])
+                        .collect();
+                    let b = fit_bases(&train_d, p.predictor.basis_rank);
+                    bases_by_k.insert(k, b.clone());
+                    b
+                }
+            };
             let proj = |heldout: bool| -> Vec<Projected> {
                 contexts
                     .iter()
@@ -416,9 +507,10 @@ pub fn run(options: &RunOptions) -> Result<Results> {
             )?;
             let held = fidelity(&tp.predictor, &held_p, &options.device);
             let trainf = fidelity(&tp.predictor, &train_p, &options.device);
-            let dims: Vec<(usize, usize)> = layout.blocks.iter().map(|b| (b.d_in, b.d_out)).collect();
+            let dims: Vec<(usize, usize)> =
+                layout.blocks.iter().map(|b| (b.d_in, b.d_out)).collect();
             let tenth = (tp.losses.len() / 10).max(1);
-            predictor_summaries.push(PredictorSummary {
+            pr.predictors.push(PredictorSummary {
                 retriever: rname.clone(),
                 method: m.id.clone(),
                 k,
@@ -449,13 +541,17 @@ pub fn run(options: &RunOptions) -> Result<Results> {
             let tasks: Vec<String> = splits.eval.iter().map(|t| t.key.clone()).collect();
             let (mut pw, mut pa, mut tw, mut ta) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
             for (a, ta_key) in tasks.iter().enumerate() {
-                let ia: Vec<usize> = (0..held_ctx.len()).filter(|&i| &held_ctx[i].0.task == ta_key).collect();
+                let ia: Vec<usize> = (0..held_ctx.len())
+                    .filter(|&i| &held_ctx[i].0.task == ta_key)
+                    .collect();
                 let ca: Vec<&[f32]> = ia.iter().map(|&i| coeffs[i].as_slice()).collect();
                 let da: Vec<&FactoredDelta> = ia.iter().map(|&i| held_ctx[i].1).collect();
                 pw.push(mean_pairwise_cos_coeffs(&ca, &ca, shape.blocks, true));
                 tw.push(mean_pairwise_cos_targets(&da, &da, true));
                 for tb_key in tasks.iter().skip(a + 1) {
-                    let ib: Vec<usize> = (0..held_ctx.len()).filter(|&i| &held_ctx[i].0.task == tb_key).collect();
+                    let ib: Vec<usize> = (0..held_ctx.len())
+                        .filter(|&i| &held_ctx[i].0.task == tb_key)
+                        .collect();
                     let cb: Vec<&[f32]> = ib.iter().map(|&i| coeffs[i].as_slice()).collect();
                     let db: Vec<&FactoredDelta> = ib.iter().map(|&i| held_ctx[i].1).collect();
                     pa.push(mean_pairwise_cos_coeffs(&ca, &cb, shape.blocks, false));
@@ -466,7 +562,7 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                 let f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
                 f.iter().sum::<f64>() / f.len().max(1) as f64
             };
-            collapse.push(CollapseSummary {
+            pr.collapse.push(CollapseSummary {
                 retriever: rname.clone(),
                 method: m.id.clone(),
                 predicted_within: finite_mean(&pw),
@@ -476,19 +572,39 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                 deployed_within: BTreeMap::new(),
                 deployed_across: f64::NAN,
             });
-            predictors.insert(m.id.clone(), TrainedG { predictor: tp.predictor, bases });
+            predictors.insert(
+                m.id.clone(),
+                TrainedG {
+                    predictor: tp.predictor,
+                    bases,
+                },
+            );
         }
         // The per-task mode uses the per-query predictor of the same K and term.
         for m in &methods {
-            if let MethodKind::RagGd { k, term, per_task: true } = m.kind
-                && let Some(src) = methods.iter().find(|o| o.kind == MethodKind::RagGd { k, term, per_task: false })
+            if let MethodKind::RagGd {
+                k,
+                term,
+                per_task: true,
+            } = m.kind
+                && let Some(src) = methods.iter().find(|o| {
+                    o.kind
+                        == MethodKind::RagGd {
+                            k,
+                            term,
+                            per_task: false,
+                        }
+                })
                 && let Some(g) = predictors.get(&src.id).cloned()
             {
                 predictors.insert(m.id.clone(), g);
             }
         }
         let t3s = t3.elapsed().as_secs_f64();
-        stages.push(StageTime { stage: format!("stage 3: g_φ ({rname})"), seconds: t3s });
+        pr.stages.push(StageTime {
+            stage: format!("stage 3: g_φ ({rname})"),
+            seconds: t3s,
+        });
         eprintln!("  stage 3: g_φ ({rname}): {t3s:.1} s");
 
         if options.until == Stage::Predictor {
@@ -506,7 +622,18 @@ pub fn run(options: &RunOptions) -> Result<Results> {
             predictors: &predictors,
             methods: &methods,
         };
-        let estamp = key("eval", &(&p.eval, &p.targets, &p.predictor, &p.adapter, p.support, p.pool_size, &methods));
+        let estamp = key(
+            "eval",
+            &(
+                &p.eval,
+                &p.targets,
+                &p.predictor,
+                &p.adapter,
+                p.support,
+                p.pool_size,
+                &methods,
+            ),
+        );
         let t4 = Instant::now();
         let mut deployed: BTreeMap<String, BTreeMap<String, Vec<Vec<f32>>>> = BTreeMap::new();
         for task in &splits.eval {
@@ -515,8 +642,10 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                 .iter()
                 .map(|q| items.item(&task.key, q))
                 .collect::<Result<_>>()?;
-            let pool = pools.get_mut(&task.pool_key).ok_or_else(|| Error::Config(format!("no pool {}", task.pool_key)))?;
-            let qo = sets.iter().find(|s| s.set == task.key);
+            let pool = pools
+                .get_mut(&task.pool_key)
+                .ok_or_else(|| Error::Config(format!("no pool {}", task.pool_key)))?;
+            let qo = pr.sets.iter().find(|s| s.set == task.key);
             let rec = evaluate_set(
                 &deploy,
                 &mut frozen,
@@ -528,30 +657,57 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                 &its,
                 pool,
                 qo,
-                &options.out.join("eval").join(rname).join(format!("{}.json", sanitize(&task.key))),
+                &options
+                    .out
+                    .join("eval")
+                    .join(rname)
+                    .join(format!("{}.json", sanitize(&task.key))),
                 &estamp,
                 options.progress,
             )?;
             for m in &methods {
-                if matches!(m.kind, MethodKind::RagGd { per_task: false, .. }) {
-                    let c = deployed_coefficients(&deploy, &mut frozen, pool, &m.id, its.len(), &options.device)?;
-                    deployed.entry(m.id.clone()).or_default().insert(task.key.clone(), c);
+                if matches!(
+                    m.kind,
+                    MethodKind::RagGd {
+                        per_task: false,
+                        ..
+                    }
+                ) {
+                    let c = deployed_coefficients(
+                        &deploy,
+                        &mut frozen,
+                        pool,
+                        &m.id,
+                        its.len(),
+                        &options.device,
+                    )?;
+                    deployed
+                        .entry(m.id.clone())
+                        .or_default()
+                        .insert(task.key.clone(), c);
                 }
             }
-            sets.push(rec);
-            frozen.clear();
+            pr.sets.push(rec);
         }
         let t4s = t4.elapsed().as_secs_f64();
-        stages.push(StageTime { stage: format!("stage 4: evaluation ({rname})"), seconds: t4s });
+        pr.stages.push(StageTime {
+            stage: format!("stage 4: evaluation ({rname})"),
+            seconds: t4s,
+        });
         eprintln!("  stage 4: evaluation ({rname}): {t4s:.1} s");
-        for c in collapse.iter_mut().filter(|c| &c.retriever == rname) {
-            let Some(per_set) = deployed.get(&c.method) else { continue };
+        for c in pr.collapse.iter_mut().filter(|c| &c.retriever == rname) {
+            let Some(per_set) = deployed.get(&c.method) else {
+                continue;
+            };
             let blocks = layout.blocks.len();
             let mut across = Vec::new();
             let keys: Vec<&String> = per_set.keys().collect();
             for (a, ka) in keys.iter().enumerate() {
                 let ca: Vec<&[f32]> = per_set[*ka].iter().map(Vec::as_slice).collect();
-                c.deployed_within.insert((*ka).clone(), mean_pairwise_cos_coeffs(&ca, &ca, blocks, true));
+                c.deployed_within.insert(
+                    (*ka).clone(),
+                    mean_pairwise_cos_coeffs(&ca, &ca, blocks, true),
+                );
                 for kb in keys.iter().skip(a + 1) {
                     let cb: Vec<&[f32]> = per_set[*kb].iter().map(Vec::as_slice).collect();
                     across.push(mean_pairwise_cos_coeffs(&ca, &cb, blocks, false));
@@ -559,24 +715,52 @@ pub fn run(options: &RunOptions) -> Result<Results> {
             }
             c.deployed_across = across.iter().sum::<f64>() / across.len().max(1) as f64;
         }
+        if let Some((json, md)) = &options.partial {
+            let r = pr.results(false);
+            save_results(json, &r)?;
+            crate::store::write_atomic(md, crate::report::render(&r).as_bytes())?;
+        }
     }
 
-    Ok(Results {
-        profile: p.clone(),
-        model_path: model_path.display().to_string(),
-        model_sha256,
-        backend: options.backend.clone(),
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        code_version: env!("CARGO_PKG_VERSION").into(),
-        methods,
-        stages,
-        adapters,
-        targets: target_summaries,
-        predictors: predictor_summaries,
-        collapse,
-        sets,
-        total_seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(pr.results(true))
+}
+
+/// What has been measured so far, for the results file written after each retriever.
+struct Progress<'a> {
+    p: &'a Profile,
+    model_path: String,
+    model_sha256: String,
+    backend: String,
+    methods: Vec<Method>,
+    stages: Vec<StageTime>,
+    adapters: Vec<AdapterSummary>,
+    targets: Vec<TargetSummary>,
+    predictors: Vec<PredictorSummary>,
+    collapse: Vec<CollapseSummary>,
+    sets: Vec<SetRecord>,
+    started: Instant,
+}
+
+impl Progress<'_> {
+    fn results(&self, complete: bool) -> Results {
+        Results {
+            profile: self.p.clone(),
+            complete,
+            model_path: self.model_path.clone(),
+            model_sha256: self.model_sha256.clone(),
+            backend: self.backend.clone(),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            code_version: env!("CARGO_PKG_VERSION").into(),
+            methods: self.methods.clone(),
+            stages: self.stages.clone(),
+            adapters: self.adapters.clone(),
+            targets: self.targets.clone(),
+            predictors: self.predictors.clone(),
+            collapse: self.collapse.clone(),
+            sets: self.sets.clone(),
+            total_seconds: self.started.elapsed().as_secs_f64(),
+        }
+    }
 }
 
 /// Weights of the backbone (embedding, blocks, output head when untied).
@@ -620,5 +804,8 @@ mod erased {
 
 /// Methods that this profile registers (for `--help`-style listings).
 pub fn method_labels(profile: &Profile) -> Vec<String> {
-    registry(profile).into_iter().map(|m: Method| format!("{} ({})", m.label, m.id)).collect()
+    registry(profile)
+        .into_iter()
+        .map(|m: Method| format!("{} ({})", m.label, m.id))
+        .collect()
 }

@@ -16,7 +16,11 @@ pub struct Estimate {
 }
 
 fn mean(x: &[f64]) -> f64 {
-    if x.is_empty() { f64::NAN } else { x.iter().sum::<f64>() / x.len() as f64 }
+    if x.is_empty() {
+        f64::NAN
+    } else {
+        x.iter().sum::<f64>() / x.len() as f64
+    }
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {
@@ -35,20 +39,35 @@ pub fn bootstrap_avg(sets: &[Vec<f64>], resamples: usize, seed: u64) -> Estimate
     let point = mean(&sets.iter().map(|s| mean(s)).collect::<Vec<_>>());
     let n = sets.iter().map(Vec::len).sum();
     if sets.iter().any(Vec::is_empty) || resamples == 0 {
-        return Estimate { mean: point, lo: f64::NAN, hi: f64::NAN, n };
+        return Estimate {
+            mean: point,
+            lo: f64::NAN,
+            hi: f64::NAN,
+            n,
+        };
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut stats: Vec<f64> = (0..resamples)
         .map(|_| {
             let per: Vec<f64> = sets
                 .iter()
-                .map(|s| (0..s.len()).map(|_| s[rng.random_range(0..s.len())]).sum::<f64>() / s.len() as f64)
+                .map(|s| {
+                    (0..s.len())
+                        .map(|_| s[rng.random_range(0..s.len())])
+                        .sum::<f64>()
+                        / s.len() as f64
+                })
                 .collect();
             mean(&per)
         })
         .collect();
     stats.sort_by(f64::total_cmp);
-    Estimate { mean: point, lo: percentile(&stats, 0.025), hi: percentile(&stats, 0.975), n }
+    Estimate {
+        mean: point,
+        lo: percentile(&stats, 0.025),
+        hi: percentile(&stats, 0.975),
+        n,
+    }
 }
 
 /// Paired difference `a − b` on the same questions (`a[s][q]`, `b[s][q]`), averaged over sets,
@@ -73,14 +92,22 @@ pub fn paired(a: &[Vec<f64>], b: &[Vec<f64>], resamples: usize, seed: u64) -> Pa
         for _ in 0..resamples {
             let per: Vec<f64> = d
                 .iter()
-                .map(|s| (0..s.len()).map(|_| s[rng.random_range(0..s.len())]).sum::<f64>() / s.len() as f64)
+                .map(|s| {
+                    (0..s.len())
+                        .map(|_| s[rng.random_range(0..s.len())])
+                        .sum::<f64>()
+                        / s.len() as f64
+                })
                 .collect();
             if mean(&per) <= 0.0 {
                 le += 1;
             }
         }
     }
-    Paired { diff: est, p_le_zero: le as f64 / resamples.max(1) as f64 }
+    Paired {
+        diff: est,
+        p_le_zero: le as f64 / resamples.max(1) as f64,
+    }
 }
 
 /// Median and 90th percentile.

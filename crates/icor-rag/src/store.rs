@@ -155,4 +155,3 @@ fn stale_reason(found: &Stamp, want: &Stamp) -> String {
     }
     parts.join(", ")
 }
-

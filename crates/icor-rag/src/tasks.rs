@@ -71,7 +71,12 @@ impl Splits {
         for (i, key) in profile.train_pools.iter().enumerate() {
             let (spec, rows) = load(home, key)?;
             let rows = shuffled(rows, profile.seed);
-            let need = profile.pool_size + if i == 0 { profile.adapter.train_questions } else { 0 };
+            let need = profile.pool_size
+                + if i == 0 {
+                    profile.adapter.train_questions
+                } else {
+                    0
+                };
             if rows.len() < need {
                 return Err(Error::Config(format!(
                     "{key} has {} questions, the profile needs {need}",
@@ -184,7 +189,10 @@ mod tests {
     #[test]
     fn regex_answers_become_readable_text() {
         assert_eq!(regex_answer_text("Ronald Reagan|Reagan"), "Ronald Reagan");
-        assert_eq!(regex_answer_text("(President )?Lincoln"), "President Lincoln");
+        assert_eq!(
+            regex_answer_text("(President )?Lincoln"),
+            "President Lincoln"
+        );
         assert_eq!(regex_answer_text("1,?000"), "1,000");
         assert_eq!(regex_answer_text("(Mt\\.?|Mount) Everest"), "Mt Everest");
     }

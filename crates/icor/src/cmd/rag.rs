@@ -92,7 +92,9 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
             let r = load_results(&results)?;
             let md = render(&r);
             match out {
-                Some(p) => std::fs::write(&p, md).with_context(|| format!("writing {}", p.display()))?,
+                Some(p) => {
+                    std::fs::write(&p, md).with_context(|| format!("writing {}", p.display()))?
+                }
                 None => print!("{md}"),
             }
             Ok(ExitCode::SUCCESS)
@@ -118,7 +120,9 @@ fn stages(a: RunArgs, until: Stage) -> Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("target/icor-rag").join(&profile.name));
-    let has_artefacts = std::fs::read_dir(&out).map(|mut d| d.next().is_some()).unwrap_or(false);
+    let has_artefacts = std::fs::read_dir(&out)
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false);
     if has_artefacts && a.fresh {
         std::fs::remove_dir_all(&out).with_context(|| format!("removing {}", out.display()))?;
     } else if has_artefacts && !a.resume {
@@ -127,6 +131,11 @@ fn stages(a: RunArgs, until: Stage) -> Result<ExitCode> {
             out.display()
         );
     }
+    let json = a
+        .report_dir
+        .join("rag")
+        .join(format!("{}.json", profile.name));
+    let md = a.report_dir.join(format!("rag-{}.md", profile.name));
     let home = icor_assets::home(a.home.as_deref())?;
     let device = device_by_name(&a.device)?;
     let options = RunOptions {
@@ -137,14 +146,13 @@ fn stages(a: RunArgs, until: Stage) -> Result<ExitCode> {
         backend: a.device.clone(),
         progress: !a.quiet,
         until,
+        partial: (until == Stage::Eval).then(|| (json.clone(), md.clone())),
     };
     let results = run(&options)?;
     if until == Stage::Eval {
-        let json = a.report_dir.join("rag").join(format!("{}.json", options.profile.name));
-        let md = a.report_dir.join(format!("rag-{}.md", options.profile.name));
-        std::fs::create_dir_all(json.parent().unwrap_or(&a.report_dir))?;
         save_results(&json, &results)?;
-        std::fs::write(&md, render(&results)).with_context(|| format!("writing {}", md.display()))?;
+        std::fs::write(&md, render(&results))
+            .with_context(|| format!("writing {}", md.display()))?;
         eprintln!("wrote {} and {}", json.display(), md.display());
     }
     if a.json {

@@ -1,0 +1,314 @@
+//! The method's pieces on a tiny random backbone: the answer loss against the full logits,
+//! the frozen-layer split, gradient-step targets and their snapshots, demonstration encoding
+//! under padding, resuming W_0^ret's training after a kill, and g_φ learning a context-
+//! dependent update through the matching loss.
+
+#[path = "../../icor-llm/tests/tiny/mod.rs"]
+mod tiny;
+
+use burn::tensor::Device;
+use burn::tensor::activation::log_softmax;
+use icor_llm::tensor_util::to_vec_f32;
+use icor_llm::{Adaptation, Llm, LlmConfig};
+use icor_rag::adapter::train_adapter;
+use icor_rag::encode::eos_states;
+use icor_rag::frozen::FrozenStates;
+use icor_rag::loss::{AnswerBatch, answer_loss};
+use icor_rag::matching::NormTerm;
+use icor_rag::meta::{Projected, fidelity, train_predictor};
+use icor_rag::params::LoraLayout;
+use icor_rag::predictor::PredictorShape;
+use icor_rag::profile::{AdapterSettings, PredictorSettings};
+use icor_rag::prompt::Instance;
+use icor_rag::store::Stamp;
+use icor_rag::target::gd_steps;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tiny::{RandomSource, tiny_config};
+
+/// f32 forward passes along different paths agree to rounding (~1e-6 relative).
+const TOL: f32 = 1e-4;
+
+fn config() -> LlmConfig {
+    LlmConfig {
+        n_layers: 4,
+        ..tiny_config(4, 2)
+    }
+}
+
+fn model(seed: u64) -> Llm {
+    let src = RandomSource::new(config(), seed);
+    Llm::load(&src, src.config.clone(), &Device::flex()).expect("tiny model loads")
+}
+
+fn instances() -> Vec<Instance> {
+    vec![
+        Instance {
+            prompt: vec![3, 17, 42, 5, 61],
+            answer: vec![9, 2],
+        },
+        Instance {
+            prompt: vec![7, 1, 30],
+            answer: vec![11, 12, 2],
+        },
+        Instance {
+            prompt: vec![40, 41, 42, 43, 44, 45],
+            answer: vec![2],
+        },
+    ]
+}
+
+/// Random factors (nonzero B) for the interface on layers `first..`.
+fn random_params(layout: &LoraLayout, seed: u64) -> Vec<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..layout.len)
+        .map(|_| rng.random_range(-0.3..0.3))
+        .collect()
+}
+
+/// The loss from the full logits of each sequence: mean of −log p(answer token).
+fn reference_loss(m: &Llm, adapt: &Adaptation<'_>, insts: &[Instance]) -> f32 {
+    let mut total = 0f64;
+    let mut n = 0usize;
+    for inst in insts {
+        let seq = inst.sequence();
+        let logits = m.forward_logits(&seq, adapt).unwrap();
+        let [_, t, v] = logits.dims();
+        let logp = to_vec_f32(log_softmax(logits.reshape([t, v]), 1));
+        for (j, &tok) in inst.answer.iter().enumerate() {
+            let p = inst.prompt.len() + j - 1;
+            total -= f64::from(logp[p * v + tok as usize]);
+            n += 1;
+        }
+    }
+    (total / n as f64) as f32
+}
+
+#[test]
+fn answer_loss_equals_the_cross_entropy_of_the_full_logits_at_every_split() {
+    let m = model(1);
+    let insts = instances();
+    let refs: Vec<&Instance> = insts.iter().collect();
+    for split in [0, 2] {
+        let layout = LoraLayout::new(&m.config, split, 3, 6.0);
+        let lora = layout.adapter(&random_params(&layout, 2), m.device());
+        let adapt = Adaptation::lora(&lora);
+        let want = reference_loss(&m, &adapt, &insts);
+        let mut frozen = FrozenStates::new(split);
+        let batch = AnswerBatch::new(&m, &mut frozen, &refs).unwrap();
+        assert_eq!(batch.tokens, 6);
+        let got = to_vec_f32(answer_loss(&m, split, &batch, &adapt).unwrap())[0];
+        assert!(
+            (got - want).abs() < TOL * want.abs().max(1.0),
+            "split {split}: {got} vs {want}"
+        );
+    }
+}
+
+#[test]
+fn eos_states_of_a_padded_batch_equal_those_of_each_sequence_alone() {
+    let m = model(3);
+    let layout = LoraLayout::new(&m.config, 2, 3, 6.0);
+    let lora = layout.adapter(&random_params(&layout, 4), m.device());
+    let insts = instances();
+    let refs: Vec<&Instance> = insts.iter().collect();
+    let mut frozen = FrozenStates::new(2);
+    let batch = eos_states(&m, &mut frozen, &lora, &refs).unwrap();
+    for (i, inst) in insts.iter().enumerate() {
+        let alone = eos_states(&m, &mut FrozenStates::new(2), &lora, &[inst]).unwrap();
+        let d = alone[0]
+            .iter()
+            .zip(&batch[i])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(d < TOL, "instance {i} differs by {d}");
+    }
+}
+
+#[test]
+fn gradient_steps_lower_the_support_loss_and_snapshots_match_shorter_runs() {
+    let m = model(5);
+    let layout = LoraLayout::new(&m.config, 2, 3, 6.0);
+    let w0 = random_params(&layout, 6);
+    let insts = instances();
+    let ctx: Vec<&Instance> = insts.iter().collect();
+    let mut frozen = FrozenStates::new(2);
+    let long = gd_steps(
+        &m,
+        &mut frozen,
+        &layout,
+        &w0,
+        &ctx,
+        0.05,
+        &[4, 1, 2],
+        "test",
+    )
+    .unwrap();
+    assert_eq!(long.ks, vec![1, 2, 4]);
+    assert_eq!(long.losses.len(), 4);
+    assert!(
+        long.losses[3] < long.losses[0],
+        "loss {:?} should fall",
+        long.losses
+    );
+    let short = gd_steps(&m, &mut frozen, &layout, &w0, &ctx, 0.05, &[2], "test").unwrap();
+    assert_eq!(
+        short.params[0], long.params[1],
+        "the K = 2 snapshot is the K = 2 run"
+    );
+    // One step is w0 − η ∇L (the gradient read off the autodiff graph).
+    let ad = m.device().clone().autodiff();
+    let adapter = layout.adapter(&w0, &ad);
+    let batch = AnswerBatch::new(&m, &mut frozen, &ctx).unwrap();
+    let loss = answer_loss(&m, 2, &batch, &Adaptation::lora(&adapter)).unwrap();
+    let g = layout.gradient(&adapter, &loss.backward());
+    let one: Vec<f32> = w0.iter().zip(&g).map(|(p, g)| p - 0.05 * g).collect();
+    let d = one
+        .iter()
+        .zip(&long.params[0])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(d < 1e-6, "first step differs by {d}");
+}
+
+#[test]
+fn adapter_training_resumed_after_a_kill_ends_with_the_same_numbers() {
+    let m = model(7);
+    let layout = LoraLayout::new(&m.config, 2, 3, 6.0);
+    let insts = instances();
+    let settings = AdapterSettings {
+        rank: 3,
+        alpha: 6.0,
+        lr: 1e-2,
+        weight_decay: 0.01,
+        clip: 1.0,
+        grad_accum: 2,
+        micro_batch: 2,
+        steps: 5,
+        train_questions: 3,
+        checkpoint_every: 1,
+    };
+    let stamp = Stamp::new("adapter-test", &settings, "tiny");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |path: &std::path::Path, stop: Option<usize>| {
+        train_adapter(
+            &m,
+            &mut FrozenStates::new(2),
+            &layout,
+            &insts,
+            &settings,
+            9,
+            path,
+            &stamp,
+            false,
+            stop,
+        )
+        .unwrap()
+    };
+    let whole = run(&dir.path().join("a.safetensors"), None);
+    let killed_at = dir.path().join("b.safetensors");
+    let part = run(&killed_at, Some(2));
+    assert_eq!(part.losses.len(), 2);
+    let resumed = run(&killed_at, None);
+    assert_eq!(resumed.losses, whole.losses);
+    assert_eq!(resumed.params, whole.params);
+    assert!(
+        whole.losses[4] < whole.losses[0],
+        "loss {:?} should fall",
+        whole.losses
+    );
+    // Nothing partial is left next to the checkpoint.
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with(".partial")),
+        "{names:?}"
+    );
+    // A checkpoint made under other settings is stale: rebuilt, not reused.
+    let other = Stamp::new("adapter-test", &"other settings", "tiny");
+    let fresh = train_adapter(
+        &m,
+        &mut FrozenStates::new(2),
+        &layout,
+        &insts,
+        &settings,
+        9,
+        &killed_at,
+        &other,
+        false,
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        fresh.params, whole.params,
+        "a rebuilt run repeats the same numbers"
+    );
+}
+
+#[test]
+fn g_phi_learns_an_update_that_depends_on_the_context() {
+    // Targets T = Σ_j h_j · M_j (a linear function of the pooled state): the predictor must
+    // condition on h̄ to match them; held-out cosine near 1 shows it does.
+    let shape = PredictorShape {
+        d: 6,
+        hidden: 32,
+        code: 8,
+        blocks: 2,
+        r: 2,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let basis: Vec<Vec<f32>> = (0..shape.d)
+        .map(|_| {
+            (0..shape.blocks * 4)
+                .map(|_| rng.random_range(-1.0..1.0))
+                .collect()
+        })
+        .collect();
+    let make = |rng: &mut ChaCha8Rng| {
+        let h: Vec<f32> = (0..shape.d).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let mut t = vec![0f32; shape.blocks * 4];
+        for (hj, bj) in h.iter().zip(&basis) {
+            t.iter_mut().zip(bj).for_each(|(x, b)| *x += hj * b);
+        }
+        let norms = t
+            .chunks(4)
+            .map(|c| c.iter().map(|x| x * x).sum::<f32>().sqrt())
+            .collect();
+        Projected { hbar: h, t, norms }
+    };
+    let train: Vec<Projected> = (0..64).map(|_| make(&mut rng)).collect();
+    let held: Vec<Projected> = (0..16).map(|_| make(&mut rng)).collect();
+    let settings = PredictorSettings {
+        hidden: 32,
+        code: 8,
+        basis_rank: 2,
+        lr: 1e-2,
+        weight_decay: 0.0,
+        clip: 1.0,
+        lambda: 0.1,
+        steps: 600,
+        batch: 16,
+    };
+    let dev = Device::flex();
+    let tp = train_predictor(
+        &train,
+        shape,
+        &settings,
+        NormTerm::LogSquared,
+        0,
+        &dev,
+        "test",
+        false,
+    )
+    .unwrap();
+    let f = fidelity(&tp.predictor, &held, &dev);
+    let mean = f.cosine.iter().sum::<f64>() / f.cosine.len() as f64;
+    assert!(mean > 0.9, "held-out cosine {mean}");
+    // The targets live entirely in the bases here: the ceiling is 1.
+    assert!(f.ceiling.iter().all(|&c| (c - 1.0).abs() < 1e-5));
+    let first = tp.losses[..20].iter().sum::<f32>() / 20.0;
+    let last = tp.losses[tp.losses.len() - 20..].iter().sum::<f32>() / 20.0;
+    assert!(last < first / 2.0, "L_match {first} → {last}");
+}
