@@ -1,5 +1,7 @@
 //! `cargo xtask figures [--check]`: renders every probe figure from the sweep files under
-//! `reports/probe/` (written by `icor probe`) into `reports/figures/{name}.svg` and `.png`.
+//! `reports/probe/` (written by `icor probe`), and the EM-vs-cost figure of every RAG results
+//! file under `reports/rag/` (written by `icor rag run`), into `reports/figures/{name}.svg`
+//! and `.png`.
 //!
 //! Each figure family (one file under `figures/`) turns one sweep file into plain figure specs
 //! (`spec.rs`); `render.rs` draws a spec on the SVG and on the bitmap backend. The text is laid
@@ -17,6 +19,7 @@ mod docs;
 mod features;
 mod labels;
 mod nonlinear;
+mod rag;
 mod render;
 mod spec;
 
@@ -114,7 +117,8 @@ fn existing(dir: &Path) -> Result<Vec<String>> {
 
 pub fn run(root: &Path, check: bool) -> Result<()> {
     register_font()?;
-    let figs = build(&root.join("reports/probe"))?;
+    let mut figs = build(&root.join("reports/probe"))?;
+    figs.extend(rag::figures(&root.join("reports/rag"))?);
     let dest = root.join("reports/figures");
     if check {
         let tmp = tempfile::tempdir().context("creating a temporary folder")?;

@@ -8,7 +8,9 @@
 //! - `cargo xtask probe-report [--check]`: `reports/probe-tables.md` from `reports/probe/*.json`.
 //! - `cargo xtask figures [--check]`: `reports/figures/*.{svg,png}`, the probe figures, from
 //!   `reports/probe/*.json` (see `figures.rs`); `--check` fails when a committed figure is stale.
-//! - `cargo xtask check`: the `--check` of verify-report, probe-report and figures.
+//! - `cargo xtask rag-report [--check]`: `reports/rag-<profile>.md` from
+//!   `reports/rag/<profile>.json` (written by `icor rag run`).
+//! - `cargo xtask check`: the `--check` of verify-report, probe-report, rag-report and figures.
 //! - `cargo xtask bench llm [--decode N] [--wgpu] [MODEL...]`: `reports/perf.md`, backbone
 //!   prefill/decode speed against PyTorch on the CPU (see `llm_bench.rs`).
 //! - `cargo xtask bench [-- criterion args]`: runs the criterion benches and writes
@@ -18,6 +20,7 @@ mod bench;
 mod figures;
 mod llm_bench;
 mod probe_report;
+mod rag_report;
 mod retrieval_report;
 mod verify_report;
 
@@ -34,12 +37,14 @@ fn main() -> Result<()> {
         Some("bench") => bench::run(&root, &args[1..]),
         Some("check") => verify_report::run(&root, true)
             .and_then(|_| probe_report::run(&root, true))
+            .and_then(|_| rag_report::run(&root, true))
             .and_then(|_| figures::run(&root, true)),
         Some("probe-report") => probe_report::run(&root, args.iter().any(|a| a == "--check")),
+        Some("rag-report") => rag_report::run(&root, args.iter().any(|a| a == "--check")),
         Some("figures") => figures::run(&root, args.iter().any(|a| a == "--check")),
         Some("retrieval-report") => retrieval_report::run(&root, &args[1..]),
         _ => bail!(
-            "usage: cargo xtask <verify-report [--check] | bench [criterion args] | check | retrieval-report [--limit N] [--skip-st] | probe-report [--check] | figures [--check]>"
+            "usage: cargo xtask <verify-report [--check] | bench [criterion args] | check | retrieval-report [--limit N] [--skip-st] | probe-report [--check] | rag-report [--check] | figures [--check]>"
         ),
     }
 }

@@ -1,4 +1,4 @@
-//! `icor score`, `icor retrieve` and `icor data check` end to end on small inputs.
+//! `icor score`, `icor retrieve` and `icor data check` end to end on small inputs (QA side).
 
 use std::process::Command;
 

@@ -1,0 +1,88 @@
+//! The paper's Fig. 4 for each RAG results file (`reports/rag/<profile>.json`): average EM
+//! over the evaluated sets (95 % bootstrap CI) against the median per-query cost of each
+//! method, one panel per retriever. The x axis is log10 seconds (the paper's axis is log ms).
+
+use std::path::Path;
+
+use anyhow::Result;
+use icor_rag::method::MethodKind;
+use icor_rag::report::{Subset, question_scores};
+use icor_rag::stats::{bootstrap_avg, median_p90};
+
+use super::spec::{Figure, Kind, Panel, Point, Series};
+
+pub fn figures(dir: &Path) -> Result<Vec<Figure>> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for path in files {
+        let r = icor_rag::run::load_results(&path)?;
+        let mut retrievers: Vec<String> = Vec::new();
+        for s in &r.sets {
+            if !retrievers.contains(&s.retriever) {
+                retrievers.push(s.retriever.clone());
+            }
+        }
+        let mut fig = Figure {
+            name: format!("rag-{}-em-cost", r.profile.name),
+            title: format!(
+                "EM vs per-query cost, {} ({})",
+                r.profile.name, r.profile.model
+            ),
+            cols: retrievers.len().max(1),
+            panels: Vec::new(),
+        };
+        for ret in &retrievers {
+            let sets: Vec<_> = r.sets.iter().filter(|s| &s.retriever == ret).collect();
+            let mut panel = Panel::new(
+                format!("retriever {ret}"),
+                "log10 seconds per query (median)",
+                "average EM (%)",
+            );
+            for (i, m) in r.methods.iter().enumerate() {
+                let costs: Vec<f64> = sets
+                    .iter()
+                    .flat_map(|s| {
+                        s.costs
+                            .iter()
+                            .filter(|c| c.method == m.id)
+                            .map(|c| c.total())
+                    })
+                    .collect();
+                if costs.is_empty() {
+                    continue;
+                }
+                let subset = match m.kind {
+                    MethodKind::TtSgd { .. } => Subset::First(r.profile.eval.tt_sgd_questions),
+                    _ => Subset::All,
+                };
+                let ems: Vec<Vec<f64>> = sets
+                    .iter()
+                    .map(|s| question_scores(s, &m.id, subset).0)
+                    .collect();
+                let e = bootstrap_avg(&ems, r.profile.eval.bootstrap, i as u64);
+                let x = median_p90(&costs).0.max(1e-6).log10();
+                let mut p = Point::new(x, e.mean);
+                if e.lo.is_finite() {
+                    p.lo = Some(e.lo);
+                    p.hi = Some(e.hi);
+                }
+                panel.series.push(Series::new(
+                    m.label.clone(),
+                    i % 10,
+                    Kind::Points { joined: false },
+                    vec![p],
+                ));
+            }
+            fig.panels.push(panel);
+        }
+        out.push(fig);
+    }
+    Ok(out)
+}

@@ -1,0 +1,44 @@
+//! `cargo xtask rag-report [--check]`: `reports/rag-<profile>.md` from every
+//! `reports/rag/<profile>.json` that `icor rag run` wrote, rendered by the same code the run
+//! uses (`icor_rag::report::render`). `--check` fails when a committed report is stale.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+pub fn run(root: &Path, check: bool) -> Result<()> {
+    let dir = root.join("reports/rag");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        println!("no {} yet: nothing to render", dir.display());
+        return Ok(());
+    };
+    let mut names: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    names.sort();
+    for json in names {
+        let profile = json
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let results = icor_rag::run::load_results(&json)?;
+        let fresh = icor_rag::report::render(&results);
+        let md = root.join(format!("reports/rag-{profile}.md"));
+        if check {
+            let committed = std::fs::read_to_string(&md)
+                .with_context(|| format!("reading {}", md.display()))?;
+            if committed != fresh {
+                bail!(
+                    "{} is stale: run `cargo xtask rag-report` and commit it",
+                    md.display()
+                );
+            }
+            println!("{} is up to date", md.display());
+        } else {
+            std::fs::write(&md, fresh).with_context(|| format!("writing {}", md.display()))?;
+            println!("wrote {}", md.display());
+        }
+    }
+    Ok(())
+}
