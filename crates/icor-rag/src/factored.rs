@@ -50,8 +50,8 @@ pub struct FactoredDelta {
 }
 
 impl FactoredDelta {
-    /// `ΔW = s(B A − B_0 A_0)` per block, from flat factors `p` and `p0` in `layout`:
-    /// `U = s[Bᵀ-rows…]`, i.e. `U = s·[b, −b_0]ᵀ` and `V = [a, a_0]`.
+    /// `ΔW = s(B A − B_0 A_0)` per block, from flat factors `p` and `p0` in `layout`
+    /// (stored as `a = Aᵀ`, `b = Bᵀ`): `U = s·[bᵀ, −b_0ᵀ]`, `V = [a, a_0]`.
     pub fn lora_change(layout: &LoraLayout, p: &[f32], p0: &[f32]) -> Self {
         let r = layout.rank;
         let s = f64::from(layout.scale());

@@ -14,8 +14,6 @@ use crate::error::{Error, Result};
 pub struct FrozenStates {
     split: usize,
     map: HashMap<Vec<u32>, Tensor<3>>,
-    /// Sequences computed (cache misses), for the cost report.
-    pub computed: usize,
 }
 
 impl FrozenStates {
@@ -24,7 +22,6 @@ impl FrozenStates {
         Self {
             split,
             map: HashMap::new(),
-            computed: 0,
         }
     }
 
@@ -40,7 +37,6 @@ impl FrozenStates {
         }
         let x = model.embed(ids, 1)?;
         let x = model.forward_layers(x, 0..self.split, None, &Adaptation::none())?;
-        self.computed += 1;
         self.map.insert(ids.to_vec(), x.clone());
         Ok(x)
     }

@@ -695,6 +695,20 @@ pub fn render(r: &Results) -> String {
             c.deployed_across
         );
     }
+    let _ = writeln!(out);
+    for c in &r.collapse {
+        let verdict = if c.predicted_across >= 0.9 {
+            "acts as a second shared adapter: its updates hardly change across tasks".to_string()
+        } else if c.predicted_within > c.target_within + 0.1 {
+            format!(
+                "conditions on the context, but its updates are more alike within a task than the targets are ({:.2} vs {:.2})",
+                c.predicted_within, c.target_within
+            )
+        } else {
+            "conditions on the context about as much as the targets differ".to_string()
+        };
+        let _ = writeln!(out, "- `{}` {}: g_φ {verdict}.", c.retriever, c.method);
+    }
     let _ = writeln!(out, "\n## Stage times\n\n| stage | seconds |\n|---|---|");
     for s in &r.stages {
         let _ = writeln!(out, "| {} | {:.1} |", s.stage, s.seconds);

@@ -350,6 +350,7 @@ pub fn run(options: &RunOptions) -> Result<Results> {
         let mut deltas: Vec<Vec<FactoredDelta>> = Vec::new(); // [context][k]
         let mut hbars: Vec<Vec<f32>> = Vec::new();
         let mut support_losses: Vec<Vec<f32>> = Vec::new();
+        let mut context_seconds: Vec<f64> = Vec::new();
         let t2 = Instant::now();
         let mut computed = 0usize;
         {
@@ -359,6 +360,18 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                 "contexts",
                 options.progress,
             );
+            // Encodes demonstrations (no predictor yet).
+            let no_predictors = BTreeMap::new();
+            let encoder = Deploy {
+                model: &model,
+                prompter: &prompter,
+                profile: p,
+                layout: &layout,
+                w0_flat: &w0_flat,
+                w0: &w0,
+                predictors: &no_predictors,
+                methods: &methods,
+            };
             for ctx in &contexts {
                 let path = tdir.join(format!("{}.safetensors", ctx.name));
                 let pool = pools
@@ -367,6 +380,7 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                 let file = match TensorFile::load_or_rebuild(&path, &tstamp)? {
                     Some(f) => f,
                     None => {
+                        let started = Instant::now();
                         let demos = pool.context(&ctx.idx);
                         let steps = gd_steps(
                             &model,
@@ -383,6 +397,12 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                             f.tensors.insert(format!("k{k}"), prm.clone());
                         }
                         f.tensors.insert("losses".into(), steps.losses);
+                        f.tensors
+                            .insert("hbar".into(), pool.pooled(&encoder, &mut frozen, &ctx.idx)?);
+                        f.meta.insert(
+                            "seconds".into(),
+                            started.elapsed().as_secs_f64().to_string(),
+                        );
                         f.save(&path, &tstamp)?;
                         computed += 1;
                         f
@@ -398,17 +418,14 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                 }
                 deltas.push(per_k);
                 support_losses.push(file.get("losses", &path)?.to_vec());
-                let deploy_stub = Deploy {
-                    model: &model,
-                    prompter: &prompter,
-                    profile: p,
-                    layout: &layout,
-                    w0_flat: &w0_flat,
-                    w0: &w0,
-                    predictors: &BTreeMap::new(),
-                    methods: &methods,
+                context_seconds
+                    .extend(file.meta.get("seconds").and_then(|s| s.parse::<f64>().ok()));
+                // h̄(C) is stored with the target (the same W_0^ret made both).
+                let hbar = match file.tensors.get("hbar") {
+                    Some(h) => h.clone(),
+                    None => pool.pooled(&encoder, &mut frozen, &ctx.idx)?,
                 };
-                hbars.push(pool.pooled(&deploy_stub, &mut frozen, &ctx.idx)?);
+                hbars.push(hbar);
                 bar.inc(1);
             }
             bar.finish_and_clear();
@@ -440,11 +457,9 @@ pub fn run(options: &RunOptions) -> Result<Results> {
             heldout_contexts: contexts.iter().filter(|c| c.heldout).count(),
             support_loss,
             mean_norm,
-            seconds_per_context: if computed > 0 {
-                t2s / computed as f64
-            } else {
-                f64::NAN
-            },
+            // As measured when each target was computed (also after a resume).
+            seconds_per_context: context_seconds.iter().sum::<f64>()
+                / context_seconds.len().max(1) as f64,
         });
 
         if options.until == Stage::Targets {
