@@ -252,10 +252,45 @@ pub fn render(r: &Results) -> String {
     );
     if !r.complete {
         let done: Vec<String> = retrievers(r);
+        let sets: Vec<String> = r
+            .sets
+            .iter()
+            .map(|s| s.set.clone())
+            .filter({
+                let mut seen = Vec::new();
+                move |s| {
+                    if seen.contains(s) {
+                        false
+                    } else {
+                        seen.push(s.clone());
+                        true
+                    }
+                }
+            })
+            .collect();
+        let full = crate::Profile::named(&p.name).ok();
+        let missing_sets: Vec<String> = full.as_ref().map_or(Vec::new(), |f| {
+            f.eval_sets
+                .iter()
+                .filter(|s| !sets.contains(s))
+                .cloned()
+                .collect()
+        });
+        let missing_ret: Vec<String> = full.as_ref().map_or(Vec::new(), |f| {
+            f.retrievers
+                .iter()
+                .filter(|s| !done.contains(s))
+                .cloned()
+                .collect()
+        });
         let _ = writeln!(
             out,
-            "**Partial results**: the run was still going or stopped after retriever(s) {}; the rest of the profile is missing below.\n",
-            done.join(", ")
+            "**Partial results** of profile `{}`: retriever(s) {} on set(s) {}. Not run: retriever(s) [{}], set(s) [{}].\n",
+            p.name,
+            done.join(", "),
+            sets.join(", "),
+            missing_ret.join(", "),
+            missing_sets.join(", ")
         );
     }
     // Settings against the paper.

@@ -304,38 +304,36 @@ pub fn run(options: &RunOptions) -> Result<Results> {
         }
 
         // Stage 2: contexts and their targets.
+        // Meta-training contexts from the training pools, held-out ones from each evaluated
+        // task's pool (drawn with another seed).
         let mut contexts = Vec::new();
-        for tp in &splits.train_pools {
-            for c in 0..p.targets.train_contexts_per_pool {
+        let groups = splits
+            .train_pools
+            .iter()
+            .map(|tp| (&tp.key, &tp.key, tp.pool.len(), false))
+            .chain(
+                splits
+                    .eval
+                    .iter()
+                    .map(|t| (&t.key, &t.pool_key, t.pool.len(), true)),
+            );
+        for (task, pool, len, heldout) in groups {
+            let (n, seed, prefix) = if heldout {
+                (
+                    p.targets.heldout_contexts_per_task,
+                    p.seed ^ 0x4e1d,
+                    "heldout-",
+                )
+            } else {
+                (p.targets.train_contexts_per_pool, p.seed ^ 0x7a7, "")
+            };
+            for c in 0..n {
                 contexts.push(Context {
-                    task: tp.key.clone(),
-                    pool: tp.key.clone(),
-                    idx: crate::support::draw(
-                        tp.pool.len(),
-                        p.support,
-                        p.seed ^ 0x7a7,
-                        c as u64,
-                        None,
-                    ),
-                    heldout: false,
-                    name: format!("{}-{c}", sanitize(&tp.key)),
-                });
-            }
-        }
-        for t in &splits.eval {
-            for c in 0..p.targets.heldout_contexts_per_task {
-                contexts.push(Context {
-                    task: t.key.clone(),
-                    pool: t.pool_key.clone(),
-                    idx: crate::support::draw(
-                        t.pool.len(),
-                        p.support,
-                        p.seed ^ 0x4e1d,
-                        c as u64,
-                        None,
-                    ),
-                    heldout: true,
-                    name: format!("heldout-{}-{c}", sanitize(&t.key)),
+                    task: task.clone(),
+                    pool: pool.clone(),
+                    idx: crate::support::draw(len, p.support, seed, c as u64, None),
+                    heldout,
+                    name: format!("{prefix}{}-{c}", sanitize(task)),
                 });
             }
         }

@@ -33,6 +33,26 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[i] * (1.0 - f) + sorted[j] * f
 }
 
+/// Bootstrap replicates of the mean over sets of each set's mean, every set's questions
+/// resampled on its own (`sets[s][q]`, none empty).
+fn replicates(sets: &[Vec<f64>], resamples: usize, seed: u64) -> Vec<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..resamples)
+        .map(|_| {
+            let per: Vec<f64> = sets
+                .iter()
+                .map(|s| {
+                    (0..s.len())
+                        .map(|_| s[rng.random_range(0..s.len())])
+                        .sum::<f64>()
+                        / s.len() as f64
+                })
+                .collect();
+            mean(&per)
+        })
+        .collect()
+}
+
 /// The mean over sets of each set's mean, with a CI from resampling every set's questions
 /// independently (`sets[s][q]`). One set gives the plain bootstrap of its mean.
 pub fn bootstrap_avg(sets: &[Vec<f64>], resamples: usize, seed: u64) -> Estimate {
@@ -46,21 +66,7 @@ pub fn bootstrap_avg(sets: &[Vec<f64>], resamples: usize, seed: u64) -> Estimate
             n,
         };
     }
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut stats: Vec<f64> = (0..resamples)
-        .map(|_| {
-            let per: Vec<f64> = sets
-                .iter()
-                .map(|s| {
-                    (0..s.len())
-                        .map(|_| s[rng.random_range(0..s.len())])
-                        .sum::<f64>()
-                        / s.len() as f64
-                })
-                .collect();
-            mean(&per)
-        })
-        .collect();
+    let mut stats = replicates(sets, resamples, seed);
     stats.sort_by(f64::total_cmp);
     Estimate {
         mean: point,
@@ -85,25 +91,15 @@ pub fn paired(a: &[Vec<f64>], b: &[Vec<f64>], resamples: usize, seed: u64) -> Pa
         .map(|(x, y)| x.iter().zip(y).map(|(p, q)| p - q).collect())
         .collect();
     let est = bootstrap_avg(&d, resamples, seed);
-    // Recompute the resamples for the tail share (same seed, same draws).
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut le = 0usize;
-    if !d.iter().any(Vec::is_empty) {
-        for _ in 0..resamples {
-            let per: Vec<f64> = d
-                .iter()
-                .map(|s| {
-                    (0..s.len())
-                        .map(|_| s[rng.random_range(0..s.len())])
-                        .sum::<f64>()
-                        / s.len() as f64
-                })
-                .collect();
-            if mean(&per) <= 0.0 {
-                le += 1;
-            }
-        }
-    }
+    // The same replicates as the CI's (same seed), for the tail share.
+    let le = if d.iter().any(Vec::is_empty) {
+        0
+    } else {
+        replicates(&d, resamples, seed)
+            .iter()
+            .filter(|&&m| m <= 0.0)
+            .count()
+    };
     Paired {
         diff: est,
         p_le_zero: le as f64 / resamples.max(1) as f64,

@@ -74,6 +74,14 @@ struct RunArgs {
     /// Override the profile's seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Evaluate only these of the profile's sets (comma-separated `name/split`); the results
+    /// are marked partial. Artefacts stay those of the whole profile, so a later run without
+    /// the filter resumes them.
+    #[arg(long, value_delimiter = ',')]
+    sets: Vec<String>,
+    /// Run only these of the profile's retrievers (comma-separated); results marked partial.
+    #[arg(long, value_delimiter = ',')]
+    retrievers: Vec<String>,
     /// Print a JSON summary (stage times, average EM per method) on stdout.
     #[arg(long)]
     json: bool,
@@ -116,6 +124,23 @@ fn stages(a: RunArgs, until: Stage) -> Result<ExitCode> {
     if let Some(s) = a.seed {
         profile.seed = s;
     }
+    let filtered = !a.sets.is_empty() || !a.retrievers.is_empty();
+    for (wanted, all, what) in [
+        (&a.sets, &mut profile.eval_sets, "set"),
+        (&a.retrievers, &mut profile.retrievers, "retriever"),
+    ] {
+        if wanted.is_empty() {
+            continue;
+        }
+        if let Some(bad) = wanted.iter().find(|w| !all.contains(w)) {
+            bail!(
+                "{what} `{bad}` is not in profile {} (it has: {})",
+                a.profile,
+                all.join(", ")
+            );
+        }
+        all.retain(|x| wanted.contains(x));
+    }
     let out = a
         .out
         .clone()
@@ -148,7 +173,8 @@ fn stages(a: RunArgs, until: Stage) -> Result<ExitCode> {
         until,
         partial: (until == Stage::Eval).then(|| (json.clone(), md.clone())),
     };
-    let results = run(&options)?;
+    let mut results = run(&options)?;
+    results.complete &= !filtered;
     if until == Stage::Eval {
         save_results(&json, &results)?;
         std::fs::write(&md, render(&results))
