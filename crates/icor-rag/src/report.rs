@@ -173,7 +173,7 @@ fn method<'a>(r: &'a Results, pred: impl Fn(&MethodKind) -> bool) -> Option<&'a 
     r.methods.iter().find(|m| pred(&m.kind))
 }
 
-/// Paired difference of two methods' EM over a retriever's sets.
+/// Paired differences of two methods' EM and F1 over a retriever's sets.
 fn paired_line(
     out: &mut String,
     r: &Results,
@@ -183,46 +183,41 @@ fn paired_line(
     subset: Subset,
 ) {
     let sets = sets_of(r, retriever);
-    let xa: Vec<Vec<f64>> = sets
-        .iter()
-        .map(|s| question_scores(s, &a.id, subset).0)
-        .collect();
-    let xb: Vec<Vec<f64>> = sets
-        .iter()
-        .map(|s| question_scores(s, &b.id, subset).0)
-        .collect();
-    if xa
-        .iter()
-        .zip(&xb)
-        .any(|(x, y)| x.len() != y.len() || x.is_empty())
-    {
-        let _ = writeln!(
-            out,
-            "| {retriever} | {} − {} | – | – | – |",
-            a.label, b.label
+    let mut cells = Vec::new();
+    for (k, metric) in [(0usize, "em"), (1, "f1")] {
+        let pick = |m: &Method, s: &SetRecord| {
+            let (em, f1) = question_scores(s, &m.id, subset);
+            if k == 0 { em } else { f1 }
+        };
+        let xa: Vec<Vec<f64>> = sets.iter().map(|s| pick(a, s)).collect();
+        let xb: Vec<Vec<f64>> = sets.iter().map(|s| pick(b, s)).collect();
+        if xa
+            .iter()
+            .zip(&xb)
+            .any(|(x, y)| x.len() != y.len() || x.is_empty())
+        {
+            cells.push(("–".to_string(), "–".to_string(), "–"));
+            continue;
+        }
+        let p = paired(
+            &xa,
+            &xb,
+            r.profile.eval.bootstrap,
+            seed_for(&[retriever, &a.id, &b.id, metric]),
         );
-        return;
+        let verdict = if p.diff.lo > 0.0 {
+            "higher"
+        } else if p.diff.hi < 0.0 {
+            "lower"
+        } else {
+            "inconclusive"
+        };
+        cells.push((fmt_est(&p.diff), format!("{:.3}", p.p_le_zero), verdict));
     }
-    let p = paired(
-        &xa,
-        &xb,
-        r.profile.eval.bootstrap,
-        seed_for(&[retriever, &a.id, &b.id]),
-    );
-    let verdict = if p.diff.lo > 0.0 {
-        "higher"
-    } else if p.diff.hi < 0.0 {
-        "lower"
-    } else {
-        "inconclusive"
-    };
     let _ = writeln!(
         out,
-        "| {retriever} | {} − {} | {} | {:.3} | {verdict} |",
-        a.label,
-        b.label,
-        fmt_est(&p.diff),
-        p.p_le_zero
+        "| {retriever} | {} − {} | {} | {} | {} | {} | {} | {} |",
+        a.label, b.label, cells[0].0, cells[0].1, cells[0].2, cells[1].0, cells[1].1, cells[1].2
     );
 }
 
@@ -654,15 +649,19 @@ pub fn render(r: &Results) -> String {
             .iter()
             .map(|(k, v)| format!("{k} {v:.2e}"))
             .collect();
+        let secs = if t.seconds_per_context > 0.0 {
+            format!("{:.1}", t.seconds_per_context)
+        } else {
+            "not recorded (targets made before timings were stored)".into()
+        };
         let _ = writeln!(
             out,
-            "| {} | {} / {} | {} | {} | {:.1} |",
+            "| {} | {} / {} | {} | {} | {secs} |",
             t.retriever,
             t.train_contexts,
             t.heldout_contexts,
             curve.join(", "),
-            norms.join(", "),
-            t.seconds_per_context
+            norms.join(", ")
         );
     }
     let _ = writeln!(
