@@ -552,23 +552,21 @@ pub fn run(options: &RunOptions) -> Result<Results> {
             let hb: Vec<&[f32]> = held_ctx.iter().map(|(_, _, h)| h.as_slice()).collect();
             let coeffs = predict_coefficients(&tp.predictor, &hb, &options.device);
             let tasks: Vec<String> = splits.eval.iter().map(|t| t.key.clone()).collect();
+            // Per evaluated task: its held-out contexts' predicted coefficients and targets.
+            let groups: Vec<(Vec<&[f32]>, Vec<&FactoredDelta>)> = tasks
+                .iter()
+                .map(|key| {
+                    let idx = (0..held_ctx.len()).filter(|&i| &held_ctx[i].0.task == key);
+                    idx.map(|i| (coeffs[i].as_slice(), held_ctx[i].1)).unzip()
+                })
+                .collect();
             let (mut pw, mut pa, mut tw, mut ta) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for (a, ta_key) in tasks.iter().enumerate() {
-                let ia: Vec<usize> = (0..held_ctx.len())
-                    .filter(|&i| &held_ctx[i].0.task == ta_key)
-                    .collect();
-                let ca: Vec<&[f32]> = ia.iter().map(|&i| coeffs[i].as_slice()).collect();
-                let da: Vec<&FactoredDelta> = ia.iter().map(|&i| held_ctx[i].1).collect();
-                pw.push(mean_pairwise_cos_coeffs(&ca, &ca, shape.blocks, true));
-                tw.push(mean_pairwise_cos_targets(&da, &da, true));
-                for tb_key in tasks.iter().skip(a + 1) {
-                    let ib: Vec<usize> = (0..held_ctx.len())
-                        .filter(|&i| &held_ctx[i].0.task == tb_key)
-                        .collect();
-                    let cb: Vec<&[f32]> = ib.iter().map(|&i| coeffs[i].as_slice()).collect();
-                    let db: Vec<&FactoredDelta> = ib.iter().map(|&i| held_ctx[i].1).collect();
-                    pa.push(mean_pairwise_cos_coeffs(&ca, &cb, shape.blocks, false));
-                    ta.push(mean_pairwise_cos_targets(&da, &db, false));
+            for (a, (ca, da)) in groups.iter().enumerate() {
+                pw.push(mean_pairwise_cos_coeffs(ca, ca, shape.blocks, true));
+                tw.push(mean_pairwise_cos_targets(da, da, true));
+                for (cb, db) in groups.iter().skip(a + 1) {
+                    pa.push(mean_pairwise_cos_coeffs(ca, cb, shape.blocks, false));
+                    ta.push(mean_pairwise_cos_targets(da, db, false));
                 }
             }
             let finite_mean = |v: &[f64]| {
