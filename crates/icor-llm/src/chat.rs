@@ -37,15 +37,35 @@ impl ChatTemplate {
 
     /// System and user turns followed by the assistant header.
     pub fn render(&self, system: Option<&str>, user: &str) -> String {
+        self.render_turns(system, &[], user)
+    }
+
+    /// A conversation: the system turn, completed (user, assistant) exchanges, then the last
+    /// user turn and the assistant header (what `apply_chat_template` gives for those
+    /// messages with `add_generation_prompt=True`).
+    pub fn render_turns(
+        &self,
+        system: Option<&str>,
+        exchanges: &[(String, String)],
+        user: &str,
+    ) -> String {
         let mut out = String::new();
-        if let Some(s) = system.or(self.default_system.as_deref()) {
-            out.push_str("<|im_start|>system\n");
-            out.push_str(s);
+        let mut turn = |role: &str, text: &str| {
+            out.push_str("<|im_start|>");
+            out.push_str(role);
+            out.push('\n');
+            out.push_str(text);
             out.push_str("<|im_end|>\n");
+        };
+        if let Some(s) = system.or(self.default_system.as_deref()) {
+            turn("system", s);
         }
-        out.push_str("<|im_start|>user\n");
-        out.push_str(user);
-        out.push_str("<|im_end|>\n<|im_start|>assistant\n");
+        for (u, a) in exchanges {
+            turn("user", u);
+            turn("assistant", a);
+        }
+        turn("user", user);
+        out.push_str("<|im_start|>assistant\n");
         out
     }
 }
@@ -83,5 +103,17 @@ mod tests {
             c.render(Some("S"), "P"),
             "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nP<|im_end|>\n<|im_start|>assistant\n"
         );
+    }
+
+    #[test]
+    fn exchanges_come_between_system_and_last_user_turn() {
+        let c = ChatTemplate::default();
+        assert_eq!(
+            c.render_turns(Some("S"), &[("U1".into(), "A1".into())], "U2"),
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU1<|im_end|>\n\
+             <|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nU2<|im_end|>\n\
+             <|im_start|>assistant\n"
+        );
+        assert_eq!(c.render_turns(None, &[], "U"), c.render(None, "U"));
     }
 }

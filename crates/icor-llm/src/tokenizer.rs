@@ -269,4 +269,15 @@ impl LlmTokenizer {
     pub fn chat_prompt(&self, system: Option<&str>, user: &str) -> String {
         self.chat.render(system, user)
     }
+
+    /// A multi-turn chat prompt: completed (user, assistant) exchanges before the last user
+    /// turn (few-shot demonstrations).
+    pub fn chat_prompt_turns(
+        &self,
+        system: Option<&str>,
+        exchanges: &[(String, String)],
+        user: &str,
+    ) -> String {
+        self.chat.render_turns(system, exchanges, user)
+    }
 }

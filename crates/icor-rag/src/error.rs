@@ -25,7 +25,7 @@ pub enum Error {
     #[error("{path}: {reason}")]
     Format { path: PathBuf, reason: String },
     /// A stored artefact was made from another model, configuration or code version.
-    #[error("{path}: stale ({reason}); remove it or run without --resume to rebuild")]
+    #[error("{path}: stale ({reason})")]
     Stale { path: PathBuf, reason: String },
     /// A loss or a parameter became NaN or infinite.
     #[error("{stage}: non-finite {what} at step {step}, batch {batch}")]

@@ -50,18 +50,22 @@ pub struct Deploy<'a> {
     pub methods: &'a [Method],
 }
 
-/// A support pool with its demonstrations and (lazily) their EOS states under `W_0^ret`.
+/// A support pool with its demonstrations (as text for the few-shot prompts, tokenised for
+/// the losses) and (lazily) their EOS states under `W_0^ret`.
 pub struct Pool {
     pub key: String,
+    pub items: Vec<Item>,
     pub instances: Vec<Instance>,
     eos: Vec<Option<Vec<f32>>>,
 }
 
 impl Pool {
-    pub fn new(key: String, instances: Vec<Instance>) -> Self {
+    /// `items[i]` is the demonstration `instances[i]` was made from.
+    pub fn new(key: String, items: Vec<Item>, instances: Vec<Instance>) -> Self {
         let n = instances.len();
         Self {
             key,
+            items,
             instances,
             eos: vec![None; n],
         }
@@ -104,6 +108,11 @@ impl Pool {
     /// The demonstrations `idx`.
     pub fn context(&self, idx: &[usize]) -> Vec<&Instance> {
         idx.iter().map(|&i| &self.instances[i]).collect()
+    }
+
+    /// The demonstrations `idx` as text.
+    pub fn context_items(&self, idx: &[usize]) -> Vec<&Item> {
+        idx.iter().map(|&i| &self.items[i]).collect()
     }
 }
 
@@ -279,7 +288,8 @@ pub fn evaluate_set(
                 MethodKind::BaseAdapter => rows.push((m.id.clone(), Row::W0)),
                 MethodKind::RagGd {
                     per_task: false, ..
-                } => {
+                }
+                | MethodKind::HyperTuning { .. } => {
                     for s in 0..m.seeds(p) {
                         let idx = d.support(pool, s, i as u64);
                         let hbar = pool.pooled(d, frozen, &idx)?;
@@ -294,6 +304,8 @@ pub fn evaluate_set(
                         ));
                     }
                 }
+                // Their own prompt per support seed, decoded below.
+                MethodKind::FewShot { .. } => {}
                 MethodKind::TtSgd { k } => {
                     if i < p.eval.tt_sgd_questions {
                         for s in 0..p.eval.tt_sgd_seeds {
@@ -317,6 +329,36 @@ pub fn evaluate_set(
         )?;
         for ((id, _), ids) in rows.iter().zip(outs) {
             put(&mut q, id, d.decode(&ids)?);
+        }
+        // The few-shot baselines: one prompt per support seed, their rows decoded together.
+        let few: Vec<(&str, Row)> = d
+            .methods
+            .iter()
+            .filter_map(|m| match m.kind {
+                MethodKind::FewShot { adapter } if i < p.eval.few_shot_questions => {
+                    Some((m.id.as_str(), if adapter { Row::W0 } else { Row::Bare }))
+                }
+                _ => None,
+            })
+            .collect();
+        if !few.is_empty() {
+            for s in 0..p.eval.few_shot_seeds {
+                let idx = d.support(pool, s, i as u64);
+                let ids = d.prompter.few_shot_ids(item, &pool.context_items(&idx))?;
+                let prefix = d.model.frozen_prefix(&ids, frozen.split())?;
+                let adapts: Vec<Adaptation<'_>> =
+                    few.iter().map(|(_, r)| r.adaptation(d.w0)).collect();
+                let stack = RowDeltas::stack(&d.model.config, &adapts, d.model.device())?;
+                let outs = d.model.generate_greedy_rows(
+                    &prefix,
+                    few.len(),
+                    &opts,
+                    &Adaptation::per_row(&stack),
+                )?;
+                for ((id, _), out) in few.iter().zip(outs) {
+                    put(&mut q, id, d.decode(&out)?);
+                }
+            }
         }
         if i < p.eval.cost_questions
             && rec
@@ -355,21 +397,38 @@ fn time_methods(
         Ok(t.elapsed().as_secs_f64())
     };
     for m in d.methods {
+        if m.subset(d.profile).is_some_and(|n| i >= n) {
+            continue; // not run on this question
+        }
         let mut c = CostSample {
             method: m.id.clone(),
             ..CostSample::default()
         };
         let mut cold = FrozenStates::new(d.layout.first_layer);
-        let prompt = if m.uses_retrieval() {
-            c.retrieval = retrieve_time()?;
-            d.prompter.rag_ids(item)?
-        } else {
-            d.prompter.query_only_ids(&item.question)?
+        let prompt = match m.kind {
+            MethodKind::QueryOnly => d.prompter.query_only_ids(&item.question)?,
+            MethodKind::FewShot { .. } => {
+                c.retrieval = retrieve_time()?;
+                let idx = d.support(pool, 0, i as u64);
+                d.prompter.few_shot_ids(item, &pool.context_items(&idx))?
+            }
+            _ => {
+                c.retrieval = retrieve_time()?;
+                d.prompter.rag_ids(item)?
+            }
         };
         let row = match m.kind {
             MethodKind::QueryOnly | MethodKind::VanillaRag => Row::Bare,
             MethodKind::BaseAdapter => Row::W0,
-            MethodKind::RagGd { per_task, .. } => {
+            MethodKind::FewShot { adapter } => {
+                if adapter {
+                    Row::W0
+                } else {
+                    Row::Bare
+                }
+            }
+            MethodKind::RagGd { .. } | MethodKind::HyperTuning { .. } => {
+                let per_task = matches!(m.kind, MethodKind::RagGd { per_task: true, .. });
                 let key = if per_task { TASK_KEY } else { i as u64 };
                 let idx = d.support(pool, 0, key);
                 let t = Instant::now();

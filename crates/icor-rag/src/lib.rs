@@ -12,16 +12,20 @@
 //! | [`adapter`] | §5.1: the base retrieval adapter `W_0^ret` |
 //! | [`target`], [`factored`] | Eq. 8: `ΔW_GD^(K)(C)`, kept factored; bases |
 //! | [`encode`], [`predictor`], [`matching`], [`meta`] | §5.1–5.2: `h̄(C)`, `g_φ`, Eq. 9, meta-training, fidelity |
+//! | [`checks`] | target fidelity and the collapse check of any trained predictor |
+//! | [`hypertuning`] | §4.5: HyperTuning, the same `g_φ` trained through the answer loss |
 //! | [`support`], [`method`], [`eval`] | Algorithm 1 and the baselines (§4.5 of the paper's list) |
 //! | [`stats`], [`results`], [`report`] | CIs, paired bootstraps, the results file and `reports/rag.md` |
 //! | [`run`] | `icor rag run`: every stage, resumable |
 
 pub mod adapter;
+pub mod checks;
 pub mod encode;
 pub mod error;
 pub mod eval;
 pub mod factored;
 pub mod frozen;
+pub mod hypertuning;
 pub mod loss;
 pub mod matching;
 pub mod meta;

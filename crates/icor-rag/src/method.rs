@@ -27,6 +27,14 @@ pub enum MethodKind {
     },
     /// K SGD steps on the support context at test time, then generate.
     TtSgd { k: usize },
+    /// The support demonstrations as completed chat exchanges before the question (§4.5
+    /// "+ few shot"), on the bare backbone (`adapter: false`, Vanilla RAG + few shot) or with
+    /// `W_0^ret` (Base adapter + few shot).
+    FewShot { adapter: bool },
+    /// HyperTuning (Phang et al., 2023): the same `g_φ` (architecture, bases, input `h̄(C)`)
+    /// as RAG-GD at `k`, trained end to end through the answer loss of other questions of the
+    /// context's task instead of matching a gradient-step target.
+    HyperTuning { k: usize },
 }
 
 /// One registered method.
@@ -61,6 +69,16 @@ impl Method {
                 per_task: false,
                 ..
             } | MethodKind::TtSgd { .. }
+                | MethodKind::FewShot { .. }
+                | MethodKind::HyperTuning { .. }
+        )
+    }
+
+    /// Reads a trained predictor (RAG-GD and HyperTuning).
+    pub fn uses_predictor(&self) -> bool {
+        matches!(
+            self.kind,
+            MethodKind::RagGd { .. } | MethodKind::HyperTuning { .. }
         )
     }
 
@@ -72,8 +90,9 @@ impl Method {
             {
                 p.eval.ablation_seeds
             }
-            MethodKind::RagGd { .. } => p.eval.support_seeds,
+            MethodKind::RagGd { .. } | MethodKind::HyperTuning { .. } => p.eval.support_seeds,
             MethodKind::TtSgd { .. } => p.eval.tt_sgd_seeds,
+            MethodKind::FewShot { .. } => p.eval.few_shot_seeds,
             _ => 1,
         }
     }
@@ -82,14 +101,27 @@ impl Method {
     pub fn uses_support(&self) -> bool {
         matches!(
             self.kind,
-            MethodKind::RagGd { .. } | MethodKind::TtSgd { .. }
+            MethodKind::RagGd { .. }
+                | MethodKind::TtSgd { .. }
+                | MethodKind::FewShot { .. }
+                | MethodKind::HyperTuning { .. }
         )
+    }
+
+    /// Runs on the first `n` questions of a set only (`None`: on all of them).
+    pub fn subset(&self, p: &Profile) -> Option<usize> {
+        match self.kind {
+            MethodKind::TtSgd { .. } => Some(p.eval.tt_sgd_questions),
+            MethodKind::FewShot { .. } => Some(p.eval.few_shot_questions),
+            _ => None,
+        }
+        .filter(|&n| n < p.eval.questions)
     }
 }
 
-/// The methods a profile compares, in table order: the three no-update baselines, RAG-GD for
-/// each K (per query, symmetric norm term), the per-task mode and the signed-log ablation at
-/// the middle K, and TT-SGD.
+/// The methods a profile compares, in table order: the three no-update baselines and their
+/// few-shot variants, RAG-GD for each K (per query, symmetric norm term), the per-task mode
+/// and the signed-log ablation at the middle K, HyperTuning, and TT-SGD.
 pub fn registry(profile: &Profile) -> Vec<Method> {
     let mut ks = profile.targets.ks.clone();
     ks.sort_unstable();
@@ -97,7 +129,17 @@ pub fn registry(profile: &Profile) -> Vec<Method> {
     let mut out = vec![
         Method::new("query-only", "Query only", MethodKind::QueryOnly),
         Method::new("vanilla-rag", "Vanilla RAG", MethodKind::VanillaRag),
+        Method::new(
+            "vanilla-rag-few-shot",
+            "Vanilla RAG + few shot",
+            MethodKind::FewShot { adapter: false },
+        ),
         Method::new("base-adapter", "Base adapter", MethodKind::BaseAdapter),
+        Method::new(
+            "base-adapter-few-shot",
+            "Base adapter + few shot",
+            MethodKind::FewShot { adapter: true },
+        ),
     ];
     for &k in &ks {
         out.push(Method::new(
@@ -127,6 +169,11 @@ pub fn registry(profile: &Profile) -> Vec<Method> {
             term: NormTerm::Log,
             per_task: false,
         },
+    ));
+    out.push(Method::new(
+        "hypertuning",
+        format!("HyperTuning (g_φ as K={mid})"),
+        MethodKind::HyperTuning { k: mid },
     ));
     let k = profile.eval.tt_sgd_k;
     out.push(Method::new(

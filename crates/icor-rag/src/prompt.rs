@@ -87,6 +87,37 @@ impl Prompter<'_> {
             .chat_prompt(Some(&system), &format!("Question: {}", item.question)))
     }
 
+    /// The standard-RAG prompt with `demos` as completed exchanges before the question
+    /// (the few-shot baselines, §4.5): the system turn is the query's own (instruction and
+    /// the query's documents), and each demonstration is a user turn in the query's format —
+    /// its documents under the same heading, then its question — answered by its first
+    /// golden answer. Without demonstrations this is [`Self::rag_text`].
+    pub fn few_shot_text(&self, item: &Item, demos: &[&Item]) -> Result<String> {
+        let system = format!("{RAG_SYSTEM}{}", self.references(&item.docs)?);
+        let exchanges = demos
+            .iter()
+            .map(|d| {
+                let user = format!(
+                    "The following are given documents.\n\n{}\nQuestion: {}",
+                    self.references(&d.docs)?,
+                    d.question
+                );
+                let answer = d.answers.first().cloned().unwrap_or_default();
+                Ok((user, answer))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.tokenizer.chat_prompt_turns(
+            Some(&system),
+            &exchanges,
+            &format!("Question: {}", item.question),
+        ))
+    }
+
+    /// Token ids of the few-shot prompt.
+    pub fn few_shot_ids(&self, item: &Item, demos: &[&Item]) -> Result<Vec<u32>> {
+        Ok(self.tokenizer.encode(&self.few_shot_text(item, demos)?)?)
+    }
+
     /// The chat-formatted no-retrieval prompt.
     pub fn query_only_text(&self, question: &str) -> String {
         self.tokenizer
@@ -131,5 +162,75 @@ impl Prompter<'_> {
                     reason: e.to_string(),
                 })?;
         Ok(enc.get_ids().to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A word-level tokenizer (the prompts only need the chat template and, with no token
+    /// budget, never tokenise documents).
+    fn tokenizer(dir: &std::path::Path) -> LlmTokenizer {
+        let json = serde_json::json!({
+            "version": "1.0",
+            "added_tokens": [],
+            "normalizer": null,
+            "pre_tokenizer": {"type": "Whitespace"},
+            "post_processor": null,
+            "decoder": null,
+            "model": {"type": "WordLevel", "vocab": {"[UNK]": 0, "a": 1}, "unk_token": "[UNK]"}
+        });
+        let path = dir.join("tokenizer.json");
+        std::fs::write(&path, json.to_string()).unwrap();
+        LlmTokenizer::from_json(&path).unwrap()
+    }
+
+    fn item(q: &str, a: &str, doc: &str) -> Item {
+        Item {
+            id: q.into(),
+            question: q.into(),
+            answers: vec![a.into(), "second-gold".into()],
+            docs: vec![Passage::from_title_text(
+                "0".into(),
+                &format!("T {doc}"),
+                doc,
+            )],
+        }
+    }
+
+    #[test]
+    fn few_shot_prompt_puts_each_demonstration_in_its_own_answered_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let tok = tokenizer(dir.path());
+        let p = Prompter {
+            tokenizer: &tok,
+            doc_tokens: 0,
+        };
+        let query = item("who wrote X?", "nobody", "query-doc");
+        assert_eq!(
+            p.few_shot_text(&query, &[]).unwrap(),
+            p.rag_text(&query).unwrap()
+        );
+        let d1 = item("first demo question", "ans-one", "demo-doc-one");
+        let d2 = item("second demo question", "ans-two", "demo-doc-two");
+        let text = p.few_shot_text(&query, &[&d1, &d2]).unwrap();
+        // System turn: the instruction and the query's documents only.
+        let system_end = text.find("<|im_end|>").unwrap();
+        assert!(text[..system_end].contains("query-doc"));
+        assert!(!text[..system_end].contains("demo-doc"));
+        // Then demo 1 (documents, question; answered by the first gold), demo 2, the query.
+        let at = |s: &str| text.find(s).unwrap_or_else(|| panic!("`{s}` missing"));
+        assert!(at("demo-doc-one") < at("Question: first demo question"));
+        assert!(
+            at("Question: first demo question") < at("<|im_start|>assistant\nans-one<|im_end|>")
+        );
+        assert!(at("ans-one") < at("demo-doc-two"));
+        assert!(at("<|im_start|>assistant\nans-two<|im_end|>") < at("Question: who wrote X?"));
+        assert!(
+            !text.contains("second-gold"),
+            "only the first golden answer is shown"
+        );
+        assert!(text.ends_with("Question: who wrote X?<|im_end|>\n<|im_start|>assistant\n"));
     }
 }

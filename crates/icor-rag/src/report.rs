@@ -21,6 +21,17 @@ pub enum Subset {
     First(usize),
 }
 
+impl Subset {
+    /// How a table names the subset.
+    pub fn label(self) -> String {
+        match self {
+            Subset::All => "all".into(),
+            Subset::GoldInDocs => "gold in top-k".into(),
+            Subset::First(n) => format!("first {n} per set"),
+        }
+    }
+}
+
 /// Per-question scores (mean over seeds) of `method` on `set`: `(EM, F1)` lists.
 pub fn question_scores(set: &SetRecord, method: &str, subset: Subset) -> (Vec<f64>, Vec<f64>) {
     let (mut em, mut f1) = (Vec::new(), Vec::new());
@@ -70,6 +81,9 @@ fn paper_avg_em(method: &Method, retriever: &str) -> Option<f64> {
             term: crate::matching::NormTerm::LogSquared,
         } => (32.40, 36.68),
         MethodKind::TtSgd { k: 5 } => (32.36, 36.54),
+        MethodKind::FewShot { adapter: false } => (27.14, 32.14),
+        MethodKind::FewShot { adapter: true } => (31.58, 36.22),
+        MethodKind::HyperTuning { k: 5 } => (31.69, 35.85),
         _ => return None,
     };
     Some(if e5 { v.1 } else { v.0 })
@@ -118,10 +132,8 @@ fn score_table(out: &mut String, r: &Results, retriever: &str, subset: Subset) {
     }
     let _ = writeln!(out, "---|---|---|");
     for m in &r.methods {
-        let sub = match (subset, m.kind) {
-            (Subset::All, MethodKind::TtSgd { .. }) => {
-                Subset::First(r.profile.eval.tt_sgd_questions)
-            }
+        let sub = match (subset, m.subset(&r.profile)) {
+            (Subset::All, Some(n)) => Subset::First(n),
             (s, _) => s,
         };
         let mut ems = Vec::new();
@@ -161,11 +173,15 @@ fn score_table(out: &mut String, r: &Results, retriever: &str, subset: Subset) {
         .collect();
     let _ = writeln!(out, "\nQuestions: {}.", counts.join(", "));
     if subset == Subset::All {
-        let _ = writeln!(
-            out,
-            "TT-SGD runs on the first {} questions of each set only; its cells are on that subset.",
-            r.profile.eval.tt_sgd_questions
-        );
+        for m in &r.methods {
+            if let Some(n) = m.subset(&r.profile) {
+                let _ = writeln!(
+                    out,
+                    "{} runs on the first {n} questions of each set only; its cells are on that subset.",
+                    m.label
+                );
+            }
+        }
     }
 }
 
@@ -216,8 +232,16 @@ fn paired_line(
     }
     let _ = writeln!(
         out,
-        "| {retriever} | {} − {} | {} | {} | {} | {} | {} | {} |",
-        a.label, b.label, cells[0].0, cells[0].1, cells[0].2, cells[1].0, cells[1].1, cells[1].2
+        "| {retriever} | {} − {} | {} | {} | {} | {} | {} | {} | {} |",
+        a.label,
+        b.label,
+        subset.label(),
+        cells[0].0,
+        cells[0].1,
+        cells[0].2,
+        cells[1].0,
+        cells[1].1,
+        cells[1].2
     );
 }
 
@@ -430,11 +454,11 @@ pub fn render(r: &Results) -> String {
     // Paired comparisons.
     let _ = writeln!(
         out,
-        "## Paired comparisons (EM points, averaged over sets)\n"
+        "## Paired comparisons (EM and F1 points, averaged over sets)\n"
     );
     let _ = writeln!(
         out,
-        "| retriever | difference | mean [95 % CI] | P(Δ ≤ 0) | verdict |\n|---|---|---|---|---|"
+        "| retriever | difference | questions | EM Δ [95 % CI] | P(Δ ≤ 0) | EM verdict | F1 Δ [95 % CI] | P(Δ ≤ 0) | F1 verdict |\n|---|---|---|---|---|---|---|---|---|"
     );
     let ks = {
         let mut k = p.targets.ks.clone();
@@ -459,6 +483,8 @@ pub fn render(r: &Results) -> String {
     });
     let task = method(r, |k| matches!(k, MethodKind::RagGd { per_task: true, .. }));
     let vanilla = method(r, |k| matches!(k, MethodKind::VanillaRag));
+    let hyper = method(r, |k| matches!(k, MethodKind::HyperTuning { .. }));
+    let base_fs = method(r, |k| matches!(k, MethodKind::FewShot { adapter: true }));
     for retriever in retrievers(r) {
         if let (Some(a), Some(b)) = (ragk, base) {
             paired_line(&mut out, r, &retriever, a, b, Subset::All);
@@ -474,6 +500,19 @@ pub fn render(r: &Results) -> String {
                 Subset::First(p.eval.tt_sgd_questions),
             );
         }
+        if let (Some(a), Some(b)) = (ragk, hyper) {
+            paired_line(&mut out, r, &retriever, a, b, Subset::All);
+        }
+        if let (Some(a), Some(b)) = (ragk, base_fs) {
+            paired_line(
+                &mut out,
+                r,
+                &retriever,
+                a,
+                b,
+                Subset::First(p.eval.few_shot_questions),
+            );
+        }
         if let (Some(a), Some(b)) = (ragk, signed) {
             paired_line(&mut out, r, &retriever, a, b, Subset::All);
         }
@@ -486,7 +525,7 @@ pub fn render(r: &Results) -> String {
     }
     let _ = writeln!(
         out,
-        "\nRows in order: RAG-GD − base adapter on all questions, then on the gold-in-docs subset; RAG-GD − TT-SGD on the TT-SGD subset; log² − signed-log norm term; per query − per task; base adapter − vanilla RAG. Verdict: the CI lies above 0 (higher), below 0 (lower) or straddles it.\n"
+        "\nΔ is the first method minus the second, a question's score being its mean over support seeds; P(Δ ≤ 0) is the bootstrap share of replicates at or below 0. Verdict: the CI lies above 0 (higher), below 0 (lower) or straddles it.\n"
     );
     // K sweep.
     let _ = writeln!(

@@ -23,17 +23,17 @@ use icor_qa::retrieve::{Corpus, CorpusStamp, Retriever};
 use serde::Serialize;
 
 use crate::adapter::train_adapter;
+use crate::checks::{Checked, TargetContext, TargetSet};
 use crate::error::{Error, Result};
 use crate::eval::{Deploy, Pool, TrainedG, deployed_coefficients, evaluate_set};
 use crate::factored::FactoredDelta;
 use crate::frozen::FrozenStates;
-use crate::meta::{
-    Projected, fidelity, fit_bases, mean_pairwise_cos_coeffs, mean_pairwise_cos_targets,
-    predict_coefficients, project, train_predictor,
-};
+use crate::hypertuning::{HyperContext, train_hypertuning};
+use crate::matching::NormTerm;
+use crate::meta::{TrainedPredictor, fit_bases, mean_pairwise_cos_coeffs, train_predictor};
 use crate::method::{Method, MethodKind, registry};
 use crate::params::LoraLayout;
-use crate::predictor::PredictorShape;
+use crate::predictor::{Predictor, PredictorShape};
 use crate::profile::Profile;
 use crate::prompt::{Instance, Item, Prompter};
 use crate::results::{
@@ -290,17 +290,21 @@ pub fn run(options: &RunOptions) -> Result<Results> {
         // Pools with their demonstrations.
         let mut pools: BTreeMap<String, Pool> = BTreeMap::new();
         for (pkey, (set, rows, regex)) in &pool_sources {
-            let inst = rows
+            let demos = rows
                 .iter()
                 .map(|q| {
                     let mut item: Item = items.item(set, q)?;
                     if *regex {
                         item.answers = item.answers.iter().map(|a| regex_answer_text(a)).collect();
                     }
-                    prompter.rag_instance(&item)
+                    Ok(item)
                 })
                 .collect::<Result<Vec<_>>>()?;
-            pools.insert(pkey.clone(), Pool::new(pkey.clone(), inst));
+            let inst = demos
+                .iter()
+                .map(|item| prompter.rag_instance(item))
+                .collect::<Result<Vec<_>>>()?;
+            pools.insert(pkey.clone(), Pool::new(pkey.clone(), demos, inst));
         }
 
         // Stage 2: contexts and their targets.
@@ -464,7 +468,21 @@ pub fn run(options: &RunOptions) -> Result<Results> {
             continue;
         }
 
-        // Stage 3: bases and g_φ per RAG-GD method.
+        // Stage 3: bases and g_φ per RAG-GD method, then HyperTuning.
+        let targets = TargetSet {
+            contexts: contexts
+                .iter()
+                .zip(&deltas)
+                .zip(&hbars)
+                .map(|((c, d), h)| TargetContext {
+                    task: &c.task,
+                    heldout: c.heldout,
+                    deltas: d,
+                    hbar: h,
+                })
+                .collect(),
+            tasks: splits.eval.iter().map(|t| t.key.clone()).collect(),
+        };
         let mut predictors: BTreeMap<String, TrainedG> = BTreeMap::new();
         let mut bases_by_k: BTreeMap<usize, Vec<crate::factored::Basis>> = BTreeMap::new();
         let t3 = Instant::now();
@@ -491,16 +509,10 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                     b
                 }
             };
-            let proj = |heldout: bool| -> Vec<Projected> {
-                contexts
-                    .iter()
-                    .zip(&deltas)
-                    .zip(&hbars)
-                    .filter(|((c, _), _)| c.heldout == heldout)
-                    .map(|((_, d), h)| project(&bases, &d[ki], h))
-                    .collect()
-            };
-            let (train_p, held_p) = (proj(false), proj(true));
+            let (train_p, held_p) = (
+                targets.projected(&bases, ki, false),
+                targets.projected(&bases, ki, true),
+            );
             let shape = PredictorShape {
                 d: model.config.d_model,
                 hidden: p.predictor.hidden,
@@ -518,71 +530,24 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                 &format!("stage 3: g_φ {} ({rname})", m.label),
                 options.progress,
             )?;
-            let held = fidelity(&tp.predictor, &held_p, &options.device);
-            let trainf = fidelity(&tp.predictor, &train_p, &options.device);
-            let dims: Vec<(usize, usize)> =
-                layout.blocks.iter().map(|b| (b.d_in, b.d_out)).collect();
-            let tenth = (tp.losses.len() / 10).max(1);
-            pr.predictors.push(PredictorSummary {
-                retriever: rname.clone(),
-                method: m.id.clone(),
-                k,
-                term: term.name().into(),
-                params: shape.params(),
-                naive_head_params: shape.naive_head_params(&dims, p.adapter.rank),
-                backbone_params,
-                blocks: shape.blocks,
-                basis_rank: shape.r,
-                loss_start: avg(&tp.losses[..tenth.min(tp.losses.len())]),
-                loss_end: avg(&tp.losses[tp.losses.len().saturating_sub(tenth)..]),
-                heldout_cosine: held.cosine,
-                heldout_norm_ratio: held.norm_ratio,
-                heldout_ceiling: held.ceiling,
-                train_cosine: trainf.cosine,
-                seconds: tp.seconds,
-            });
-            // Collapse on held-out contexts: predictions vs targets, same task vs other tasks.
-            let held_ctx: Vec<(&Context, &FactoredDelta, &Vec<f32>)> = contexts
-                .iter()
-                .zip(&deltas)
-                .zip(&hbars)
-                .filter(|((c, _), _)| c.heldout)
-                .map(|((c, d), h)| (c, &d[ki], h))
-                .collect();
-            let hb: Vec<&[f32]> = held_ctx.iter().map(|(_, _, h)| h.as_slice()).collect();
-            let coeffs = predict_coefficients(&tp.predictor, &hb, &options.device);
-            let tasks: Vec<String> = splits.eval.iter().map(|t| t.key.clone()).collect();
-            // Per evaluated task: its held-out contexts' predicted coefficients and targets.
-            let groups: Vec<(Vec<&[f32]>, Vec<&FactoredDelta>)> = tasks
-                .iter()
-                .map(|key| {
-                    let idx = (0..held_ctx.len()).filter(|&i| &held_ctx[i].0.task == key);
-                    idx.map(|i| (coeffs[i].as_slice(), held_ctx[i].1)).unzip()
-                })
-                .collect();
-            let (mut pw, mut pa, mut tw, mut ta) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for (a, (ca, da)) in groups.iter().enumerate() {
-                pw.push(mean_pairwise_cos_coeffs(ca, ca, shape.blocks, true));
-                tw.push(mean_pairwise_cos_targets(da, da, true));
-                for (cb, db) in groups.iter().skip(a + 1) {
-                    pa.push(mean_pairwise_cos_coeffs(ca, cb, shape.blocks, false));
-                    ta.push(mean_pairwise_cos_targets(da, db, false));
-                }
-            }
-            let finite_mean = |v: &[f64]| {
-                let f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-                f.iter().sum::<f64>() / f.len().max(1) as f64
-            };
-            pr.collapse.push(CollapseSummary {
-                retriever: rname.clone(),
-                method: m.id.clone(),
-                predicted_within: finite_mean(&pw),
-                predicted_across: finite_mean(&pa),
-                target_within: finite_mean(&tw),
-                target_across: finite_mean(&ta),
-                deployed_within: BTreeMap::new(),
-                deployed_across: f64::NAN,
-            });
+            let (summary, collapse) = targets.check(
+                &tp,
+                ki,
+                &train_p,
+                &held_p,
+                &Checked {
+                    retriever: rname,
+                    method: &m.id,
+                    k,
+                    term: term.name(),
+                    rank: p.adapter.rank,
+                    backbone_params,
+                    layout: &layout,
+                },
+                &options.device,
+            );
+            pr.predictors.push(summary);
+            pr.collapse.push(collapse);
             predictors.insert(
                 m.id.clone(),
                 TrainedG {
@@ -610,6 +575,121 @@ pub fn run(options: &RunOptions) -> Result<Results> {
             {
                 predictors.insert(m.id.clone(), g);
             }
+        }
+        for m in &methods {
+            let MethodKind::HyperTuning { k } = m.kind else {
+                continue;
+            };
+            let src = methods
+                .iter()
+                .find(|o| {
+                    o.kind
+                        == MethodKind::RagGd {
+                            k,
+                            term: NormTerm::LogSquared,
+                            per_task: false,
+                        }
+                })
+                .and_then(|o| predictors.get(&o.id).cloned())
+                .ok_or_else(|| {
+                    Error::Config(format!("HyperTuning at K = {k} needs RAG-GD at K = {k}"))
+                })?;
+            let ki = ks.iter().position(|&x| x == k).unwrap_or(0);
+            let hctx: Vec<HyperContext<'_>> = contexts
+                .iter()
+                .zip(&hbars)
+                .filter(|(c, _)| !c.heldout)
+                .map(|(c, h)| {
+                    let pool = &pools[&c.pool];
+                    HyperContext {
+                        hbar: h,
+                        queries: (0..pool.len())
+                            .filter(|i| !c.idx.contains(i))
+                            .map(|i| &pool.instances[i])
+                            .collect(),
+                    }
+                })
+                .collect();
+            let path = options.out.join(format!("hypertuning-{rname}.safetensors"));
+            let hstamp = key(
+                "hypertuning",
+                &(&p.predictor, &p.targets, &p.adapter, p.support, p.pool_size),
+            );
+            let g = &src.predictor;
+            let mut trained = TrainedPredictor {
+                predictor: Predictor::init(
+                    g.shape,
+                    g.mean.clone(),
+                    g.std.clone(),
+                    g.scale.clone(),
+                    p.seed ^ 0x4879,
+                ),
+                losses: Vec::new(),
+                seconds: 0.0,
+            };
+            match TensorFile::load_or_rebuild(&path, &hstamp)? {
+                Some(f) => {
+                    trained.predictor.params = f.get("params", &path)?.to_vec();
+                    trained.losses = f.get("losses", &path)?.to_vec();
+                    trained.seconds = f.meta_parse("seconds", &path)?;
+                }
+                None => {
+                    trained = train_hypertuning(
+                        &model,
+                        &mut frozen,
+                        &layout,
+                        &w0_flat,
+                        &src.bases,
+                        trained.predictor,
+                        &hctx,
+                        &p.predictor,
+                        p.seed,
+                        &format!("stage 3: HyperTuning ({rname})"),
+                        options.progress,
+                    )?;
+                    let mut f = TensorFile::default();
+                    f.tensors
+                        .insert("params".into(), trained.predictor.params.clone());
+                    f.tensors.insert("losses".into(), trained.losses.clone());
+                    f.meta.insert("seconds".into(), trained.seconds.to_string());
+                    f.save(&path, &hstamp)?;
+                }
+            }
+            if trained.predictor.params.len() != g.params.len() {
+                return Err(Error::Format {
+                    path,
+                    reason: format!(
+                        "{} predictor weights, g_φ has {}",
+                        trained.predictor.params.len(),
+                        g.params.len()
+                    ),
+                });
+            }
+            let (summary, collapse) = targets.check(
+                &trained,
+                ki,
+                &targets.projected(&src.bases, ki, false),
+                &targets.projected(&src.bases, ki, true),
+                &Checked {
+                    retriever: rname,
+                    method: &m.id,
+                    k,
+                    term: "answer loss",
+                    rank: p.adapter.rank,
+                    backbone_params,
+                    layout: &layout,
+                },
+                &options.device,
+            );
+            pr.predictors.push(summary);
+            pr.collapse.push(collapse);
+            predictors.insert(
+                m.id.clone(),
+                TrainedG {
+                    predictor: trained.predictor,
+                    bases: src.bases,
+                },
+            );
         }
         let t3s = t3.elapsed().as_secs_f64();
         pr.stages.push(StageTime {
@@ -682,7 +762,7 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                     MethodKind::RagGd {
                         per_task: false,
                         ..
-                    }
+                    } | MethodKind::HyperTuning { .. }
                 ) {
                     let c = deployed_coefficients(
                         &deploy,

@@ -125,7 +125,7 @@ pub fn load_json<T: DeserializeOwned>(path: &Path, stamp: &Stamp) -> Result<Opti
 pub fn load_or_rebuild<T: DeserializeOwned>(path: &Path, stamp: &Stamp) -> Result<Option<T>> {
     match load_json(path, stamp) {
         Err(e @ (Error::Stale { .. } | Error::Format { .. })) => {
-            eprintln!("note: rebuilding: {e}");
+            eprintln!("note: rebuilding {e}");
             std::fs::remove_file(path).map_err(io_err(path))?;
             Ok(None)
         }

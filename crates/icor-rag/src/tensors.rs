@@ -123,7 +123,7 @@ impl TensorFile {
     pub fn load_or_rebuild(path: &Path, stamp: &Stamp) -> Result<Option<Self>> {
         match Self::load(path, stamp) {
             Err(e @ (Error::Stale { .. } | Error::Format { .. })) => {
-                eprintln!("note: rebuilding: {e}");
+                eprintln!("note: rebuilding {e}");
                 std::fs::remove_file(path).map_err(io_err(path))?;
                 Ok(None)
             }

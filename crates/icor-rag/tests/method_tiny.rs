@@ -1,7 +1,8 @@
 //! The method's pieces on a tiny random backbone: the answer loss against the full logits,
 //! the frozen-layer split, gradient-step targets and their snapshots, demonstration encoding
 //! under padding, resuming W_0^ret's training after a kill, and g_φ learning a context-
-//! dependent update through the matching loss.
+//! dependent update through the matching loss; HyperTuning's gradient through the backbone
+//! into g_φ, and its training.
 
 #[path = "../../icor-llm/tests/tiny/mod.rs"]
 mod tiny;
@@ -12,12 +13,14 @@ use icor_llm::tensor_util::to_vec_f32;
 use icor_llm::{Adaptation, Llm, LlmConfig};
 use icor_rag::adapter::train_adapter;
 use icor_rag::encode::eos_states;
+use icor_rag::factored::Basis;
 use icor_rag::frozen::FrozenStates;
+use icor_rag::hypertuning::{HyperContext, HyperSetup, train_hypertuning};
 use icor_rag::loss::{AnswerBatch, answer_loss};
 use icor_rag::matching::NormTerm;
 use icor_rag::meta::{Projected, fidelity, train_predictor};
 use icor_rag::params::LoraLayout;
-use icor_rag::predictor::PredictorShape;
+use icor_rag::predictor::{Predictor, PredictorShape};
 use icor_rag::profile::{AdapterSettings, PredictorSettings};
 use icor_rag::prompt::Instance;
 use icor_rag::store::Stamp;
@@ -290,6 +293,7 @@ fn g_phi_learns_an_update_that_depends_on_the_context() {
         lambda: 0.1,
         steps: 600,
         batch: 16,
+        hyper_steps: 0,
     };
     let dev = Device::flex();
     let tp = train_predictor(
@@ -311,4 +315,177 @@ fn g_phi_learns_an_update_that_depends_on_the_context() {
     let first = tp.losses[..20].iter().sum::<f32>() / 20.0;
     let last = tp.losses[tp.losses.len() - 20..].iter().sum::<f32>() / 20.0;
     assert!(last < first / 2.0, "L_match {first} → {last}");
+}
+
+/// Random orthonormal bases of rank `r` for every block of `layout`.
+fn random_bases(layout: &LoraLayout, r: usize, seed: u64) -> Vec<Basis> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut ortho = |rows: usize| {
+        let m = nalgebra::DMatrix::<f64>::from_fn(rows, r, |_, _| rng.random_range(-1.0..1.0));
+        m.qr().q()
+    };
+    layout
+        .blocks
+        .iter()
+        .map(|b| Basis {
+            p: ortho(b.d_out),
+            q: ortho(b.d_in),
+        })
+        .collect()
+}
+
+fn hyper_predictor(m: &Llm, layout: &LoraLayout, r: usize, seed: u64) -> Predictor {
+    let shape = PredictorShape {
+        d: m.config.d_model,
+        hidden: 8,
+        code: 4,
+        blocks: layout.blocks.len(),
+        r,
+    };
+    let d = shape.d;
+    Predictor::init(
+        shape,
+        vec![0.0; d],
+        vec![1.0; d],
+        vec![0.3; shape.blocks],
+        seed,
+    )
+}
+
+#[test]
+fn hypertuning_gradient_matches_finite_differences_of_the_answer_loss() {
+    let m = model(21);
+    let layout = LoraLayout::new(&m.config, 2, 2, 4.0);
+    let w0 = random_params(&layout, 22);
+    let bases = random_bases(&layout, 2, 23);
+    let pred = hyper_predictor(&m, &layout, 2, 24);
+    let mut rng = ChaCha8Rng::seed_from_u64(25);
+    let hbars: Vec<Vec<f32>> = (0..2)
+        .map(|_| {
+            (0..m.config.d_model)
+                .map(|_| rng.random_range(-2.0..2.0))
+                .collect()
+        })
+        .collect();
+    let insts = instances();
+    let pairs: Vec<(&[f32], &Instance)> = vec![
+        (hbars[0].as_slice(), &insts[0]),
+        (hbars[1].as_slice(), &insts[1]),
+    ];
+    let mut frozen = FrozenStates::new(2);
+    let setup = HyperSetup::new(&m, &layout, &w0, &bases).unwrap();
+    let (value, grad) = setup
+        .loss_and_gradient(&m, &mut frozen, &layout, &pred, &pairs, 0)
+        .unwrap();
+    // The loss is the mean answer loss under W_0 + P g_φ(h̄) Qᵀ, each query with its context.
+    assert!(value.is_finite() && value > 0.0);
+    // Central differences on the coordinates with the largest gradients (in every layer of
+    // g_φ, the heads included: the derivative flows through the backbone into C and on).
+    let mut order: Vec<usize> = (0..grad.len()).collect();
+    order.sort_by(|&a, &b| grad[b].abs().total_cmp(&grad[a].abs()));
+    assert!(grad[order[0]].abs() > 1e-3, "the loss must reach g_φ");
+    let eps = 1e-2f32;
+    let loss_at = |params: Vec<f32>, frozen: &mut FrozenStates| {
+        let p = Predictor {
+            params,
+            ..pred.clone()
+        };
+        setup
+            .loss_and_gradient(&m, frozen, &layout, &p, &pairs, 0)
+            .unwrap()
+            .0
+    };
+    let first_head =
+        pred.params.len() - pred.shape.blocks * 4 - pred.shape.code * pred.shape.blocks * 4;
+    let picks: Vec<usize> = order
+        .iter()
+        .copied()
+        .take(4)
+        .chain(order.iter().copied().filter(|&i| i < first_head).take(2))
+        .collect();
+    for i in picks {
+        let mut up = pred.params.clone();
+        up[i] += eps;
+        let mut down = pred.params.clone();
+        down[i] -= eps;
+        let fd = (loss_at(up, &mut frozen) - loss_at(down, &mut frozen)) / (2.0 * eps);
+        let err = (fd - grad[i]).abs();
+        assert!(
+            err <= 2e-2 * grad[i].abs().max(1e-2),
+            "weight {i}: autodiff {} vs finite difference {fd}",
+            grad[i]
+        );
+    }
+}
+
+#[test]
+fn hypertuning_lowers_the_answer_loss_of_queries_outside_the_context() {
+    let m = model(31);
+    let layout = LoraLayout::new(&m.config, 2, 2, 4.0);
+    let w0 = random_params(&layout, 32);
+    let bases = random_bases(&layout, 2, 33);
+    let mut rng = ChaCha8Rng::seed_from_u64(34);
+    let hbars: Vec<Vec<f32>> = (0..3)
+        .map(|_| {
+            (0..m.config.d_model)
+                .map(|_| rng.random_range(-2.0..2.0))
+                .collect()
+        })
+        .collect();
+    let insts = instances();
+    // Context c's queries: the instances other than c.
+    let contexts: Vec<HyperContext<'_>> = (0..3)
+        .map(|c| HyperContext {
+            hbar: &hbars[c],
+            queries: insts
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != c)
+                .map(|(_, q)| q)
+                .collect(),
+        })
+        .collect();
+    let settings = PredictorSettings {
+        hidden: 8,
+        code: 4,
+        basis_rank: 2,
+        lr: 2e-2,
+        weight_decay: 0.0,
+        clip: 1.0,
+        lambda: 0.1,
+        steps: 0,
+        batch: 3,
+        hyper_steps: 40,
+    };
+    let init = hyper_predictor(&m, &layout, 2, 35);
+    let mut frozen = FrozenStates::new(2);
+    let all: Vec<(&[f32], &Instance)> = contexts
+        .iter()
+        .flat_map(|c| c.queries.iter().map(move |q| (c.hbar, *q)))
+        .collect();
+    let setup = HyperSetup::new(&m, &layout, &w0, &bases).unwrap();
+    let before = setup
+        .loss_and_gradient(&m, &mut frozen, &layout, &init, &all, 0)
+        .unwrap()
+        .0;
+    let tp = train_hypertuning(
+        &m,
+        &mut frozen,
+        &layout,
+        &w0,
+        &bases,
+        init,
+        &contexts,
+        &settings,
+        0,
+        "test",
+        false,
+    )
+    .unwrap();
+    assert_eq!(tp.losses.len(), 40);
+    let after = setup
+        .loss_and_gradient(&m, &mut frozen, &layout, &tp.predictor, &all, 0)
+        .unwrap()
+        .0;
+    assert!(after < 0.9 * before, "answer loss {before} → {after}");
 }
