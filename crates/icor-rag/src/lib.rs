@@ -16,10 +16,12 @@
 //! | [`hypertuning`] | §4.5: HyperTuning, the same `g_φ` trained through the answer loss |
 //! | [`support`], [`method`], [`eval`] | Algorithm 1 and the baselines (§4.5 of the paper's list) |
 //! | [`stats`], [`results`], [`report`] | CIs, paired bootstraps, the results file and `reports/rag.md` |
+//! | [`claims`] | §6.5: the paper's claims, each marked holds / does not hold / inconclusive |
 //! | [`run`] | `icor rag run`: every stage, resumable |
 
 pub mod adapter;
 pub mod checks;
+pub mod claims;
 pub mod encode;
 pub mod error;
 pub mod eval;

@@ -249,7 +249,7 @@ impl Profile {
                     ablation_seeds: 1,
                     tt_sgd_questions: 10,
                     tt_sgd_seeds: 1,
-                    few_shot_questions: 30,
+                    few_shot_questions: 20,
                     few_shot_seeds: 1,
                     tt_sgd_k: 5,
                     cost_questions: 2,

@@ -7,9 +7,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use crate::claims::{Metric, Sets, paired_diff, seed_for};
 use crate::method::{Method, MethodKind};
 use crate::results::{Results, SetRecord};
-use crate::stats::{Estimate, bootstrap_avg, median_p90, paired};
+use crate::stats::{Estimate, bootstrap_avg, median_p90};
 
 /// Which questions a table reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,10 +114,6 @@ fn sets_of<'a>(r: &'a Results, retriever: &str) -> Vec<&'a SetRecord> {
     r.sets.iter().filter(|s| s.retriever == retriever).collect()
 }
 
-fn seed_for(parts: &[&str]) -> u64 {
-    crate::store::fnv1a(parts.join("/").as_bytes())
-}
-
 /// The score table of one retriever and subset.
 fn score_table(out: &mut String, r: &Results, retriever: &str, subset: Subset) {
     let sets = sets_of(r, retriever);
@@ -198,29 +195,12 @@ fn paired_line(
     b: &Method,
     subset: Subset,
 ) {
-    let sets = sets_of(r, retriever);
     let mut cells = Vec::new();
-    for (k, metric) in [(0usize, "em"), (1, "f1")] {
-        let pick = |m: &Method, s: &SetRecord| {
-            let (em, f1) = question_scores(s, &m.id, subset);
-            if k == 0 { em } else { f1 }
-        };
-        let xa: Vec<Vec<f64>> = sets.iter().map(|s| pick(a, s)).collect();
-        let xb: Vec<Vec<f64>> = sets.iter().map(|s| pick(b, s)).collect();
-        if xa
-            .iter()
-            .zip(&xb)
-            .any(|(x, y)| x.len() != y.len() || x.is_empty())
-        {
+    for metric in [Metric::Em, Metric::F1] {
+        let Some(p) = paired_diff(r, retriever, a, b, subset, Sets::All, metric) else {
             cells.push(("–".to_string(), "–".to_string(), "–"));
             continue;
-        }
-        let p = paired(
-            &xa,
-            &xb,
-            r.profile.eval.bootstrap,
-            seed_for(&[retriever, &a.id, &b.id, metric]),
-        );
+        };
         let verdict = if p.diff.lo > 0.0 {
             "higher"
         } else if p.diff.hi < 0.0 {
@@ -527,6 +507,7 @@ pub fn render(r: &Results) -> String {
         out,
         "\nΔ is the first method minus the second, a question's score being its mean over support seeds; P(Δ ≤ 0) is the bootstrap share of replicates at or below 0. Verdict: the CI lies above 0 (higher), below 0 (lower) or straddles it.\n"
     );
+    crate::claims::render(&mut out, r);
     // K sweep.
     let _ = writeln!(
         out,
@@ -566,29 +547,59 @@ pub fn render(r: &Results) -> String {
     // Transfer.
     let _ = writeln!(
         out,
-        "## Transfer: gain of RAG-GD (K = {mid}) over the base adapter, in-domain vs held-out (EM points)\n"
+        "## Transfer: gain of RAG-GD (K = {mid}) over the base adapter, in-domain vs held-out (points)\n"
     );
     let _ = writeln!(
         out,
-        "| retriever | set | held out | gain [95 % CI] |\n|---|---|---|---|"
+        "| retriever | set | held out | ΔEM [95 % CI] | ΔF1 [95 % CI] |\n|---|---|---|---|---|"
     );
     if let (Some(a), Some(b)) = (ragk, base) {
         for retriever in retrievers(r) {
+            let cells = |s: &SetRecord| -> Vec<String> {
+                [0, 1]
+                    .iter()
+                    .map(|&k| {
+                        let pick = |m: &Method| {
+                            let (em, f1) = question_scores(s, &m.id, Subset::All);
+                            if k == 0 { em } else { f1 }
+                        };
+                        let pd = crate::stats::paired(
+                            &[pick(a)],
+                            &[pick(b)],
+                            p.eval.bootstrap,
+                            seed_for(&[&retriever, &s.set, "transfer", &k.to_string()]),
+                        );
+                        fmt_est(&pd.diff)
+                    })
+                    .collect()
+            };
             for s in sets_of(r, &retriever) {
-                let (x, _) = question_scores(s, &a.id, Subset::All);
-                let (y, _) = question_scores(s, &b.id, Subset::All);
-                let pd = paired(
-                    &[x],
-                    &[y],
-                    p.eval.bootstrap,
-                    seed_for(&[&retriever, &s.set, "transfer"]),
-                );
+                let c = cells(s);
                 let _ = writeln!(
                     out,
-                    "| {retriever} | {} | {} | {} |",
+                    "| {retriever} | {} | {} | {} | {} |",
                     s.set,
                     if s.held_out { "yes" } else { "no" },
-                    fmt_est(&pd.diff)
+                    c[0],
+                    c[1]
+                );
+            }
+            for (sets, name) in [
+                (Sets::InDomain, "**in-domain average**"),
+                (Sets::HeldOut, "**held-out average**"),
+            ] {
+                let c: Vec<String> = [Metric::Em, Metric::F1]
+                    .iter()
+                    .map(|&m| {
+                        paired_diff(r, &retriever, a, b, Subset::All, sets, m)
+                            .map_or("–".into(), |p| fmt_est(&p.diff))
+                    })
+                    .collect();
+                let held = if sets == Sets::HeldOut { "yes" } else { "no" };
+                let _ = writeln!(
+                    out,
+                    "| {retriever} | {name} | {held} | {} | {} |",
+                    c[0], c[1]
                 );
             }
         }
