@@ -97,8 +97,20 @@ impl Llm {
         if prompt.is_empty() {
             return Err(Error::Llm("empty prompt".into()));
         }
+        self.prefix_from_stream(self.embed(prompt, 1)?, split)
+    }
+
+    /// Like [`Self::frozen_prefix`] from an input stream `x: [1, t, d]` instead of token ids
+    /// (a soft prompt's vectors followed by the prompt's embeddings, for prompt tuning).
+    pub fn prefix_from_stream(&self, x: Tensor<3>, split: usize) -> Result<FrozenPrefix> {
+        let [b, t, d] = x.dims();
+        if b != 1 || t == 0 || d != self.config.d_model {
+            return Err(Error::Llm(format!(
+                "a prefix stream is [1, t > 0, {}], got [{b}, {t}, {d}]",
+                self.config.d_model
+            )));
+        }
         let mut cache = KvCache::new(self.config.n_layers);
-        let x = self.embed(prompt, 1)?;
         let x = self.forward_layers(x, 0..split, Some(&mut cache), &Adaptation::none())?;
         Ok(FrozenPrefix { split, x, cache })
     }

@@ -227,6 +227,15 @@ pub fn check(r: &Results) -> Vec<Claim> {
                 pd(rag, hyper, Subset::All, Sets::All, Metric::F1),
             ),
         );
+        let pt = find(r, |m| matches!(m, MethodKind::PromptTuning));
+        let pt_sub = Subset::First(r.profile.prompt_tuning.as_ref().map_or(0, |t| t.questions));
+        push(
+            "Gradient supervision matters: RAG-GD beats prompt tuning on average EM and F1",
+            better_on_both(
+                pd(rag, pt, pt_sub, Sets::All, Metric::Em),
+                pd(rag, pt, pt_sub, Sets::All, Metric::F1),
+            ),
+        );
         // 4. Insensitive to K.
         // K = mid against the smallest K, and the largest K against K = mid.
         let steps: Vec<(usize, usize, Option<Paired>)> = [(mid, ks[0]), (ks[ks.len() - 1], mid)]
@@ -402,6 +411,7 @@ mod tests {
             methods,
             stages: Vec::new(),
             adapters: Vec::new(),
+            prompts: Vec::new(),
             targets: Vec::new(),
             predictors: Vec::new(),
             collapse: Vec::new(),

@@ -24,6 +24,7 @@ use crate::params::LoraLayout;
 use crate::predictor::Predictor;
 use crate::profile::Profile;
 use crate::prompt::{Instance, Item, Prompter};
+use crate::prompt_tuning::SoftPrompt;
 use crate::results::{CostSample, QuestionRecord, SetRecord};
 use crate::store::{Stamp, load_or_rebuild, save_json};
 use crate::support::draw;
@@ -47,6 +48,8 @@ pub struct Deploy<'a> {
     pub w0: &'a LoraAdapter,
     /// Per RAG-GD method id.
     pub predictors: &'a BTreeMap<String, TrainedG>,
+    /// Prompt tuning's trained prefix (where the profile has it).
+    pub soft: Option<&'a SoftPrompt>,
     pub methods: &'a [Method],
 }
 
@@ -130,12 +133,14 @@ enum Row {
     W0,
     W0Delta(LowRankDelta),
     Lora(LoraAdapter),
+    /// The bare backbone behind prompt tuning's soft prefix.
+    Soft,
 }
 
 impl Row {
     fn adaptation<'a>(&'a self, w0: &'a LoraAdapter) -> Adaptation<'a> {
         match self {
-            Row::Bare => Adaptation::none(),
+            Row::Bare | Row::Soft => Adaptation::none(),
             Row::W0 => Adaptation::lora(w0),
             Row::W0Delta(delta) => Adaptation::lora(w0).with_delta(delta),
             Row::Lora(l) => Adaptation::lora(l),
@@ -186,6 +191,13 @@ impl Deploy<'_> {
             "tt-sgd",
         )?;
         Ok(self.layout.adapter(&steps.params[0], self.model.device()))
+    }
+
+    /// The soft prefix, or an error naming the missing stage.
+    fn soft(&self) -> Result<&SoftPrompt> {
+        self.soft.ok_or_else(|| {
+            crate::error::Error::Config("prompt tuning is registered but not trained".into())
+        })
     }
 
     fn support(&self, pool: &Pool, s: usize, key: u64) -> Vec<usize> {
@@ -306,6 +318,17 @@ pub fn evaluate_set(
                 }
                 // Their own prompt per support seed, decoded below.
                 MethodKind::FewShot { .. } => {}
+                // Every layer reads the soft prefix: its own prefill.
+                MethodKind::PromptTuning => {
+                    if m.subset(p).is_none_or(|n| i < n) {
+                        let prefix = d.soft()?.prefix(d.model, &d.prompter.rag_ids(item)?)?;
+                        let out =
+                            d.model
+                                .generate_greedy_rows(&prefix, 1, &opts, &Adaptation::none())?;
+                        let text = d.decode(out.first().map_or(&[][..], Vec::as_slice))?;
+                        put(&mut q, &m.id, text);
+                    }
+                }
                 MethodKind::TtSgd { k } => {
                     if i < p.eval.tt_sgd_questions {
                         for s in 0..p.eval.tt_sgd_seeds {
@@ -420,6 +443,7 @@ fn time_methods(
         let row = match m.kind {
             MethodKind::QueryOnly | MethodKind::VanillaRag => Row::Bare,
             MethodKind::BaseAdapter => Row::W0,
+            MethodKind::PromptTuning => Row::Soft,
             MethodKind::FewShot { adapter } => {
                 if adapter {
                     Row::W0
@@ -454,8 +478,14 @@ fn time_methods(
             }
         };
         let t = Instant::now();
-        d.model
-            .generate_greedy(&prompt, &opts, &row.adaptation(d.w0))?;
+        if let Row::Soft = row {
+            let prefix = d.soft()?.prefix(d.model, &prompt)?;
+            d.model
+                .generate_greedy_rows(&prefix, 1, &opts, &Adaptation::none())?;
+        } else {
+            d.model
+                .generate_greedy(&prompt, &opts, &row.adaptation(d.w0))?;
+        }
         c.generation = t.elapsed().as_secs_f64();
         out.push(c);
     }

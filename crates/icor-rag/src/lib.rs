@@ -13,6 +13,7 @@
 //! | [`target`], [`factored`] | Eq. 8: `ΔW_GD^(K)(C)`, kept factored; bases |
 //! | [`encode`], [`predictor`], [`matching`], [`meta`] | §5.1–5.2: `h̄(C)`, `g_φ`, Eq. 9, meta-training, fidelity |
 //! | [`checks`] | target fidelity and the collapse check of any trained predictor |
+//! | [`prompt_tuning`] | §4.5: prompt tuning, a trained soft prefix in place of the LoRA |
 //! | [`hypertuning`] | §4.5: HyperTuning, the same `g_φ` trained through the answer loss |
 //! | [`support`], [`method`], [`eval`] | Algorithm 1 and the baselines (§4.5 of the paper's list) |
 //! | [`stats`], [`results`], [`report`] | CIs, paired bootstraps, the results file and `reports/rag.md` |
@@ -37,6 +38,7 @@ pub mod params;
 pub mod predictor;
 pub mod profile;
 pub mod prompt;
+pub mod prompt_tuning;
 pub mod report;
 pub mod results;
 pub mod retrieval;

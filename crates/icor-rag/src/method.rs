@@ -31,6 +31,9 @@ pub enum MethodKind {
     /// "+ few shot"), on the bare backbone (`adapter: false`, Vanilla RAG + few shot) or with
     /// `W_0^ret` (Base adapter + few shot).
     FewShot { adapter: bool },
+    /// Prompt tuning (Lester et al., 2021): a trained soft prefix on the bare backbone, in
+    /// place of the LoRA interface.
+    PromptTuning,
     /// HyperTuning (Phang et al., 2023): the same `g_φ` (architecture, bases, input `h̄(C)`)
     /// as RAG-GD at `k`, trained end to end through the answer loss of other questions of the
     /// context's task instead of matching a gradient-step target.
@@ -113,6 +116,7 @@ impl Method {
         match self.kind {
             MethodKind::TtSgd { .. } => Some(p.eval.tt_sgd_questions),
             MethodKind::FewShot { .. } => Some(p.eval.few_shot_questions),
+            MethodKind::PromptTuning => p.prompt_tuning.as_ref().map(|t| t.questions),
             _ => None,
         }
         .filter(|&n| n < p.eval.questions)
@@ -120,7 +124,7 @@ impl Method {
 }
 
 /// The methods a profile compares, in table order: the three no-update baselines and their
-/// few-shot variants, RAG-GD for each K (per query, symmetric norm term), the per-task mode
+/// few-shot variants, prompt tuning (where the profile has it), RAG-GD for each K (per query, symmetric norm term), the per-task mode
 /// and the signed-log ablation at the middle K, HyperTuning, and TT-SGD.
 pub fn registry(profile: &Profile) -> Vec<Method> {
     let mut ks = profile.targets.ks.clone();
@@ -141,6 +145,13 @@ pub fn registry(profile: &Profile) -> Vec<Method> {
             MethodKind::FewShot { adapter: true },
         ),
     ];
+    if profile.prompt_tuning.is_some() {
+        out.push(Method::new(
+            "prompt-tuning",
+            "Prompt tuning",
+            MethodKind::PromptTuning,
+        ));
+    }
     for &k in &ks {
         out.push(Method::new(
             format!("rag-gd-k{k}"),

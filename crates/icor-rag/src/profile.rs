@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::prompt_tuning::PromptTuningSettings;
 
 /// Stage 1: the base retrieval adapter `W_0^ret` (App. G: LoRA r 16, α 32 on Q/K/V; AdamW
 /// lr 1e-4, wd 0.01, clip 1.0, grad-accum 4, 3,000 steps).
@@ -116,6 +117,9 @@ pub struct Profile {
     pub interface_layers: usize,
     pub seed: u64,
     pub adapter: AdapterSettings,
+    /// Prompt tuning (the soft-prefix baseline); `None` leaves it out of the comparison.
+    #[serde(default)]
+    pub prompt_tuning: Option<PromptTuningSettings>,
     pub targets: TargetSettings,
     pub predictor: PredictorSettings,
     pub eval: EvalSettings,
@@ -182,6 +186,19 @@ impl Profile {
                     lr: 1e-3,
                     ..paper_adapter
                 },
+                prompt_tuning: Some(PromptTuningSettings {
+                    virtual_tokens: 4,
+                    train: AdapterSettings {
+                        steps: 2,
+                        grad_accum: 1,
+                        micro_batch: 2,
+                        train_questions: 16,
+                        checkpoint_every: 1,
+                        lr: 1e-2,
+                        ..paper_adapter
+                    },
+                    questions: 2,
+                }),
                 targets: TargetSettings {
                     eta: 1e-2,
                     ks: vec![1, 2],
@@ -232,6 +249,11 @@ impl Profile {
                     lr: 2e-3,
                     ..paper_adapter
                 },
+                // Not yet in the quick comparison: the soft prefix changes every layer, so its
+                // training runs all 30 layers forward and backward (~10 s a step here, about
+                // 15 min at W_0^ret's budget per retriever) and its evaluation shares no
+                // prefill; the smoke, cpu and paper profiles run it.
+                prompt_tuning: None,
                 targets: TargetSettings {
                     eta: 1e-2,
                     ks: vec![1, 5, 10],
@@ -276,6 +298,17 @@ impl Profile {
                     checkpoint_every: 20,
                     ..paper_adapter
                 },
+                prompt_tuning: Some(PromptTuningSettings {
+                    virtual_tokens: 20,
+                    train: AdapterSettings {
+                        steps: 300,
+                        train_questions: 1200,
+                        lr: 5e-3,
+                        checkpoint_every: 20,
+                        ..paper_adapter
+                    },
+                    questions: 100,
+                }),
                 targets: TargetSettings {
                     eta: 1e-2,
                     ks: vec![1, 5, 10],
@@ -313,7 +346,15 @@ impl Profile {
                 pool_size: 1000,
                 interface_layers: 0,
                 seed: 0,
-                adapter: paper_adapter,
+                adapter: paper_adapter.clone(),
+                prompt_tuning: Some(PromptTuningSettings {
+                    virtual_tokens: 20,
+                    train: AdapterSettings {
+                        lr: 3e-2,
+                        ..paper_adapter
+                    },
+                    questions: 1000,
+                }),
                 targets: TargetSettings {
                     eta: 1e-2,
                     ks: vec![1, 5, 10],
@@ -374,6 +415,13 @@ impl Profile {
             return bad(
                 "few-shot questions must lie within the evaluated ones, with 1..=support_seeds seeds"
                     .into(),
+            );
+        }
+        if let Some(pt) = &self.prompt_tuning
+            && (pt.virtual_tokens == 0 || pt.questions > self.eval.questions)
+        {
+            return bad(
+                "prompt tuning needs ≥ 1 virtual token and a subset of the questions".into(),
             );
         }
         if self.eval.tt_sgd_seeds > self.eval.support_seeds

@@ -85,6 +85,7 @@ fn paper_avg_em(method: &Method, retriever: &str) -> Option<f64> {
         MethodKind::FewShot { adapter: false } => (27.14, 32.14),
         MethodKind::FewShot { adapter: true } => (31.58, 36.22),
         MethodKind::HyperTuning { k: 5 } => (31.69, 35.85),
+        MethodKind::PromptTuning => (30.60, 34.59),
         _ => return None,
     };
     Some(if e5 { v.1 } else { v.0 })
@@ -402,6 +403,34 @@ pub fn render(r: &Results) -> String {
             ),
             "K = 5, all questions",
         ),
+        (
+            "+ few shot",
+            format!(
+                "N = {} demonstrations as answered chat turns before the question, first {} questions, {} seed(s) (RAG-GD's first draws)",
+                p.support, p.eval.few_shot_questions, p.eval.few_shot_seeds
+            ),
+            "demonstrations concatenated into the prompt (format not stated)",
+        ),
+        (
+            "prompt tuning",
+            p.prompt_tuning
+                .as_ref()
+                .map_or("not run in this profile".into(), |t| {
+                    format!(
+                        "{} virtual tokens, {} steps, lr {}, first {} questions",
+                        t.virtual_tokens, t.train.steps, t.train.lr, t.questions
+                    )
+                }),
+            "soft prefix, W_0^ret's supervision (length, lr, steps not stated)",
+        ),
+        (
+            "HyperTuning",
+            format!(
+                "g_φ as RAG-GD's (same bases, scale, input), {} steps of {} contexts through the answer loss of other questions of the task, lr {}",
+                p.predictor.hyper_steps, p.predictor.batch, p.predictor.lr
+            ),
+            "same predictor architecture, downstream task loss (settings not stated)",
+        ),
     ];
     for (k, here, paper) in rows {
         let _ = writeln!(out, "| {k} | {here} | {paper} |");
@@ -687,6 +716,24 @@ pub fn render(r: &Results) -> String {
             "| {} | {} | {} | {:.3} → {:.3} |",
             a.retriever, a.steps, a.instances, a.loss_start, a.loss_end
         );
+    }
+    if let Some(pt) = &p.prompt_tuning {
+        let _ = writeln!(
+            out,
+            "\nPrompt tuning: {} virtual tokens, {} steps × {} × accum {}, lr {}, on the same instances.\n\n| retriever | steps | instances | answer loss, first tenth → last tenth |\n|---|---|---|---|",
+            pt.virtual_tokens,
+            pt.train.steps,
+            pt.train.micro_batch,
+            pt.train.grad_accum,
+            pt.train.lr
+        );
+        for a in &r.prompts {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.3} → {:.3} |",
+                a.retriever, a.steps, a.instances, a.loss_start, a.loss_end
+            );
+        }
     }
     let _ = writeln!(
         out,

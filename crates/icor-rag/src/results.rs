@@ -137,6 +137,9 @@ pub struct Results {
     pub methods: Vec<Method>,
     pub stages: Vec<StageTime>,
     pub adapters: Vec<AdapterSummary>,
+    /// Prompt tuning's training (steps, loss curve), per retriever.
+    #[serde(default)]
+    pub prompts: Vec<AdapterSummary>,
     pub targets: Vec<TargetSummary>,
     pub predictors: Vec<PredictorSummary>,
     pub collapse: Vec<CollapseSummary>,

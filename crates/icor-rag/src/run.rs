@@ -36,6 +36,7 @@ use crate::params::LoraLayout;
 use crate::predictor::{Predictor, PredictorShape};
 use crate::profile::Profile;
 use crate::prompt::{Instance, Item, Prompter};
+use crate::prompt_tuning::train_prompt;
 use crate::results::{
     AdapterSummary, CollapseSummary, PredictorSummary, Results, SetRecord, StageTime, TargetSummary,
 };
@@ -191,6 +192,7 @@ pub fn run(options: &RunOptions) -> Result<Results> {
         methods: methods.clone(),
         stages: Vec::new(),
         adapters: Vec::new(),
+        prompts: Vec::new(),
         targets: Vec::new(),
         predictors: Vec::new(),
         collapse: Vec::new(),
@@ -282,6 +284,38 @@ pub fn run(options: &RunOptions) -> Result<Results> {
         });
         let w0_flat = trained.params;
         let w0 = layout.adapter(&w0_flat, &options.device);
+        // Prompt tuning: the same instances and budget, a soft prefix instead of the LoRA.
+        let soft = match &p.prompt_tuning {
+            Some(pt) => {
+                let (soft, t) = timed(
+                    &mut pr.stages,
+                    format!("stage 1: prompt tuning ({rname})"),
+                    || {
+                        train_prompt(
+                            &model,
+                            &train_instances,
+                            pt,
+                            p.seed,
+                            &options.out.join(format!("prompt-{rname}.safetensors")),
+                            &key("prompt-tuning", pt),
+                            options.progress,
+                            None,
+                        )
+                    },
+                )?;
+                let tenth = (t.losses.len() / 10).max(1).min(t.losses.len());
+                pr.prompts.push(AdapterSummary {
+                    retriever: rname.clone(),
+                    steps: t.losses.len(),
+                    instances: train_instances.len(),
+                    loss_start: avg(&t.losses[..tenth]),
+                    loss_end: avg(&t.losses[t.losses.len() - tenth..]),
+                    curve: t.losses,
+                });
+                Some(soft)
+            }
+            None => None,
+        };
         drop(train_instances);
         if options.until == Stage::Adapter {
             continue;
@@ -372,6 +406,7 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                 w0_flat: &w0_flat,
                 w0: &w0,
                 predictors: &no_predictors,
+                soft: None,
                 methods: &methods,
             };
             for ctx in &contexts {
@@ -711,6 +746,7 @@ pub fn run(options: &RunOptions) -> Result<Results> {
             w0_flat: &w0_flat,
             w0: &w0,
             predictors: &predictors,
+            soft: soft.as_ref(),
             methods: &methods,
         };
         let estamp = key(
@@ -825,6 +861,7 @@ struct Progress<'a> {
     methods: Vec<Method>,
     stages: Vec<StageTime>,
     adapters: Vec<AdapterSummary>,
+    prompts: Vec<AdapterSummary>,
     targets: Vec<TargetSummary>,
     predictors: Vec<PredictorSummary>,
     collapse: Vec<CollapseSummary>,
@@ -845,6 +882,7 @@ impl Progress<'_> {
             methods: self.methods.clone(),
             stages: self.stages.clone(),
             adapters: self.adapters.clone(),
+            prompts: self.prompts.clone(),
             targets: self.targets.clone(),
             predictors: self.predictors.clone(),
             collapse: self.collapse.clone(),

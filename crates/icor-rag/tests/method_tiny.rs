@@ -2,7 +2,8 @@
 //! the frozen-layer split, gradient-step targets and their snapshots, demonstration encoding
 //! under padding, resuming W_0^ret's training after a kill, and g_φ learning a context-
 //! dependent update through the matching loss; HyperTuning's gradient through the backbone
-//! into g_φ, and its training.
+//! into g_φ, and its training; prompt tuning's soft prefix against the same tokens written out,
+//! and its training resumed after a kill.
 
 #[path = "../../icor-llm/tests/tiny/mod.rs"]
 mod tiny;
@@ -10,7 +11,7 @@ mod tiny;
 use burn::tensor::Device;
 use burn::tensor::activation::log_softmax;
 use icor_llm::tensor_util::to_vec_f32;
-use icor_llm::{Adaptation, Llm, LlmConfig};
+use icor_llm::{Adaptation, GenerateOptions, Llm, LlmConfig};
 use icor_rag::adapter::train_adapter;
 use icor_rag::encode::eos_states;
 use icor_rag::factored::Basis;
@@ -23,6 +24,7 @@ use icor_rag::params::LoraLayout;
 use icor_rag::predictor::{Predictor, PredictorShape};
 use icor_rag::profile::{AdapterSettings, PredictorSettings};
 use icor_rag::prompt::Instance;
+use icor_rag::prompt_tuning::{PromptTuningSettings, SoftPrompt, soft_answer_loss, train_prompt};
 use icor_rag::store::Stamp;
 use icor_rag::target::gd_steps;
 use rand::{Rng, SeedableRng};
@@ -488,4 +490,91 @@ fn hypertuning_lowers_the_answer_loss_of_queries_outside_the_context() {
         .unwrap()
         .0;
     assert!(after < 0.9 * before, "answer loss {before} → {after}");
+}
+
+#[test]
+fn a_soft_prompt_of_token_embeddings_gives_the_loss_of_those_tokens_in_the_prompt() {
+    let m = model(41);
+    let insts = instances();
+    let prefix_ids = [8u32, 33, 50];
+    // The soft prefix equal to the embeddings of `prefix_ids` ...
+    let prompt = SoftPrompt {
+        m: 3,
+        d: m.config.d_model,
+        values: to_vec_f32(m.embed(&prefix_ids, 1).unwrap()),
+    };
+    let refs: Vec<&Instance> = insts.iter().collect();
+    let soft =
+        to_vec_f32(soft_answer_loss(&m, &prompt.tensor(m.device(), false), &refs).unwrap())[0];
+    // ... is the same model input as those tokens written before every prompt.
+    let shifted: Vec<Instance> = insts
+        .iter()
+        .map(|i| Instance {
+            prompt: prefix_ids
+                .iter()
+                .copied()
+                .chain(i.prompt.iter().copied())
+                .collect(),
+            answer: i.answer.clone(),
+        })
+        .collect();
+    let reference = reference_loss(&m, &Adaptation::none(), &shifted);
+    assert!(
+        (soft - reference).abs() < TOL * reference.abs(),
+        "soft {soft} vs tokens {reference}"
+    );
+    // Generation behind the soft prefix continues exactly as behind the tokens.
+    let opts = GenerateOptions {
+        max_new_tokens: 5,
+        stop_ids: vec![],
+    };
+    let full: Vec<u32> = prefix_ids
+        .iter()
+        .copied()
+        .chain(insts[0].prompt.iter().copied())
+        .collect();
+    let want = m
+        .generate_greedy(&full, &opts, &Adaptation::none())
+        .unwrap();
+    let pre = prompt.prefix(&m, &insts[0].prompt).unwrap();
+    let got = m
+        .generate_greedy_rows(&pre, 1, &opts, &Adaptation::none())
+        .unwrap();
+    assert_eq!(got[0], want);
+}
+
+#[test]
+fn prompt_tuning_lowers_the_loss_and_resumes_after_a_kill_with_the_same_numbers() {
+    let m = model(43);
+    let insts = instances();
+    let settings = PromptTuningSettings {
+        virtual_tokens: 4,
+        train: AdapterSettings {
+            rank: 0,
+            alpha: 0.0,
+            lr: 5e-2,
+            weight_decay: 0.0,
+            clip: 1.0,
+            grad_accum: 1,
+            micro_batch: 3,
+            steps: 6,
+            train_questions: 3,
+            checkpoint_every: 1,
+        },
+        questions: 1,
+    };
+    let stamp = Stamp::new("prompt-test", &settings, "tiny");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |path: &std::path::Path, stop: Option<usize>| {
+        train_prompt(&m, &insts, &settings, 3, path, &stamp, false, stop).unwrap()
+    };
+    let (whole, w) = run(&dir.path().join("a.safetensors"), None);
+    let killed = dir.path().join("b.safetensors");
+    let (_, part) = run(&killed, Some(2));
+    assert_eq!(part.losses.len(), 2);
+    let (resumed, r) = run(&killed, None);
+    assert_eq!(r.losses, w.losses);
+    assert_eq!(resumed.values, whole.values);
+    // Every batch is the whole set here, so the loss curve is the training loss itself.
+    assert!(w.losses[5] < w.losses[0], "loss {:?} should fall", w.losses);
 }
