@@ -35,6 +35,18 @@ pub struct TrainedAdapter {
     pub losses: Vec<f32>,
     /// Wall time of the steps run in this process (resumed steps excluded).
     pub seconds: f64,
+    /// Wall time of every step, summed over the processes that ran them (`None` when a
+    /// checkpoint from before this was recorded was resumed).
+    pub total_seconds: Option<f64>,
+}
+
+/// The compute time a checkpoint records (`None` when it holds steps but no time).
+pub fn recorded_seconds(f: &TensorFile, steps: usize) -> Option<f64> {
+    match f.meta.get("seconds").and_then(|v| v.parse::<f64>().ok()) {
+        Some(s) => Some(s),
+        None if steps == 0 => Some(0.0),
+        None => None,
+    }
 }
 
 /// The instance indices of micro-batch `micro` of step `step`: epochs are seeded permutations
@@ -91,12 +103,14 @@ pub fn train_adapter(
     let mut params = layout.flatten(&init)?;
     let mut opt = AdamW::new(layout.len, settings.lr, settings.weight_decay);
     let mut losses = Vec::new();
+    let mut before = Some(0.0);
     if let Some(f) = TensorFile::load_or_rebuild(checkpoint, stamp)? {
         params = f.get("params", checkpoint)?.to_vec();
         opt.m = f.get("m", checkpoint)?.to_vec();
         opt.v = f.get("v", checkpoint)?.to_vec();
         opt.t = f.meta_parse("t", checkpoint)?;
         losses = f.get("losses", checkpoint)?.to_vec();
+        before = recorded_seconds(&f, losses.len());
         if params.len() != layout.len || opt.m.len() != layout.len {
             return Err(Error::Format {
                 path: checkpoint.to_path_buf(),
@@ -162,6 +176,10 @@ pub fn train_adapter(
             f.tensors.insert("v".into(), opt.v.clone());
             f.tensors.insert("losses".into(), losses.clone());
             f.meta.insert("t".into(), opt.t.to_string());
+            if let Some(b) = before {
+                let total = b + started.elapsed().as_secs_f64();
+                f.meta.insert("seconds".into(), total.to_string());
+            }
             f.save(checkpoint, stamp)?;
         }
     }
@@ -170,5 +188,6 @@ pub fn train_adapter(
         params,
         losses,
         seconds: started.elapsed().as_secs_f64(),
+        total_seconds: before.map(|b| b + started.elapsed().as_secs_f64()),
     })
 }

@@ -398,6 +398,7 @@ mod tests {
                     })
                     .collect(),
                 per_task_once: 0.0,
+                seconds: None,
             })
             .collect();
         Results {

@@ -237,6 +237,7 @@ pub fn evaluate_set(
         questions: Vec::new(),
         costs: Vec::new(),
         per_task_once: 0.0,
+        seconds: Some(0.0),
     });
     // Per-task updates: one context per task and seed, predicted once.
     let mut per_task: BTreeMap<(String, usize), LowRankDelta> = BTreeMap::new();
@@ -262,6 +263,7 @@ pub fn evaluate_set(
     bar.set_position(rec.questions.len() as u64);
     let opts = d.opts();
     for (i, item) in items.iter().enumerate().skip(rec.questions.len()) {
+        let started = Instant::now();
         let answers = AnswerPattern::all(&item.answers, regex_answers)?;
         let docs: Vec<&str> = item.docs.iter().map(|p| p.contents.as_str()).collect();
         let mut q = QuestionRecord {
@@ -394,6 +396,7 @@ pub fn evaluate_set(
             rec.costs.extend(time_methods(d, retriever, item, pool, i)?);
         }
         rec.questions.push(q);
+        rec.seconds = rec.seconds.map(|s| s + started.elapsed().as_secs_f64());
         save_json(path, stamp, &rec)?;
         bar.inc(1);
     }

@@ -85,13 +85,17 @@ impl Method {
         )
     }
 
-    /// Support seeds this method runs with (ablation rows run with fewer).
+    /// Support seeds this method runs with (ablation rows and the K sweep's other K may run
+    /// with fewer).
     pub fn seeds(&self, p: &Profile) -> usize {
         match self.kind {
             MethodKind::RagGd { term, per_task, .. }
                 if per_task || term != NormTerm::LogSquared =>
             {
                 p.eval.ablation_seeds
+            }
+            MethodKind::RagGd { k, .. } if k != p.mid_k() && p.eval.sweep_seeds > 0 => {
+                p.eval.sweep_seeds
             }
             MethodKind::RagGd { .. } | MethodKind::HyperTuning { .. } => p.eval.support_seeds,
             MethodKind::TtSgd { .. } => p.eval.tt_sgd_seeds,

@@ -71,6 +71,10 @@ pub struct EvalSettings {
     pub support_seeds: usize,
     /// Seeds for the ablation rows (per-task mode, signed-log norm term).
     pub ablation_seeds: usize,
+    /// Seeds for the K sweep's other K (the middle K, the main row, has `support_seeds`);
+    /// 0 means `support_seeds`.
+    #[serde(default)]
+    pub sweep_seeds: usize,
     /// Questions per set TT-SGD runs on (the first ones; the same subset for every method).
     pub tt_sgd_questions: usize,
     /// Support seeds TT-SGD runs with.
@@ -215,6 +219,7 @@ impl Profile {
                     questions: 3,
                     support_seeds: 2,
                     ablation_seeds: 1,
+                    sweep_seeds: 0,
                     tt_sgd_questions: 2,
                     tt_sgd_seeds: 1,
                     few_shot_questions: 2,
@@ -269,6 +274,7 @@ impl Profile {
                     questions: 100,
                     support_seeds: 3,
                     ablation_seeds: 1,
+                    sweep_seeds: 1,
                     tt_sgd_questions: 10,
                     tt_sgd_seeds: 1,
                     few_shot_questions: 20,
@@ -324,6 +330,7 @@ impl Profile {
                     questions: 300,
                     support_seeds: 3,
                     ablation_seeds: 3,
+                    sweep_seeds: 0,
                     tt_sgd_questions: 50,
                     tt_sgd_seeds: 3,
                     few_shot_questions: 100,
@@ -366,6 +373,7 @@ impl Profile {
                     questions: 1000,
                     support_seeds: 3,
                     ablation_seeds: 3,
+                    sweep_seeds: 0,
                     tt_sgd_questions: 1000,
                     tt_sgd_seeds: 3,
                     few_shot_questions: 1000,
@@ -384,6 +392,13 @@ impl Profile {
             }
         };
         Ok(p)
+    }
+
+    /// The middle K: the main RAG-GD row, the ablations' and HyperTuning's K.
+    pub fn mid_k(&self) -> usize {
+        let mut ks = self.targets.ks.clone();
+        ks.sort_unstable();
+        ks.get(ks.len() / 2).copied().unwrap_or(1)
     }
 
     /// The largest K (computed once; smaller K are snapshots).
@@ -426,6 +441,7 @@ impl Profile {
         }
         if self.eval.tt_sgd_seeds > self.eval.support_seeds
             || self.eval.ablation_seeds > self.eval.support_seeds
+            || self.eval.sweep_seeds > self.eval.support_seeds
         {
             return bad("tt_sgd_seeds and ablation_seeds must not exceed support_seeds".into());
         }

@@ -22,7 +22,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::adapter::{TrainedAdapter, batch_indices};
+use crate::adapter::{TrainedAdapter, batch_indices, recorded_seconds};
 use crate::error::{Error, Result};
 use crate::optim::{AdamW, clip_global_norm};
 use crate::profile::AdapterSettings;
@@ -149,12 +149,14 @@ pub fn train_prompt(
     let mut prompt = SoftPrompt::from_vocabulary(model, settings.virtual_tokens, seed)?;
     let mut opt = AdamW::new(prompt.values.len(), s.lr, s.weight_decay);
     let mut losses = Vec::new();
+    let mut before = Some(0.0);
     if let Some(f) = TensorFile::load_or_rebuild(checkpoint, stamp)? {
         prompt.values = f.get("prompt", checkpoint)?.to_vec();
         opt.m = f.get("m", checkpoint)?.to_vec();
         opt.v = f.get("v", checkpoint)?.to_vec();
         opt.t = f.meta_parse("t", checkpoint)?;
         losses = f.get("losses", checkpoint)?.to_vec();
+        before = recorded_seconds(&f, losses.len());
         if prompt.values.len() != prompt.m * prompt.d || opt.m.len() != prompt.values.len() {
             return Err(Error::Format {
                 path: checkpoint.to_path_buf(),
@@ -224,6 +226,10 @@ pub fn train_prompt(
             f.tensors.insert("v".into(), opt.v.clone());
             f.tensors.insert("losses".into(), losses.clone());
             f.meta.insert("t".into(), opt.t.to_string());
+            if let Some(b) = before {
+                let total = b + started.elapsed().as_secs_f64();
+                f.meta.insert("seconds".into(), total.to_string());
+            }
             f.save(checkpoint, stamp)?;
         }
     }
@@ -232,6 +238,7 @@ pub fn train_prompt(
         params: prompt.values.clone(),
         losses,
         seconds: started.elapsed().as_secs_f64(),
+        total_seconds: before.map(|b| b + started.elapsed().as_secs_f64()),
     };
     Ok((prompt, trained))
 }

@@ -390,8 +390,16 @@ pub fn render(r: &Results) -> String {
         (
             "evaluation",
             format!(
-                "first {} questions, {} support seeds, greedy ≤ {} tokens",
-                p.eval.questions, p.eval.support_seeds, p.eval.max_new_tokens
+                "first {} questions, {} support seeds ({} for the ablation rows{}), greedy ≤ {} tokens",
+                p.eval.questions,
+                p.eval.support_seeds,
+                p.eval.ablation_seeds,
+                if p.eval.sweep_seeds > 0 {
+                    format!(" and {} for K ≠ {}", p.eval.sweep_seeds, p.mid_k())
+                } else {
+                    String::new()
+                },
+                p.eval.max_new_tokens
             ),
             "not stated",
         ),
@@ -840,7 +848,11 @@ pub fn render(r: &Results) -> String {
         };
         let _ = writeln!(out, "- `{}` {}: g_φ {verdict}.", c.retriever, c.method);
     }
-    let _ = writeln!(out, "\n## Stage times\n\n| stage | seconds |\n|---|---|");
+    compute_times(&mut out, r);
+    let _ = writeln!(
+        out,
+        "\n## Stage times of the last process\n\nWall times of the process that wrote this file; stages it resumed from stored artefacts show only the loading time (the table above has what they cost).\n\n| stage | seconds |\n|---|---|"
+    );
     for s in &r.stages {
         let _ = writeln!(out, "| {} | {:.1} |", s.stage, s.seconds);
     }
@@ -852,5 +864,70 @@ fn fmt_est_plain(e: &Estimate) -> String {
         format!("{:.3}", e.mean)
     } else {
         format!("{:.3} [{:.3}, {:.3}]", e.mean, e.lo, e.hi)
+    }
+}
+
+/// What each stage's artefacts cost to make, summed over the processes that made them (a run
+/// resumed from stored artefacts still reports its first computation).
+fn compute_times(out: &mut String, r: &Results) {
+    let _ = writeln!(
+        out,
+        "\n## Compute time of each stage (seconds, as recorded with its artefacts)\n\n| retriever | W_0^ret | prompt tuning | targets | g_φ (all predictors) | HyperTuning | evaluation | total |\n|---|---|---|---|---|---|---|---|"
+    );
+    let fmt = |x: Option<f64>| x.map_or("not recorded".to_string(), |v| format!("{v:.0}"));
+    let mut grand: Option<f64> = Some(0.0);
+    for retriever in retrievers(r) {
+        let w0 = r
+            .adapters
+            .iter()
+            .find(|a| a.retriever == retriever)
+            .and_then(|a| a.seconds);
+        let pt = if r.profile.prompt_tuning.is_some() {
+            r.prompts
+                .iter()
+                .find(|a| a.retriever == retriever)
+                .and_then(|a| a.seconds)
+        } else {
+            Some(0.0)
+        };
+        let targets = r
+            .targets
+            .iter()
+            .find(|t| t.retriever == retriever)
+            .map(|t| t.seconds_per_context * (t.train_contexts + t.heldout_contexts) as f64)
+            .filter(|s| *s > 0.0);
+        let (mut g, mut hyper) = (0.0, 0.0);
+        for pr in r.predictors.iter().filter(|p| p.retriever == retriever) {
+            if pr.term == "answer loss" {
+                hyper += pr.seconds;
+            } else {
+                g += pr.seconds;
+            }
+        }
+        let eval = sets_of(r, &retriever)
+            .iter()
+            .map(|s| s.seconds)
+            .sum::<Option<f64>>();
+        let total = [w0, pt, targets, Some(g), Some(hyper), eval]
+            .into_iter()
+            .sum::<Option<f64>>();
+        grand = grand.zip(total).map(|(a, b)| a + b);
+        let _ = writeln!(
+            out,
+            "| {retriever} | {} | {} | {} | {g:.0} | {hyper:.0} | {} | {} |",
+            fmt(w0),
+            fmt(pt),
+            fmt(targets),
+            fmt(eval),
+            fmt(total)
+        );
+    }
+    if let Some(g) = grand {
+        let _ = writeln!(
+            out,
+            "\nAll stages together: **{:.1} min** of compute on {} thread(s) per process.",
+            g / 60.0,
+            r.threads
+        );
     }
 }

@@ -51,6 +51,10 @@ pub struct SetRecord {
     pub costs: Vec<CostSample>,
     /// One-off cost of the per-task update (encode + predict), seconds.
     pub per_task_once: f64,
+    /// Wall time of evaluating every question, summed over the processes that did (`None`:
+    /// some questions were evaluated before this was recorded).
+    #[serde(default)]
+    pub seconds: Option<f64>,
 }
 
 /// Wall time of one stage.
@@ -70,6 +74,9 @@ pub struct AdapterSummary {
     pub loss_start: f64,
     pub loss_end: f64,
     pub curve: Vec<f32>,
+    /// Training wall time summed over the processes that ran its steps (`None`: not recorded).
+    #[serde(default)]
+    pub seconds: Option<f64>,
 }
 
 /// Stage-2 targets.

@@ -281,6 +281,7 @@ pub fn run(options: &RunOptions) -> Result<Results> {
             loss_start: avg(&trained.losses[..tenth.min(trained.losses.len())]),
             loss_end: avg(&trained.losses[trained.losses.len().saturating_sub(tenth)..]),
             curve: trained.losses.clone(),
+            seconds: trained.total_seconds,
         });
         let w0_flat = trained.params;
         let w0 = layout.adapter(&w0_flat, &options.device);
@@ -310,6 +311,7 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                     instances: train_instances.len(),
                     loss_start: avg(&t.losses[..tenth]),
                     loss_end: avg(&t.losses[t.losses.len() - tenth..]),
+                    seconds: t.total_seconds,
                     curve: t.losses,
                 });
                 Some(soft)
@@ -877,7 +879,13 @@ impl Progress<'_> {
             model_path: self.model_path.clone(),
             model_sha256: self.model_sha256.clone(),
             backend: self.backend.clone(),
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            // burn's CPU kernels run on rayon's pool: RAYON_NUM_THREADS when set, else every
+            // core.
+            threads: std::env::var("RAYON_NUM_THREADS")
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .filter(|&n| n > 0)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             code_version: env!("CARGO_PKG_VERSION").into(),
             methods: self.methods.clone(),
             stages: self.stages.clone(),
