@@ -1,0 +1,67 @@
+//! Times greedy decoding under several interfaces at once (the batched rows of RAG-GD's
+//! evaluation): prefill of the frozen layers, then `new` tokens for `rows` rows, for each row
+//! count given. Random token ids (timing only); no stop tokens, so every row runs every step.
+//!
+//! `cargo run -p icor-llm --example decode_rows -- [--model smollm2-135m] [--tokens 250]
+//! [--new 16] [--rows 1,4,16] [--split 28]`
+
+use std::time::Instant;
+
+use burn::tensor::Device;
+use icor_llm::{Adaptation, GenerateOptions, load_model};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let (mut model, mut tokens, mut new, mut rows, mut split) = (
+        "smollm2-135m".to_string(),
+        250usize,
+        16usize,
+        vec![1usize, 4, 16],
+        28usize,
+    );
+    while let Some(a) = args.next() {
+        let mut val = || args.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--model" => model = val()?,
+            "--tokens" => tokens = val()?.parse()?,
+            "--new" => new = val()?.parse()?,
+            "--rows" => {
+                rows = val()?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?
+            }
+            "--split" => split = val()?.parse()?,
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    let device = Device::flex();
+    let lm = load_model(&model, &device)?;
+    let m = &lm.model;
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let vocab = m.config.vocab_size as u32;
+    let prompt: Vec<u32> = (0..tokens).map(|_| rng.random_range(100..vocab)).collect();
+    let opts = GenerateOptions {
+        max_new_tokens: new,
+        stop_ids: vec![],
+    };
+    println!(
+        "| rows | prefill (frozen layers) s | upper prefill + {new} steps s | per step per row ms |"
+    );
+    println!("|---|---|---|---|");
+    for &r in &rows {
+        let t = Instant::now();
+        let prefix = m.frozen_prefix(&prompt, split)?;
+        let pre = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        m.generate_greedy_rows(&prefix, r, &opts, &Adaptation::none())?;
+        let decode = t.elapsed().as_secs_f64();
+        println!(
+            "| {r} | {pre:.2} | {decode:.2} | {:.1} |",
+            1000.0 * decode / (new * r) as f64
+        );
+    }
+    Ok(())
+}
