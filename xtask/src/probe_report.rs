@@ -1,7 +1,9 @@
 //! `cargo xtask probe-report [--check]`: renders `reports/probe-tables.md` from the sweep JSON
 //! files under `reports/probe/` (written by `icor probe`). Every number and every "holds / does
 //! not hold" verdict below is computed here from those files; `--check` fails when the
-//! committed tables are stale.
+//! committed tables are stale. The summaries are recomputed from the runs with icor-probe's own
+//! `summarise`, which judges every run afresh (`icor_probe::converge`) and leaves stalled runs
+//! out of the means, so files written before the verdict was stored read the same way.
 
 mod tabular;
 
@@ -9,6 +11,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use icor_probe::converge::Convergence;
+use icor_probe::sweep::{Run, summarise};
 use serde_json::Value;
 
 const SWEEPS: [&str; 4] = ["docs", "alpha", "depth", "archs"];
@@ -17,9 +21,12 @@ fn f(v: &Value) -> f64 {
     v.as_f64().unwrap_or(f64::NAN)
 }
 
+/// "mean ± half-width", "mean" with one value, "–" with none (every seed stalled).
 fn ci(v: &Value) -> String {
     let (m, h) = (f(&v["mean"]), f(&v["half_width"]));
-    if h.is_finite() {
+    if v["n"].as_u64() == Some(0) || !m.is_finite() {
+        "–".to_string()
+    } else if h.is_finite() {
         format!("{m:.4} ± {h:.4}")
     } else {
         format!("{m:.4}")
@@ -85,11 +92,131 @@ fn runs_line(v: &Value) -> String {
     )
 }
 
+/// Summary rows of one protocol and architecture that have a converged seed.
 fn rows<'a>(summary: &'a [Value], protocol: &str, arch: &str) -> Vec<&'a Value> {
     summary
         .iter()
         .filter(|s| s["protocol"] == protocol && s["arch"] == arch)
+        .filter(|s| s["loss_model"]["n"].as_u64() != Some(0))
         .collect()
+}
+
+/// Seeds whose run stalled in a summary row (`stalled` of `Summary` / `TabularSummary`).
+fn stalled_seeds(s: &Value) -> Vec<u64> {
+    s["stalled"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default()
+}
+
+/// (converged, seeds run) of a summary row.
+fn converged_of(s: &Value) -> (u64, u64) {
+    let seeds = s["seeds"].as_u64().unwrap_or(0);
+    (seeds.saturating_sub(stalled_seeds(s).len() as u64), seeds)
+}
+
+/// The *converged* cell of a summary row: "3 of 3", or "**2 of 3** (stalled: seed 5)".
+fn converged_cell(s: &Value) -> String {
+    let (k, seeds) = converged_of(s);
+    let stalled = stalled_seeds(s);
+    if stalled.is_empty() {
+        format!("{k} of {seeds}")
+    } else {
+        let list: Vec<String> = stalled.iter().map(u64::to_string).collect();
+        format!("**{k} of {seeds}** (stalled: seed {})", list.join(", "))
+    }
+}
+
+/// Summary rows recomputed from a results file's runs (`serde_json::to_value` of them).
+fn summary_of(rows: serde_json::Result<Value>) -> Result<Vec<Value>> {
+    Ok(rows?.as_array().cloned().unwrap_or_default())
+}
+
+/// One stalled run for the list under its table: what it is, its final loss against its
+/// untrained control and GD, its curve's last third, and which rule flagged it.
+fn stalled_line(
+    label: &str,
+    trained_loss: f64,
+    control_loss: f64,
+    gd_loss: f64,
+    c: &Convergence,
+) -> String {
+    let mut line = format!(
+        "- {label}: final loss {trained_loss:.4} against {control_loss:.4} untrained and {gd_loss:.4} for GD"
+    );
+    if let Some(p) = c.progress {
+        let _ = write!(line, " ({:.0}% of the gap closed)", 100.0 * p);
+    }
+    if let Some(t) = c.last_third {
+        let excess = t.loss_model - t.loss_gd;
+        let _ = write!(
+            line,
+            "; last third of the curve at {:.2} × GD",
+            t.loss_model / t.loss_gd
+        );
+        if excess > 0.0 {
+            let _ = write!(
+                line,
+                ", falling by {:.0}% of its excess",
+                100.0 * t.decrease / excess
+            );
+        }
+    }
+    let rules: Vec<&str> = [
+        (c.at_untrained_level, "loss at the untrained level"),
+        (c.flat_above_gd, "flat far above GD"),
+    ]
+    .iter()
+    .filter(|(hit, _)| *hit)
+    .map(|(_, r)| *r)
+    .collect();
+    let _ = write!(line, " → {}.", rules.join(", "));
+    line
+}
+
+/// The stalled runs of a sweep, listed under its table (nothing when none stalled).
+fn stalled_runs(out: &mut String, runs: &[Run]) -> Result<()> {
+    let lines: Vec<String> = runs
+        .iter()
+        .filter_map(|r| {
+            let c = r.convergence().filter(|c| c.stalled)?;
+            let e = r.train_eval()?;
+            let label = format!(
+                "{}, {}, {} docs, seed {} (α = {}, sensitivity cosine {:.3}, control {:.3})",
+                r.protocol,
+                r.arch.label(),
+                r.docs,
+                r.seed,
+                e.alpha,
+                e.trained.sens_cos,
+                e.control.sens_cos
+            );
+            Some(stalled_line(
+                &label,
+                e.trained.loss_model,
+                e.control.loss_model,
+                e.trained.loss_gd,
+                &c,
+            ))
+        })
+        .collect();
+    write_stalled(out, &lines)
+}
+
+/// "Stalled runs, left out of every mean, CI and check above: …".
+fn write_stalled(out: &mut String, lines: &[String]) -> Result<()> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "**Stalled runs**, left out of every mean, CI and check of this section (rule: `crates/icor-probe/src/converge.rs`):\n"
+    )?;
+    for l in lines {
+        writeln!(out, "{l}")?;
+    }
+    out.push('\n');
+    Ok(())
 }
 
 fn render(root: &Path) -> Result<String> {
@@ -97,13 +224,17 @@ fn render(root: &Path) -> Result<String> {
     let mut out = String::from("# Boundary study: tables (generated)\n\n");
     out.push_str("Generated by `cargo xtask probe-report` from `reports/probe/*.json` (written by `icor probe`).\n");
     out.push_str("Mean ± half-width of the 95% CI over training seeds. *loss* = ½·mean (ŷ − y)²; *pred diff* = mean |ŷ_TF − ŷ_GD|;\n");
-    out.push_str("*cos* = mean cosine of the input sensitivities ∂ŷ/∂x_q (autodiff); *control* = the same architecture untrained.\n\n");
+    out.push_str("*cos* = mean cosine of the input sensitivities ∂ŷ/∂x_q (autodiff); *control* = the same architecture untrained.\n");
+    out.push_str("*converged* = seeds whose run left the initial plateau, judged from the run itself (`crates/icor-probe/src/converge.rs`): a run is stalled when its final loss closes less than 15% of the gap from its untrained control to GD, or when its curve's last third sits at ≥ 1.5 × the GD loss and falls by less than 10% of that excess. Stalled runs are listed under their table and left out of every mean, CI and check; a row shows how many seeds its numbers rest on.\n\n");
     let mut found = false;
     for sweep in SWEEPS {
         let Some(v) = read_json(&dir.join(format!("{sweep}.json")))? else {
             continue;
         };
         found = true;
+        let runs: Vec<Run> = serde_json::from_value(v["runs"].clone())
+            .with_context(|| format!("runs of {sweep}.json"))?;
+        let summary = summary_of(serde_json::to_value(summarise(&runs)))?;
         writeln!(
             out,
             "## Sweep `{sweep}`\n\n{}, {} held-out tasks, {}.\n",
@@ -111,16 +242,16 @@ fn render(root: &Path) -> Result<String> {
             v["profile"]["eval_tasks"],
             runs_line(&v)
         )?;
-        out.push_str("| protocol | model | docs | α | loss TF | loss GD | pred diff | cos | cos (control) | pred diff (control) | interp. loss |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
-        let summary = v["summary"].as_array().cloned().unwrap_or_default();
+        out.push_str("| protocol | model | docs | α | converged | loss TF | loss GD | pred diff | cos | cos (control) | pred diff (control) | interp. loss |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for s in &summary {
             writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 s["protocol"].as_str().unwrap_or("?"),
                 s["arch"].as_str().unwrap_or("?"),
                 s["docs"],
                 s["alpha"],
+                converged_cell(s),
                 ci(&s["loss_model"]),
                 ci(&s["loss_gd"]),
                 ci(&s["pred_diff"]),
@@ -135,6 +266,7 @@ fn render(root: &Path) -> Result<String> {
             )?;
         }
         out.push('\n');
+        stalled_runs(&mut out, &runs)?;
         if sweep == "docs" {
             out.push_str("### The paper's document-count findings, checked\n\n");
             for (protocol, claim) in [
@@ -157,9 +289,19 @@ fn render(root: &Path) -> Result<String> {
                 } else {
                     spread < 1.1
                 };
+                let left_out: usize = summary
+                    .iter()
+                    .filter(|s| s["protocol"] == protocol && s["arch"] == "LSA depth 1")
+                    .map(|s| stalled_seeds(s).len())
+                    .sum();
+                let note = if left_out > 0 {
+                    format!(" (over converged seeds only: {left_out} stalled run(s) left out)")
+                } else {
+                    String::new()
+                };
                 writeln!(
                     out,
-                    "- **{protocol}** — paper: {claim}. GD loss max/min over document counts = {spread:.3}, Spearman ρ(docs, GD loss) = {rho:.2}, ρ(docs, TF loss) = {:.2} → **{}**.",
+                    "- **{protocol}** — paper: {claim}. GD loss max/min over document counts = {spread:.3}, Spearman ρ(docs, GD loss) = {rho:.2}, ρ(docs, TF loss) = {:.2}{note} → **{}**.",
                     spearman(&docs, &tf),
                     if holds { "holds" } else { "does not hold" }
                 )?;
@@ -178,11 +320,21 @@ fn render(root: &Path) -> Result<String> {
                     } else {
                         c > cc
                     };
+                    let verdict = if s["sens_cos"]["n"].as_u64() == Some(0) {
+                        "no converged seed".to_string()
+                    } else if stalled_seeds(s).is_empty() {
+                        (if sep { "yes" } else { "no" }).to_string()
+                    } else {
+                        let (k, n) = converged_of(s);
+                        format!(
+                            "{} ({k} of {n} seeds converged)",
+                            if sep { "yes" } else { "no" }
+                        )
+                    };
                     format!(
-                        "{} docs={}: {}",
+                        "{} docs={}: {verdict}",
                         s["protocol"].as_str().unwrap_or("?"),
-                        s["docs"],
-                        if sep { "yes" } else { "no" }
+                        s["docs"]
                     )
                 })
                 .collect();

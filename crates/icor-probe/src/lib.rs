@@ -11,12 +11,14 @@
 //! | [`model`] | LSA (depth, shared weights), GD++, softmax attention, MLP + attention |
 //! | [`reference`] | the constructed GD predictor and its step size |
 //! | [`train`] | training loop: AdamW, global-norm clipping, NaN guard |
+//! | [`converge`] | stalled-run detection: loss at the untrained level, or flat far above GD |
 //! | [`metrics`] | loss, prediction difference, input sensitivities by autodiff, interpolation |
 //! | [`tabular`] | real tabular sets, synthetic tables, normalisations, feature statistics |
 //! | [`nonlinear`] | MLP + attention on real tables × normalisations; feature-shape study |
 //! | [`sweep`] | document-count, input-range and depth sweeps over seeds, with 95% CIs |
 
 pub mod backend;
+pub mod converge;
 pub mod error;
 pub mod metrics;
 pub mod model;

@@ -18,6 +18,7 @@ use burn::tensor::Device;
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
+use crate::converge::Convergence;
 use crate::error::{Error, Result};
 use crate::metrics::{Comparison, GdRef, compare};
 use crate::model::{Arch, Model};
@@ -111,16 +112,34 @@ pub struct TabularRun {
     pub control: Comparison,
     pub curve: Curve,
     pub seconds: f64,
+    /// Whether training left the initial plateau ([`crate::converge`]), as judged when the run
+    /// was written; files written before this field have none. Summaries judge every run afresh
+    /// with [`TabularRun::convergence`].
+    #[serde(default)]
+    pub convergence: Option<Convergence>,
 }
 
-/// Mean and 95% CI over seeds of one (table, normalisation, architecture).
+impl TabularRun {
+    /// The run judged from its own record: final loss against its untrained control and GD on
+    /// the test queries, and its curve.
+    pub fn convergence(&self) -> Convergence {
+        Convergence::of(&self.trained, &self.control, &self.curve)
+    }
+}
+
+/// Mean and 95% CI over the converged seeds of one (table, normalisation, architecture).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TabularSummary {
     pub kind: String,
     pub source: String,
     pub norm: Norm,
     pub arch: String,
+    /// Seeds run (converged and stalled).
     pub seeds: usize,
+    /// Seeds whose run stalled ([`crate::converge`]): left out of every mean and CI of the row,
+    /// whose `n` is the converged count.
+    #[serde(default)]
+    pub stalled: Vec<u64>,
     pub shape: Shape,
     pub corpus_shape: Shape,
     pub loss_model: Ci,
@@ -363,12 +382,14 @@ fn one_run(
         train: profile.train.clone(),
         trained,
         control,
+        convergence: Some(Convergence::of(&trained, &control, &curve)),
         curve,
         seconds: start.elapsed().as_secs_f64(),
     })
 }
 
-/// Mean and CI over seeds per (source, normalisation, architecture), in run order.
+/// Mean and CI over the converged seeds per (source, normalisation, architecture), in run
+/// order; every run is judged from its own record ([`TabularRun::convergence`]).
 pub fn summarise(runs: &[TabularRun]) -> Vec<TabularSummary> {
     let mut keys: Vec<(String, Norm, String)> = Vec::new();
     for r in runs {
@@ -383,8 +404,10 @@ pub fn summarise(runs: &[TabularRun]) -> Vec<TabularSummary> {
                 .iter()
                 .filter(|r| r.source == source && r.norm == norm && r.arch.label() == arch)
                 .collect();
+            let (stalled, converged): (Vec<&TabularRun>, Vec<&TabularRun>) =
+                rs.iter().partition(|r| r.convergence().stalled);
             let ci = |f: &dyn Fn(&TabularRun) -> f64| {
-                Ci::of(&rs.iter().map(|r| f(r)).collect::<Vec<_>>())
+                Ci::of(&converged.iter().map(|r| f(r)).collect::<Vec<_>>())
             };
             TabularSummary {
                 kind: rs[0].kind.clone(),
@@ -392,6 +415,7 @@ pub fn summarise(runs: &[TabularRun]) -> Vec<TabularSummary> {
                 norm,
                 arch,
                 seeds: rs.len(),
+                stalled: stalled.iter().map(|r| r.seed).collect(),
                 shape: rs[0].shape,
                 corpus_shape: rs[0].corpus_shape,
                 loss_model: ci(&|r| r.trained.loss_model),
@@ -406,10 +430,11 @@ pub fn summarise(runs: &[TabularRun]) -> Vec<TabularSummary> {
         .collect()
 }
 
-/// Scatter points, one per summary row.
+/// Scatter points, one per summary row with a converged seed.
 pub fn points(summary: &[TabularSummary]) -> Vec<Point> {
     summary
         .iter()
+        .filter(|s| s.sens_cos.n > 0)
         .map(|s| Point {
             kind: s.kind.clone(),
             source: s.source.clone(),

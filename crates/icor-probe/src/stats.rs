@@ -1,13 +1,20 @@
 //! Means and 95% confidence intervals over seeds (Student t, two-sided).
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
-/// Mean ± half-width of a 95% CI over the values (one per seed).
+/// Mean ± half-width of a 95% CI over the values (one per seed). JSON writes a NaN as `null`
+/// (no values, or one value's half-width); reading takes `null` back as NaN.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Ci {
+    #[serde(deserialize_with = "nan_if_null")]
     pub mean: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub half_width: f64,
     pub n: usize,
+}
+
+fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// t_{0.975, df} for df = 1..=30; beyond that the normal quantile.
@@ -27,10 +34,14 @@ fn t975(df: usize) -> f64 {
 }
 
 impl Ci {
-    /// The CI of `values` (NaN half-width with fewer than two values).
+    /// The CI of `values` (NaN half-width with fewer than two values, NaN mean with none).
     pub fn of(values: &[f64]) -> Self {
         let n = values.len();
-        let mean = values.iter().sum::<f64>() / n.max(1) as f64;
+        let mean = if n == 0 {
+            f64::NAN
+        } else {
+            values.iter().sum::<f64>() / n as f64
+        };
         if n < 2 {
             return Self {
                 mean,
@@ -102,6 +113,17 @@ mod tests {
         assert!((ci.mean - 2.0).abs() < 1e-12);
         // s = 1, t_{0.975,2} = 4.303, half width = 4.303 / √3
         assert!((ci.half_width - 4.303 / 3f64.sqrt()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_ci_without_a_half_width_survives_json() {
+        for ci in [Ci::of(&[]), Ci::of(&[0.5])] {
+            let text = serde_json::to_string(&ci).expect("serialise");
+            let back: Ci = serde_json::from_str(&text).expect("null reads back as NaN");
+            assert_eq!(back.n, ci.n);
+            assert!(back.half_width.is_nan());
+            assert_eq!(back.mean.is_nan(), ci.n == 0, "{text}");
+        }
     }
 
     #[test]

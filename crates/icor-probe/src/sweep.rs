@@ -16,6 +16,7 @@ use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use crate::converge::Convergence;
 use crate::error::{Error, Result};
 use crate::metrics::{Comparison, GdRef, compare, model_loss};
 use crate::model::{Arch, Lsa, Model};
@@ -133,16 +134,50 @@ pub struct Run {
     pub evals: Vec<Eval>,
     pub curve: Curve,
     pub seconds: f64,
+    /// Whether training left the initial plateau ([`crate::converge`]), as judged when the run
+    /// was written; files written before this field have none. Summaries judge every run afresh
+    /// with [`Run::convergence`].
+    #[serde(default)]
+    pub convergence: Option<Convergence>,
 }
 
-/// A summary row: mean and 95% CI over seeds of one configuration at one α.
+impl Run {
+    /// The evaluation at the input range the model was trained on (the one its curve and its
+    /// control share); the first evaluation if none matches.
+    pub fn train_eval(&self) -> Option<&Eval> {
+        let alpha = make_task(&self.protocol, self.docs, self.seed).train_alpha();
+        self.evals
+            .iter()
+            .find(|e| e.alpha == alpha)
+            .or(self.evals.first())
+    }
+
+    /// The run judged from its own record (final loss at the training range against its
+    /// untrained control and GD, and its curve); `None` for a run without evaluations.
+    pub fn convergence(&self) -> Option<Convergence> {
+        self.train_eval()
+            .map(|e| Convergence::of(&e.trained, &e.control, &self.curve))
+    }
+
+    /// Judged stalled (see [`Run::convergence`]).
+    pub fn stalled(&self) -> bool {
+        self.convergence().is_some_and(|c| c.stalled)
+    }
+}
+
+/// A summary row: mean and 95% CI over the converged seeds of one configuration at one α.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub protocol: String,
     pub arch: String,
     pub docs: usize,
     pub alpha: f64,
+    /// Seeds run (converged and stalled).
     pub seeds: usize,
+    /// Seeds whose run stalled ([`crate::converge`]): left out of every mean and CI of the row,
+    /// whose `n` is the converged count.
+    #[serde(default)]
+    pub stalled: Vec<u64>,
     pub loss_model: Ci,
     pub loss_gd: Ci,
     pub pred_diff: Ci,
@@ -388,7 +423,7 @@ fn one_run(
             interp_loss,
         });
     }
-    Ok(Run {
+    let mut run = Run {
         protocol: cfg.protocol.into(),
         task: task.label(),
         arch: cfg.arch,
@@ -400,7 +435,10 @@ fn one_run(
         evals,
         curve,
         seconds: start.elapsed().as_secs_f64(),
-    })
+        convergence: None,
+    };
+    run.convergence = run.convergence();
+    Ok(run)
 }
 
 /// Loss of ½(trained + constructed) LSA weights, where the construction is one fixed weight set.
@@ -441,7 +479,9 @@ fn subset(batch: &Batch, n: usize) -> Batch {
         .unwrap_or_else(|| batch.clone())
 }
 
-/// Mean and CI over seeds, per (protocol, arch, docs, α).
+/// Mean and CI over the converged seeds, per (protocol, arch, docs, α); every run is judged
+/// from its own record ([`Run::stalled`]), so files written before the verdict was stored are
+/// summarised the same way.
 pub fn summarise(runs: &[Run]) -> Vec<Summary> {
     let mut keys: Vec<(String, String, usize, f64)> = Vec::new();
     for r in runs {
@@ -454,9 +494,16 @@ pub fn summarise(runs: &[Run]) -> Vec<Summary> {
     }
     keys.into_iter()
         .map(|(protocol, arch, docs, alpha)| {
-            let evals: Vec<&Eval> = runs
+            let at_alpha: Vec<&Run> = runs
                 .iter()
                 .filter(|r| r.protocol == protocol && r.arch.label() == arch && r.docs == docs)
+                .filter(|r| r.evals.iter().any(|e| e.alpha == alpha))
+                .collect();
+            let (stalled, converged): (Vec<&Run>, Vec<&Run>) =
+                at_alpha.iter().partition(|r| r.stalled());
+            let stalled: Vec<u64> = stalled.iter().map(|r| r.seed).collect();
+            let evals: Vec<&Eval> = converged
+                .iter()
                 .flat_map(|r| r.evals.iter().filter(|e| e.alpha == alpha))
                 .collect();
             let ci =
@@ -467,7 +514,8 @@ pub fn summarise(runs: &[Run]) -> Vec<Summary> {
                 arch: arch.clone(),
                 docs,
                 alpha,
-                seeds: evals.len(),
+                seeds: at_alpha.len(),
+                stalled,
                 loss_model: ci(&|e| e.trained.loss_model),
                 loss_gd: ci(&|e| e.trained.loss_gd),
                 pred_diff: ci(&|e| e.trained.pred_diff),

@@ -1,14 +1,19 @@
 //! Tables of the nonlinear study (`nonlinear.json`) and the feature-shape study
 //! (`features.json`), with the paper's §4.3 findings checked and the statistic that best
-//! predicts the break named, all computed from the files.
+//! predicts the break named, all computed from the files; the summaries are recomputed from
+//! the runs (stalled runs left out, `icor_probe::converge`).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use icor_probe::nonlinear::{TabularRun, summarise};
 use serde_json::Value;
 
-use super::{ci, f, profile_line, read_json, runs_line};
+use super::{
+    ci, converged_cell, f, profile_line, read_json, runs_line, stalled_line, summary_of,
+    write_stalled,
+};
 
 fn header(out: &mut String, name: &str, v: &Value) -> Result<()> {
     writeln!(
@@ -22,14 +27,15 @@ fn header(out: &mut String, name: &str, v: &Value) -> Result<()> {
 }
 
 fn table(out: &mut String, summary: &[Value]) -> Result<()> {
-    out.push_str("| table | input norm | model | loss TF | loss GD | pred diff | cos | cos (control) | query kurt. | query max\\|z\\| | query bottom 10% | query \\|skew\\| | corpus kurt. | corpus \\|skew\\| |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    out.push_str("| table | input norm | model | converged | loss TF | loss GD | pred diff | cos | cos (control) | query kurt. | query max\\|z\\| | query bottom 10% | query \\|skew\\| | corpus kurt. | corpus \\|skew\\| |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for s in summary {
         writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.3} | {:.2} | {:.2} | {:.2} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.3} | {:.2} | {:.2} | {:.2} |",
             s["source"].as_str().unwrap_or("?"),
             s["norm"].as_str().unwrap_or("?"),
             s["arch"].as_str().unwrap_or("?"),
+            converged_cell(s),
             ci(&s["loss_model"]),
             ci(&s["loss_gd"]),
             ci(&s["pred_diff"]),
@@ -47,11 +53,13 @@ fn table(out: &mut String, summary: &[Value]) -> Result<()> {
     Ok(())
 }
 
-/// Mean sensitivity cosine of `source` (all normalisations and widths), or of one `norm`.
+/// Mean sensitivity cosine of `source` (all normalisations and widths), or of one `norm`, over
+/// the rows with a converged seed.
 fn mean_cos(summary: &[Value], source: &str, norm: Option<&str>) -> f64 {
     let v: Vec<f64> = summary
         .iter()
         .filter(|s| s["source"] == source && norm.is_none_or(|n| s["norm"] == n))
+        .filter(|s| s["sens_cos"]["n"].as_u64() != Some(0))
         .map(|s| f(&s["sens_cos"]["mean"]))
         .collect();
     v.iter().sum::<f64>() / v.len().max(1) as f64
@@ -172,21 +180,58 @@ fn correlations(out: &mut String, v: &Value) -> Result<()> {
     Ok(())
 }
 
+/// The runs of a study file and their summary rows, recomputed.
+fn runs_and_summary(v: &Value, name: &str) -> Result<(Vec<TabularRun>, Vec<Value>)> {
+    let runs: Vec<TabularRun> = serde_json::from_value(v["runs"].clone())
+        .with_context(|| format!("runs of {name}.json"))?;
+    let summary = summary_of(serde_json::to_value(summarise(&runs)))?;
+    Ok((runs, summary))
+}
+
+/// The stalled runs of a study, listed under its table.
+fn stalled_runs(out: &mut String, runs: &[TabularRun]) -> Result<()> {
+    let lines: Vec<String> = runs
+        .iter()
+        .filter_map(|r| {
+            let c = Some(r.convergence()).filter(|c| c.stalled)?;
+            let label = format!(
+                "{}, {}, {}, seed {} (sensitivity cosine {:.3}, control {:.3})",
+                r.source,
+                r.norm.name(),
+                r.arch.label(),
+                r.seed,
+                r.trained.sens_cos,
+                r.control.sens_cos
+            );
+            Some(stalled_line(
+                &label,
+                r.trained.loss_model,
+                r.control.loss_model,
+                r.trained.loss_gd,
+                &c,
+            ))
+        })
+        .collect();
+    write_stalled(out, &lines)
+}
+
 /// Appends the two studies' sections; returns whether either file was found.
 pub fn render(dir: &Path, out: &mut String) -> Result<bool> {
     let mut found = false;
     if let Some(v) = read_json(&dir.join("nonlinear.json"))? {
         found = true;
         header(out, "nonlinear", &v)?;
-        let summary = v["summary"].as_array().cloned().unwrap_or_default();
+        let (runs, summary) = runs_and_summary(&v, "nonlinear")?;
         table(out, &summary)?;
+        stalled_runs(out, &runs)?;
         checks(out, &summary)?;
     }
     if let Some(v) = read_json(&dir.join("features.json"))? {
         found = true;
         header(out, "features", &v)?;
-        let summary = v["summary"].as_array().cloned().unwrap_or_default();
+        let (runs, summary) = runs_and_summary(&v, "features")?;
         table(out, &summary)?;
+        stalled_runs(out, &runs)?;
         correlations(out, &v)?;
     }
     Ok(found)

@@ -92,11 +92,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
         for s in &result.summary {
             eprintln!(
-                "  {:<12} {:<22} docs={:<3} α={:<5} loss TF {:.4} GD {:.4} | pred diff {:.4} | cos {:.3} (control {:.3})",
+                "  {:<12} {:<22} docs={:<3} α={:<5} {} | loss TF {:.4} GD {:.4} | pred diff {:.4} | cos {:.3} (control {:.3})",
                 s.protocol,
                 s.arch,
                 s.docs,
                 s.alpha,
+                converged(s.seeds, &s.stalled),
                 s.loss_model.mean,
                 s.loss_gd.mean,
                 s.pred_diff.mean,
@@ -128,10 +129,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             );
             for s in &result.summary {
                 eprintln!(
-                    "  {:<11} {:<8} {:<15} loss TF {:.4} GD {:.4} | pred diff {:.4} | cos {:.3} (control {:.3}) | kurtosis {:.1}",
+                    "  {:<11} {:<8} {:<15} {} | loss TF {:.4} GD {:.4} | pred diff {:.4} | cos {:.3} (control {:.3}) | kurtosis {:.1}",
                     s.source,
                     s.norm.name(),
                     s.arch,
+                    converged(s.seeds, &s.stalled),
                     s.loss_model.mean,
                     s.loss_gd.mean,
                     s.pred_diff.mean,
@@ -149,4 +151,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// "3/3 converged", or "2/3 converged (stalled: seed 5)": the means beside it are over the
+/// converged seeds only (`icor_probe::converge`).
+fn converged(seeds: usize, stalled: &[u64]) -> String {
+    let k = seeds.saturating_sub(stalled.len());
+    if stalled.is_empty() {
+        format!("{k}/{seeds} converged")
+    } else {
+        let list: Vec<String> = stalled.iter().map(u64::to_string).collect();
+        format!("{k}/{seeds} converged (stalled: seed {})", list.join(", "))
+    }
 }
