@@ -109,8 +109,8 @@ fn stalled_seeds(s: &Value) -> Vec<u64> {
         .unwrap_or_default()
 }
 
-/// (converged, seeds run) of a summary row.
-fn converged_of(s: &Value) -> (u64, u64) {
+/// (converged, seeds run) of a summary row. Shared with `cargo xtask figures`.
+pub fn converged_of(s: &Value) -> (u64, u64) {
     let seeds = s["seeds"].as_u64().unwrap_or(0);
     (seeds.saturating_sub(stalled_seeds(s).len() as u64), seeds)
 }
@@ -130,6 +130,26 @@ fn converged_cell(s: &Value) -> String {
 /// Summary rows recomputed from a results file's runs (`serde_json::to_value` of them).
 fn summary_of(rows: serde_json::Result<Value>) -> Result<Vec<Value>> {
     Ok(rows?.as_array().cloned().unwrap_or_default())
+}
+
+/// The runs of a sweep file and their summary rows, recomputed.
+fn runs_and_summary(v: &Value, name: &str) -> Result<(Vec<Run>, Vec<Value>)> {
+    let runs: Vec<Run> = serde_json::from_value(v["runs"].clone())
+        .with_context(|| format!("runs of {name}.json"))?;
+    let summary = summary_of(serde_json::to_value(summarise(&runs)))?;
+    Ok((runs, summary))
+}
+
+/// The summary rows of the results file `{name}.json` (parsed as `v`), recomputed from its runs
+/// exactly as the tables are: icor-probe's own `summarise`, stalled runs left out, never the
+/// stored `summary`. The tabular studies (`nonlinear`, `features`) hold `TabularRun`s, the
+/// sweeps `Run`s. Shared with `cargo xtask figures`.
+pub fn summary(v: &Value, name: &str) -> Result<Vec<Value>> {
+    if tabular::STUDIES.contains(&name) {
+        Ok(tabular::runs_and_summary(v, name)?.1)
+    } else {
+        Ok(runs_and_summary(v, name)?.1)
+    }
 }
 
 /// One stalled run for the list under its table: what it is, its final loss against its
@@ -232,9 +252,7 @@ fn render(root: &Path) -> Result<String> {
             continue;
         };
         found = true;
-        let runs: Vec<Run> = serde_json::from_value(v["runs"].clone())
-            .with_context(|| format!("runs of {sweep}.json"))?;
-        let summary = summary_of(serde_json::to_value(summarise(&runs)))?;
+        let (runs, summary) = runs_and_summary(&v, sweep)?;
         writeln!(
             out,
             "## Sweep `{sweep}`\n\n{}, {} held-out tasks, {}.\n",

@@ -1,10 +1,11 @@
 //! The input-range sweep: loss (trained transformer and GD) and sensitivity cosine (trained and
-//! untrained control) against the test range α, 95% CI.
+//! untrained control) against the test range α, 95% CI over the converged seeds (a panel whose
+//! points rest on fewer seeds than were run says so in its title).
 
 use anyhow::Result;
 use serde_json::Value;
 
-use super::data::{Sweep, ci_points, distinct_str, group_title, groups};
+use super::data::{Sweep, ci_points, converged_note, distinct_str, group_title, groups};
 use super::labels;
 use super::spec::{Figure, Kind, Panel, Series, color};
 
@@ -31,7 +32,8 @@ pub fn figures(sw: &Sweep) -> Result<Vec<Figure>> {
     };
     let kind = Kind::Points { joined: true };
     for (k, rs) in groups(&rows, &["protocol", "arch"]) {
-        let t = group_title(&k[0], &k[1], several);
+        let t = group_title(&k[0], &k[1], several)
+            + &converged_note(&rs, |r| format!("α = {}", r["alpha"]));
         let mut p = Panel::new(t.clone(), labels::ALPHA, labels::LOSS);
         p.dodge = 0.012;
         p.log_y = true; // the loss grows by orders of magnitude with α

@@ -1,6 +1,11 @@
 //! Reading the sweep files (`reports/probe/{sweep}.json`, schema `SweepResult` in
 //! `crates/icor-probe/src/sweep.rs`) as `serde_json::Value`, tolerant of missing fields.
 //! Every list comes out in a fixed order (first appearance or sorted), never hash order.
+//!
+//! The summary rows are not the file's stored `summary`: they are recomputed from its runs
+//! exactly as `cargo xtask probe-report` does ([`crate::probe_report::summary`], icor-probe's
+//! own `summarise`), so stalled runs (`icor_probe::converge`) are left out of every mean and CI,
+//! a row's `n` counts its converged seeds and `stalled` lists the others.
 
 use std::path::{Path, PathBuf};
 
@@ -8,6 +13,7 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 
 use super::spec::Point;
+use crate::probe_report::converged_of;
 
 /// One parsed sweep file.
 pub struct Sweep {
@@ -15,6 +21,9 @@ pub struct Sweep {
     pub name: String,
     pub path: PathBuf,
     pub v: Value,
+    /// Summary rows recomputed from the runs (see the module doc); the stored `summary` only
+    /// for a file without runs (the planned schemas the tests draw).
+    summary: Vec<Value>,
 }
 
 impl Sweep {
@@ -26,17 +35,25 @@ impl Sweep {
         }
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
-        let v =
+        let v: Value =
             serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let summary = if v.get("runs").is_some() {
+            crate::probe_report::summary(&v, name)
+                .with_context(|| format!("summarising {}", path.display()))?
+        } else {
+            arr(&v["summary"]).to_vec()
+        };
         Ok(Some(Self {
             name: name.into(),
             path,
             v,
+            summary,
         }))
     }
 
+    /// One row per configuration: mean and CI over the converged seeds.
     pub fn summary(&self) -> &[Value] {
-        arr(&self.v["summary"])
+        &self.summary
     }
 
     pub fn runs(&self) -> &[Value] {
@@ -93,6 +110,30 @@ pub fn ci_points(rows: &[&Value], x_key: &str, metric: &str) -> Vec<Point> {
         .collect();
     pts.sort_by(|a, b| a.x.total_cmp(&b.x));
     pts
+}
+
+/// The note a panel's title carries when some of its rows rest on fewer seeds than were run
+/// (stalled runs left out): " (2 of 3 seeds)" when every row of the panel does, else one entry
+/// per such row, placed by `at` (" (k = 10: 2 of 3 seeds)"); "" when no seed stalled.
+pub fn converged_note(rows: &[&Value], at: impl Fn(&Value) -> String) -> String {
+    let counts: Vec<(u64, u64)> = rows.iter().map(|r| converged_of(r)).collect();
+    let short: Vec<(&Value, (u64, u64))> = rows
+        .iter()
+        .copied()
+        .zip(counts.iter().copied())
+        .filter(|(_, (k, n))| k < n)
+        .collect();
+    let Some(&(_, first)) = short.first() else {
+        return String::new();
+    };
+    if short.len() == rows.len() && counts.iter().all(|c| *c == first) {
+        return format!(" ({} of {} seeds)", first.0, first.1);
+    }
+    let parts: Vec<String> = short
+        .iter()
+        .map(|(r, (k, n))| format!("{}: {k} of {n} seeds", at(r)))
+        .collect();
+    format!(" ({})", parts.join("; "))
 }
 
 /// How the paper and the report name each protocol.

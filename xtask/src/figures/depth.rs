@@ -1,10 +1,11 @@
 //! The depth sweep: loss of K-layer transformers against K-step GD, by document count N, one
-//! panel per (depth, protocol): rows are depths, columns protocols; 95% CI.
+//! panel per (depth, protocol): rows are depths, columns protocols; 95% CI over the converged
+//! seeds (a panel whose points rest on fewer seeds than were run says so in its title).
 
 use anyhow::Result;
 use serde_json::Value;
 
-use super::data::{Sweep, ci_points, distinct_str, group_title, groups};
+use super::data::{Sweep, ci_points, converged_note, distinct_str, group_title, groups};
 use super::labels;
 use super::spec::{Figure, Kind, Panel, Series, color};
 
@@ -26,7 +27,9 @@ pub fn figures(sw: &Sweep) -> Result<Vec<Figure>> {
     let mut gs = groups(&rows, &["protocol", "arch"]);
     gs.sort_by_key(|(k, _)| archs.iter().position(|a| *a == k[1]));
     for (k, rs) in gs {
-        let mut p = Panel::new(group_title(&k[0], &k[1], true), labels::DOCS, labels::LOSS);
+        let title = group_title(&k[0], &k[1], true)
+            + &converged_note(&rs, |r| format!("k = {}", r["docs"]));
+        let mut p = Panel::new(title, labels::DOCS, labels::LOSS);
         p.dodge = 0.15;
         p.series.push(Series::new(
             labels::TRAINED,

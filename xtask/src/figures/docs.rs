@@ -1,9 +1,10 @@
-//! Loss against the number of documents k (docs sweep): trained transformer and GD, 95% CI.
+//! Loss against the number of documents k (docs sweep): trained transformer and GD, 95% CI over
+//! the converged seeds (a panel whose points rest on fewer seeds than were run says so).
 
 use anyhow::Result;
 use serde_json::Value;
 
-use super::data::{Sweep, ci_points, distinct_str, group_title, groups};
+use super::data::{Sweep, ci_points, converged_note, distinct_str, group_title, groups};
 use super::labels;
 use super::spec::{Figure, Kind, Panel, Series, color};
 
@@ -17,11 +18,9 @@ pub fn figures(sw: &Sweep) -> Result<Vec<Figure>> {
         panels: Vec::new(),
     };
     for (k, rs) in groups(&rows, &["protocol", "arch"]) {
-        let mut p = Panel::new(
-            group_title(&k[0], &k[1], several),
-            labels::DOCS,
-            labels::LOSS,
-        );
+        let title = group_title(&k[0], &k[1], several)
+            + &converged_note(&rs, |r| format!("k = {}", r["docs"]));
+        let mut p = Panel::new(title, labels::DOCS, labels::LOSS);
         p.dodge = 0.3;
         let kind = Kind::Points { joined: true };
         p.series.push(Series::new(

@@ -1,12 +1,13 @@
 //! The nonlinear sweep (`nonlinear.json`, planned): summary rows also carry `dataset` and `norm`.
 //! One panel per (protocol, data set), one category per input normalisation, one colour per
 //! architecture: sensitivity cosine of the trained model against its untrained control, and loss
-//! against GD, 95% CI (the first row per norm and arch). Missing fields read as "".
+//! against GD, 95% CI over the converged seeds (the first row per norm and arch; a panel whose
+//! points rest on fewer seeds than were run says so in its title). Missing fields read as "".
 
 use anyhow::Result;
 use serde_json::Value;
 
-use super::data::{Sweep, distinct_str, f, groups, protocol_title, s};
+use super::data::{Sweep, converged_note, distinct_str, f, groups, protocol_title, s};
 use super::labels;
 use super::spec::{Figure, Kind, Panel, Point, Series, color};
 
@@ -19,6 +20,7 @@ fn at(rows: &[&Value], cats: &[String], metric: &str) -> Vec<Point> {
             let m = &r[metric];
             m.is_object()
                 .then(|| Point::ci(i as f64, f(&m["mean"]), f(&m["half_width"])))
+                .filter(|p| p.y.is_finite()) // none where every seed stalled
         })
         .collect()
 }
@@ -57,7 +59,7 @@ pub fn figures(sw: &Sweep) -> Result<Vec<Figure>> {
             (true, false) => format!("{}, {}", k[1], protocol_title(&k[0])),
             (true, true) => protocol_title(&k[0]),
             (false, _) => k[1].clone(),
-        };
+        } + &converged_note(&rs, |r| format!("{}, {}", s(&r["arch"]), s(&r["norm"])));
         let mut pc = Panel::new(title.clone(), "input normalisation", labels::COS);
         let mut pl = Panel::new(title, "input normalisation", labels::LOSS);
         for p in [&mut pc, &mut pl] {

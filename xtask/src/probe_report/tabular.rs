@@ -15,6 +15,9 @@ use super::{
     write_stalled,
 };
 
+/// The study files (`{name}.json`) of tabular runs, in report order.
+pub(super) const STUDIES: [&str; 2] = ["nonlinear", "features"];
+
 fn header(out: &mut String, name: &str, v: &Value) -> Result<()> {
     writeln!(
         out,
@@ -181,7 +184,7 @@ fn correlations(out: &mut String, v: &Value) -> Result<()> {
 }
 
 /// The runs of a study file and their summary rows, recomputed.
-fn runs_and_summary(v: &Value, name: &str) -> Result<(Vec<TabularRun>, Vec<Value>)> {
+pub(super) fn runs_and_summary(v: &Value, name: &str) -> Result<(Vec<TabularRun>, Vec<Value>)> {
     let runs: Vec<TabularRun> = serde_json::from_value(v["runs"].clone())
         .with_context(|| format!("runs of {name}.json"))?;
     let summary = summary_of(serde_json::to_value(summarise(&runs)))?;
