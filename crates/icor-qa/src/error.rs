@@ -55,6 +55,12 @@ pub enum Error {
         path: std::path::PathBuf,
         reason: String,
     },
+    /// A build stopped on request (tests) after `done` shards; rerunning resumes it.
+    #[error("{path}: build stopped after {done} shards (rerun to resume)")]
+    Interrupted {
+        path: std::path::PathBuf,
+        done: usize,
+    },
     // --- the dense encoder (BERT weights, its config and tokenizer) ---
     /// A metadata key is missing or has the wrong type.
     #[error("{path}: metadata `{key}`: {reason}")]

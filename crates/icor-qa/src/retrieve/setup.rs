@@ -9,7 +9,9 @@ use burn::tensor::Device;
 
 use super::Retriever;
 use super::bm25::{Bm25Index, Bm25Params, Bm25Retriever};
-use super::dense::{DenseRetriever, EmbeddingStore, PASSAGE_MAX_TOKENS, SentenceEncoder};
+use super::dense::{
+    BuildOptions, DenseRetriever, EmbeddingStore, PASSAGE_MAX_TOKENS, SentenceEncoder,
+};
 use super::progress::bar;
 use crate::data::{ReadOptions, prepared_root};
 use crate::error::{Error, Result};
@@ -149,6 +151,7 @@ pub fn open_dense(
         PASSAGE_MAX_TOKENS,
         options.encode_batch,
         options.read,
+        BuildOptions::default(),
         |n| progress.set_position(n as u64),
     )?;
     progress.finish_and_clear();

@@ -14,4 +14,4 @@ pub mod weights;
 pub use config::BertConfig;
 pub use encoder::{PASSAGE_MAX_TOKENS, QUERY_MAX_TOKENS, SentenceEncoder};
 pub use search::DenseRetriever;
-pub use store::EmbeddingStore;
+pub use store::{BuildOptions, EmbeddingStore};

@@ -35,7 +35,7 @@ pub struct StoreMeta {
     pub rows: usize,
     /// Embedding width.
     pub dim: usize,
-    /// Seconds the encoding took.
+    /// Seconds the encoding took (summed over the processes that encoded its shards).
     pub seconds: f64,
 }
 
@@ -52,10 +52,79 @@ fn same_source(a: &StoreMeta, b: &StoreMeta) -> bool {
         == (b.format, &b.corpus, &b.model, b.model_bytes, b.max_tokens)
 }
 
+/// How a build runs: passages per shard, and (tests) where to stop as a killed build would.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildOptions {
+    /// Passages per shard (each shard is encoded, then written atomically).
+    pub shard_rows: usize,
+    /// Stop with [`Error::Interrupted`] after encoding this many shards in this call.
+    pub stop_after: Option<usize>,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        Self {
+            shard_rows: CHUNK,
+            stop_after: None,
+        }
+    }
+}
+
+/// What a partial build has finished: its source (shards made from another source are
+/// deleted) and the compute time of the finished shards.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Progress {
+    source: StoreMeta,
+    shard_rows: usize,
+    shards: usize,
+    seconds: f64,
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `bytes` to `path` atomically (a temporary file in the same folder, then renamed).
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".partial-")
+        .tempfile_in(parent)
+        .map_err(io(parent))?;
+    temp.write_all(bytes).map_err(io(path))?;
+    temp.persist(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+/// Deletes the temporary files a killed process left in `dir` (`tempfile`'s `.tmp…` and this
+/// module's `.partial-…`); a running build's own temporary file lives only for one write.
+fn remove_stale_temporaries(dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if (name.starts_with(".tmp") || name.starts_with(".partial-")) && e.path().is_file() {
+            std::fs::remove_file(e.path()).map_err(io(&e.path()))?;
+        }
+    }
+    Ok(())
+}
+
 impl EmbeddingStore {
     /// Loads the cache at `base` (`base.f32` + `base.json`) if it matches `corpus` and the
-    /// encoder; otherwise encodes the corpus (streaming, `batch` passages per forward pass,
-    /// `on_done(n)` after each chunk) and writes the cache atomically.
+    /// encoder; otherwise encodes the corpus in shards of `options.shard_rows` passages
+    /// (`batch` passages per forward pass, `on_done(n)` after each chunk), each shard written
+    /// atomically to `base.shards/`, so a killed build resumes at its first missing shard.
+    /// The finished cache is written atomically and the shards removed; temporary files a
+    /// killed build left behind are deleted.
+    #[allow(clippy::too_many_arguments)]
     pub fn load_or_build(
         base: &Path,
         corpus: &Path,
@@ -63,15 +132,11 @@ impl EmbeddingStore {
         max_tokens: usize,
         batch: usize,
         options: ReadOptions,
+        build: BuildOptions,
         mut on_done: impl FnMut(usize),
     ) -> Result<Self> {
         let weights = encoder.dir().join("model.safetensors");
-        let model_bytes = std::fs::metadata(&weights)
-            .map_err(|source| Error::Io {
-                path: weights.clone(),
-                source,
-            })?
-            .len();
+        let model_bytes = std::fs::metadata(&weights).map_err(io(&weights))?.len();
         let wanted = StoreMeta {
             format: FORMAT,
             corpus: CorpusStamp::of(corpus)?,
@@ -87,58 +152,103 @@ impl EmbeddingStore {
             && let Ok(meta) = serde_json::from_str::<StoreMeta>(&text)
             && same_source(&meta, &wanted)
         {
+            // A build killed after writing the cache but before removing its shards.
+            let shards = base.with_extension("shards");
+            if shards.is_dir() {
+                std::fs::remove_dir_all(&shards).map_err(io(&shards))?;
+            }
             return Self::read(&data_path, meta);
         }
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| Error::Io {
-                path: path.clone(),
-                source,
-            }
-        };
-        let started = Instant::now();
         let parent = base.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(io(parent))?;
-        let temp = tempfile::NamedTempFile::new_in(parent).map_err(io(parent))?;
-        let mut out = std::io::BufWriter::new(temp);
+        remove_stale_temporaries(parent)?;
+        let shard_dir = base.with_extension("shards");
+        std::fs::create_dir_all(&shard_dir).map_err(io(&shard_dir))?;
+        remove_stale_temporaries(&shard_dir)?;
+        let progress_path = shard_dir.join("progress.json");
+        let shard_rows = build.shard_rows.max(1);
+        let mut progress = match std::fs::read_to_string(&progress_path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Progress>(&t).ok())
+        {
+            Some(p) if same_source(&p.source, &wanted) && p.shard_rows == shard_rows => p,
+            _ => {
+                // Another source (or none): start over.
+                std::fs::remove_dir_all(&shard_dir).map_err(io(&shard_dir))?;
+                std::fs::create_dir_all(&shard_dir).map_err(io(&shard_dir))?;
+                Progress {
+                    source: wanted.clone(),
+                    shard_rows,
+                    shards: 0,
+                    seconds: 0.0,
+                }
+            }
+        };
+        let shard_path = |i: usize| shard_dir.join(format!("{i:06}.f32"));
+        let dim = encoder.dim();
         let mut reader = JsonlReader::<Passage>::open(corpus, options)?;
         let mut data = Vec::new();
-        let mut rows = 0usize;
+        let (mut rows, mut shard, mut encoded) = (0usize, 0usize, 0usize);
         loop {
             let chunk = reader
                 .by_ref()
-                .take(CHUNK)
+                .take(shard_rows)
                 .collect::<Result<Vec<Passage>>>()?;
             if chunk.is_empty() {
                 break;
             }
-            let texts: Vec<&str> = chunk.iter().map(|p| p.contents.as_str()).collect();
-            let embedded = encoder.encode(&texts, max_tokens, batch, |n| on_done(rows + n))?;
-            for value in &embedded {
-                out.write_all(&value.to_le_bytes())
-                    .map_err(io(&data_path))?;
+            let path = shard_path(shard);
+            let stored = (shard < progress.shards)
+                .then(|| std::fs::read(&path).ok())
+                .flatten()
+                .filter(|b| b.len() == chunk.len() * dim * 4);
+            match stored {
+                Some(bytes) => data.extend(
+                    bytes
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                ),
+                None => {
+                    if build.stop_after.is_some_and(|n| encoded >= n) {
+                        return Err(Error::Interrupted {
+                            path: shard_dir.clone(),
+                            done: shard,
+                        });
+                    }
+                    let started = Instant::now();
+                    let texts: Vec<&str> = chunk.iter().map(|p| p.contents.as_str()).collect();
+                    let embedded =
+                        encoder.encode(&texts, max_tokens, batch, |n| on_done(rows + n))?;
+                    let bytes: Vec<u8> = embedded.iter().flat_map(|v| v.to_le_bytes()).collect();
+                    write_atomic(&path, &bytes)?;
+                    data.extend_from_slice(&embedded);
+                    progress.shards = shard + 1;
+                    progress.seconds += started.elapsed().as_secs_f64();
+                    let text = serde_json::to_vec_pretty(&progress).map_err(|e| Error::Io {
+                        path: progress_path.clone(),
+                        source: e.into(),
+                    })?;
+                    write_atomic(&progress_path, &text)?;
+                    encoded += 1;
+                }
             }
-            data.extend_from_slice(&embedded);
             rows += chunk.len();
+            on_done(rows);
+            shard += 1;
         }
-        let temp = out.into_inner().map_err(|e| Error::Io {
-            path: data_path.clone(),
-            source: e.into_error(),
-        })?;
-        temp.persist(&data_path).map_err(|e| Error::Io {
-            path: data_path.clone(),
-            source: e.error,
-        })?;
+        let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        write_atomic(&data_path, &bytes)?;
         let meta = StoreMeta {
             rows,
-            seconds: started.elapsed().as_secs_f64(),
+            seconds: progress.seconds,
             ..wanted
         };
         let text = serde_json::to_string_pretty(&meta).map_err(|e| Error::Io {
             path: meta_path.clone(),
             source: e.into(),
         })?;
-        std::fs::write(&meta_path, text).map_err(io(&meta_path))?;
+        write_atomic(&meta_path, text.as_bytes())?;
+        std::fs::remove_dir_all(&shard_dir).map_err(io(&shard_dir))?;
         Ok(Self { meta, data })
     }
 
