@@ -16,6 +16,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
+use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::frozen::FrozenStates;
 use crate::loss::{AnswerBatch, answer_loss};
@@ -24,7 +25,6 @@ use crate::params::LoraLayout;
 use crate::profile::AdapterSettings;
 use crate::prompt::Instance;
 use crate::store::Stamp;
-use crate::tensors::TensorFile;
 
 /// A trained adapter and how its training went.
 #[derive(Debug, Clone)]
@@ -38,15 +38,6 @@ pub struct TrainedAdapter {
     /// Wall time of every step, summed over the processes that ran them (`None` when a
     /// checkpoint from before this was recorded was resumed).
     pub total_seconds: Option<f64>,
-}
-
-/// The compute time a checkpoint records (`None` when it holds steps but no time).
-pub fn recorded_seconds(f: &TensorFile, steps: usize) -> Option<f64> {
-    match f.meta.get("seconds").and_then(|v| v.parse::<f64>().ok()) {
-        Some(s) => Some(s),
-        None if steps == 0 => Some(0.0),
-        None => None,
-    }
 }
 
 /// The instance indices of micro-batch `micro` of step `step`: epochs are seeded permutations
@@ -100,37 +91,24 @@ pub fn train_adapter(
         seed,
         model.device(),
     );
-    let mut params = layout.flatten(&init)?;
-    let mut opt = AdamW::new(layout.len, settings.lr, settings.weight_decay);
-    let mut losses = Vec::new();
-    let mut before = Some(0.0);
-    if let Some(f) = TensorFile::load_or_rebuild(checkpoint, stamp)? {
-        params = f.get("params", checkpoint)?.to_vec();
-        opt.m = f.get("m", checkpoint)?.to_vec();
-        opt.v = f.get("v", checkpoint)?.to_vec();
-        opt.t = f.meta_parse("t", checkpoint)?;
-        losses = f.get("losses", checkpoint)?.to_vec();
-        before = recorded_seconds(&f, losses.len());
-        if params.len() != layout.len || opt.m.len() != layout.len {
-            return Err(Error::Format {
-                path: checkpoint.to_path_buf(),
-                reason: format!(
-                    "{} parameters, the interface has {}",
-                    params.len(),
-                    layout.len
-                ),
-            });
-        }
-    }
+    let mut c = Checkpoint::resume(
+        checkpoint,
+        stamp,
+        layout.flatten(&init)?,
+        AdamW::new(layout.len, settings.lr, settings.weight_decay),
+        "interface parameters",
+    )?;
     let bar = icor_qa::retrieve::progress::bar(
         "stage 1: W_0^ret",
         settings.steps as u64,
         "steps",
         progress,
     );
-    bar.set_position(losses.len() as u64);
+    bar.set_position(c.losses.len() as u64);
     let started = Instant::now();
-    let first = losses.len();
+    let first = c.losses.len();
+    // The compute time the checkpoint holds (a resumed run reports the same).
+    let mut recorded = c.before;
     let last = stop_after.map_or(settings.steps, |n| (first + n).min(settings.steps));
     for step in first..last {
         let mut grad = vec![0f32; layout.len];
@@ -139,7 +117,7 @@ pub fn train_adapter(
             let idx = batch_indices(instances.len(), seed, settings, step, micro);
             let batch_inst: Vec<&Instance> = idx.iter().map(|&i| &instances[i]).collect();
             let batch = AnswerBatch::new(model, frozen, &batch_inst)?;
-            let adapter = layout.adapter(&params, &ad);
+            let adapter = layout.adapter(&c.params, &ad);
             let loss = answer_loss(model, frozen.split(), &batch, &Adaptation::lora(&adapter))?;
             let value = icor_llm::tensor_util::to_vec_f32(loss.clone())[0];
             if !value.is_finite() {
@@ -164,30 +142,20 @@ pub fn train_adapter(
                 what: "gradient".into(),
             });
         }
-        opt.step(&mut params, &grad);
-        losses.push(step_loss as f32);
+        c.opt.step(&mut c.params, &grad);
+        c.losses.push(step_loss as f32);
         bar.set_message(format!("loss {step_loss:.3}"));
         bar.inc(1);
         let done = step + 1;
         if done % settings.checkpoint_every.max(1) == 0 || done == last {
-            let mut f = TensorFile::default();
-            f.tensors.insert("params".into(), params.clone());
-            f.tensors.insert("m".into(), opt.m.clone());
-            f.tensors.insert("v".into(), opt.v.clone());
-            f.tensors.insert("losses".into(), losses.clone());
-            f.meta.insert("t".into(), opt.t.to_string());
-            if let Some(b) = before {
-                let total = b + started.elapsed().as_secs_f64();
-                f.meta.insert("seconds".into(), total.to_string());
-            }
-            f.save(checkpoint, stamp)?;
+            recorded = c.save(checkpoint, stamp, &started)?;
         }
     }
     bar.finish_and_clear();
     Ok(TrainedAdapter {
-        params,
-        losses,
         seconds: started.elapsed().as_secs_f64(),
-        total_seconds: before.map(|b| b + started.elapsed().as_secs_f64()),
+        total_seconds: recorded,
+        params: c.params,
+        losses: c.losses,
     })
 }

@@ -9,7 +9,7 @@
 //! | [`tasks`], [`retrieval`], [`prompt`] | §5.1–5.2: data roles, the fixed retriever's cache, FlashRAG prompts |
 //! | [`frozen`], [`loss`] | the frozen layers run once; the answer-token cross-entropy `L` |
 //! | [`params`], [`optim`] | the interface's factors as one vector; AdamW / SGD with global clipping |
-//! | [`adapter`] | §5.1: the base retrieval adapter `W_0^ret` |
+//! | [`adapter`], [`checkpoint`] | §5.1: the base retrieval adapter `W_0^ret`; resumable training state |
 //! | [`target`], [`factored`] | Eq. 8: `ΔW_GD^(K)(C)`, kept factored; bases |
 //! | [`encode`], [`predictor`], [`matching`], [`meta`] | §5.1–5.2: `h̄(C)`, `g_φ`, Eq. 9, meta-training, fidelity |
 //! | [`checks`] | target fidelity and the collapse check of any trained predictor |
@@ -21,6 +21,7 @@
 //! | [`run`] | `icor rag run`: every stage, resumable |
 
 pub mod adapter;
+pub mod checkpoint;
 pub mod checks;
 pub mod claims;
 pub mod encode;

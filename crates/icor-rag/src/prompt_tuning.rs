@@ -22,13 +22,13 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::adapter::{TrainedAdapter, batch_indices, recorded_seconds};
+use crate::adapter::{TrainedAdapter, batch_indices};
+use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::optim::{AdamW, clip_global_norm};
 use crate::profile::AdapterSettings;
 use crate::prompt::Instance;
 use crate::store::Stamp;
-use crate::tensors::TensorFile;
 
 /// Prompt tuning's settings: the prefix length, its optimiser budget (as `W_0^ret`'s unless
 /// stated) and the evaluated subset.
@@ -147,28 +147,14 @@ pub fn train_prompt(
     }
     let s = &settings.train;
     let mut prompt = SoftPrompt::from_vocabulary(model, settings.virtual_tokens, seed)?;
-    let mut opt = AdamW::new(prompt.values.len(), s.lr, s.weight_decay);
-    let mut losses = Vec::new();
-    let mut before = Some(0.0);
-    if let Some(f) = TensorFile::load_or_rebuild(checkpoint, stamp)? {
-        prompt.values = f.get("prompt", checkpoint)?.to_vec();
-        opt.m = f.get("m", checkpoint)?.to_vec();
-        opt.v = f.get("v", checkpoint)?.to_vec();
-        opt.t = f.meta_parse("t", checkpoint)?;
-        losses = f.get("losses", checkpoint)?.to_vec();
-        before = recorded_seconds(&f, losses.len());
-        if prompt.values.len() != prompt.m * prompt.d || opt.m.len() != prompt.values.len() {
-            return Err(Error::Format {
-                path: checkpoint.to_path_buf(),
-                reason: format!(
-                    "{} prompt values, expected {} × {}",
-                    prompt.values.len(),
-                    prompt.m,
-                    prompt.d
-                ),
-            });
-        }
-    }
+    let n = prompt.values.len();
+    let mut c = Checkpoint::resume(
+        checkpoint,
+        stamp,
+        std::mem::take(&mut prompt.values),
+        AdamW::new(n, s.lr, s.weight_decay),
+        "prompt values",
+    )?;
     let ad: Device = model.device().clone().autodiff();
     let bar = icor_qa::retrieve::progress::bar(
         "stage 1: prompt tuning",
@@ -176,16 +162,19 @@ pub fn train_prompt(
         "steps",
         progress,
     );
-    bar.set_position(losses.len() as u64);
+    bar.set_position(c.losses.len() as u64);
     let started = Instant::now();
-    let first = losses.len();
+    let first = c.losses.len();
+    // The compute time the checkpoint holds (a resumed run reports the same).
+    let mut recorded = c.before;
     let last = stop_after.map_or(s.steps, |n| (first + n).min(s.steps));
     for step in first..last {
-        let mut grad = vec![0f32; prompt.values.len()];
+        let mut grad = vec![0f32; n];
         let mut step_loss = 0f64;
         for micro in 0..s.grad_accum {
             let idx = batch_indices(instances.len(), seed ^ 0x9707, s, step, micro);
             let batch: Vec<&Instance> = idx.iter().map(|&i| &instances[i]).collect();
+            prompt.values.clone_from(&c.params);
             let p = prompt.tensor(&ad, true);
             let loss = soft_answer_loss(model, &p, &batch)?;
             let value = to_vec_f32(loss.clone())[0];
@@ -214,31 +203,22 @@ pub fn train_prompt(
                 what: "gradient".into(),
             });
         }
-        opt.step(&mut prompt.values, &grad);
-        losses.push(step_loss as f32);
+        c.opt.step(&mut c.params, &grad);
+        c.losses.push(step_loss as f32);
         bar.set_message(format!("loss {step_loss:.3}"));
         bar.inc(1);
         let done = step + 1;
         if done % s.checkpoint_every.max(1) == 0 || done == last {
-            let mut f = TensorFile::default();
-            f.tensors.insert("prompt".into(), prompt.values.clone());
-            f.tensors.insert("m".into(), opt.m.clone());
-            f.tensors.insert("v".into(), opt.v.clone());
-            f.tensors.insert("losses".into(), losses.clone());
-            f.meta.insert("t".into(), opt.t.to_string());
-            if let Some(b) = before {
-                let total = b + started.elapsed().as_secs_f64();
-                f.meta.insert("seconds".into(), total.to_string());
-            }
-            f.save(checkpoint, stamp)?;
+            recorded = c.save(checkpoint, stamp, &started)?;
         }
     }
     bar.finish_and_clear();
+    prompt.values.clone_from(&c.params);
     let trained = TrainedAdapter {
-        params: prompt.values.clone(),
-        losses,
         seconds: started.elapsed().as_secs_f64(),
-        total_seconds: before.map(|b| b + started.elapsed().as_secs_f64()),
+        total_seconds: recorded,
+        params: c.params,
+        losses: c.losses,
     };
     Ok((prompt, trained))
 }
