@@ -20,7 +20,7 @@ use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::frozen::FrozenStates;
 use crate::loss::{AnswerBatch, answer_loss};
-use crate::optim::{AdamW, clip_global_norm};
+use crate::optim::AdamW;
 use crate::params::LoraLayout;
 use crate::profile::AdapterSettings;
 use crate::prompt::Instance;
@@ -133,17 +133,14 @@ pub fn train_adapter(
             let w = 1.0 / settings.grad_accum as f32;
             grad.iter_mut().zip(&g).for_each(|(a, b)| *a += w * b);
         }
-        let norm = clip_global_norm(&mut grad, settings.clip);
-        if !norm.is_finite() {
-            return Err(Error::NonFinite {
-                stage: "adapter",
-                step,
-                batch: settings.grad_accum - 1,
-                what: "gradient".into(),
-            });
-        }
-        c.opt.step(&mut c.params, &grad);
-        c.losses.push(step_loss as f32);
+        c.step(
+            &mut grad,
+            settings.clip,
+            step_loss,
+            "adapter",
+            step,
+            settings.grad_accum - 1,
+        )?;
         bar.set_message(format!("loss {step_loss:.3}"));
         bar.inc(1);
         let done = step + 1;

@@ -60,6 +60,30 @@ impl Checkpoint {
         Ok(c)
     }
 
+    /// One optimiser step from the accumulated gradient `grad` (clipped to global norm `clip`
+    /// first): a non-finite gradient stops the run naming `stage`, `step` and the last batch.
+    pub fn step(
+        &mut self,
+        grad: &mut [f32],
+        clip: f64,
+        loss: f64,
+        stage: &'static str,
+        step: usize,
+        last_batch: usize,
+    ) -> Result<()> {
+        if !crate::optim::clip_global_norm(grad, clip).is_finite() {
+            return Err(Error::NonFinite {
+                stage,
+                step,
+                batch: last_batch,
+                what: "gradient".into(),
+            });
+        }
+        self.opt.step(&mut self.params, grad);
+        self.losses.push(loss as f32);
+        Ok(())
+    }
+
     /// Compute time of every step taken, this process's since `started` included.
     pub fn total_seconds(&self, started: &Instant) -> Option<f64> {
         self.before.map(|b| b + started.elapsed().as_secs_f64())

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::adapter::{TrainedAdapter, batch_indices};
 use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
-use crate::optim::{AdamW, clip_global_norm};
+use crate::optim::AdamW;
 use crate::profile::AdapterSettings;
 use crate::prompt::Instance;
 use crate::store::Stamp;
@@ -194,17 +194,14 @@ pub fn train_prompt(
             let w = 1.0 / s.grad_accum as f32;
             grad.iter_mut().zip(&g).for_each(|(a, b)| *a += w * b);
         }
-        let norm = clip_global_norm(&mut grad, s.clip);
-        if !norm.is_finite() {
-            return Err(Error::NonFinite {
-                stage: "prompt tuning",
-                step,
-                batch: s.grad_accum - 1,
-                what: "gradient".into(),
-            });
-        }
-        c.opt.step(&mut c.params, &grad);
-        c.losses.push(step_loss as f32);
+        c.step(
+            &mut grad,
+            s.clip,
+            step_loss,
+            "prompt tuning",
+            step,
+            s.grad_accum - 1,
+        )?;
         bar.set_message(format!("loss {step_loss:.3}"));
         bar.inc(1);
         let done = step + 1;
