@@ -5,9 +5,8 @@
 use std::path::Path;
 
 use anyhow::Result;
-use icor_rag::method::MethodKind;
 use icor_rag::report::{Subset, question_scores};
-use icor_rag::stats::{bootstrap_avg, median_p90};
+use icor_rag::stats::bootstrap_avg;
 
 use super::spec::{Figure, Kind, Panel, Point, Series};
 
@@ -45,29 +44,18 @@ pub fn figures(dir: &Path) -> Result<Vec<Figure>> {
                 "log10 seconds per query (median)",
                 "average EM (%)",
             );
+            let medians = icor_rag::claims::median_costs(&r, ret);
             for (i, m) in r.methods.iter().enumerate() {
-                let costs: Vec<f64> = sets
-                    .iter()
-                    .flat_map(|s| {
-                        s.costs
-                            .iter()
-                            .filter(|c| c.method == m.id)
-                            .map(|c| c.total())
-                    })
-                    .collect();
-                if costs.is_empty() {
+                let Some(&median) = medians.get(&m.id) else {
                     continue;
-                }
-                let subset = match m.kind {
-                    MethodKind::TtSgd { .. } => Subset::First(r.profile.eval.tt_sgd_questions),
-                    _ => Subset::All,
                 };
+                let subset = m.subset(&r.profile).map_or(Subset::All, Subset::First);
                 let ems: Vec<Vec<f64>> = sets
                     .iter()
                     .map(|s| question_scores(s, &m.id, subset).0)
                     .collect();
                 let e = bootstrap_avg(&ems, r.profile.eval.bootstrap, i as u64);
-                let x = median_p90(&costs).0.max(1e-6).log10();
+                let x = median.max(1e-6).log10();
                 let mut p = Point::new(x, e.mean);
                 if e.lo.is_finite() {
                     p.lo = Some(e.lo);
