@@ -10,17 +10,24 @@
 //!   `reports/probe/*.json` (see `figures.rs`); `--check` fails when a committed figure is stale.
 //! - `cargo xtask rag-report [--check]`: `reports/rag-<profile>.md` from
 //!   `reports/rag/<profile>.json` (written by `icor rag run`).
-//! - `cargo xtask check`: the `--check` of verify-report, probe-report, rag-report and figures.
+//! - `cargo xtask features`: `cargo run -p icor`, `cargo xtask` and `cargo test --workspace`
+//!   resolve the same features, so burn is compiled once per build folder (see `features.rs`).
+//! - `cargo xtask reports-index [--check]`: `reports/README.md`, every report linked with its
+//!   headline results (the index `icor reproduce` writes for its own folder).
+//! - `cargo xtask check`: `features` and the `--check` of verify-report, probe-report,
+//!   rag-report, figures and reports-index.
 //! - `cargo xtask bench llm [--decode N] [--wgpu] [MODEL...]`: `reports/perf.md`, backbone
 //!   prefill/decode speed against PyTorch on the CPU (see `llm_bench.rs`).
 //! - `cargo xtask bench [-- criterion args]`: runs the criterion benches and writes
 //!   `reports/bench-linear.md` with LSA/GD time ratios measured in the same run.
 
 mod bench;
+mod features;
 mod figures;
 mod llm_bench;
 mod probe_report;
 mod rag_report;
+mod reports_index;
 mod retrieval_report;
 mod verify_report;
 
@@ -35,16 +42,20 @@ fn main() -> Result<()> {
             llm_bench::run(&root, &args[2..])
         }
         Some("bench") => bench::run(&root, &args[1..]),
-        Some("check") => verify_report::run(&root, true)
+        Some("features") => features::run(&root),
+        Some("check") => features::run(&root)
+            .and_then(|_| verify_report::run(&root, true))
             .and_then(|_| probe_report::run(&root, true))
             .and_then(|_| rag_report::run(&root, true))
-            .and_then(|_| figures::run(&root, true)),
+            .and_then(|_| figures::run(&root, true))
+            .and_then(|_| reports_index::run(&root, true)),
+        Some("reports-index") => reports_index::run(&root, args.iter().any(|a| a == "--check")),
         Some("probe-report") => probe_report::run(&root, args.iter().any(|a| a == "--check")),
         Some("rag-report") => rag_report::run(&root, args.iter().any(|a| a == "--check")),
         Some("figures") => figures::run(&root, args.iter().any(|a| a == "--check")),
         Some("retrieval-report") => retrieval_report::run(&root, &args[1..]),
         _ => bail!(
-            "usage: cargo xtask <verify-report [--check] | bench [criterion args] | check | retrieval-report [--limit N] [--skip-st] | probe-report [--check] | rag-report [--check] | figures [--check]>"
+            "usage: cargo xtask <features | verify-report [--check] | bench [criterion args] | check | retrieval-report [--limit N] [--skip-st] | probe-report [--check] | rag-report [--check] | figures [--check] | reports-index [--check]>"
         ),
     }
 }

@@ -239,6 +239,176 @@ fn write_stalled(out: &mut String, lines: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// One finding of the paper, checked on one seed block.
+pub struct Check {
+    /// What the paper says (the same text on every block, so blocks can be matched).
+    pub claim: String,
+    /// What was measured.
+    pub detail: String,
+    pub holds: bool,
+    /// Shown only in the seed-block comparison (its per-row evidence is listed elsewhere).
+    pub block_only: bool,
+}
+
+pub fn verdict(holds: bool) -> &'static str {
+    if holds { "holds" } else { "does not hold" }
+}
+
+/// The document-count findings of a docs-sweep summary, and the per-row "cosine above the
+/// untrained control" verdicts.
+fn docs_checks(summary: &[Value]) -> (Vec<Check>, Vec<String>) {
+    let mut checks = Vec::new();
+    for (protocol, claim) in [
+        ("projection", "loss grows with document count"),
+        ("dot_product", "loss is flat in document count"),
+        ("authors", "loss is flat in document count"),
+    ] {
+        let r = rows(summary, protocol, "LSA depth 1");
+        if r.len() < 2 {
+            continue;
+        }
+        let docs: Vec<f64> = r.iter().map(|s| f(&s["docs"])).collect();
+        let tf: Vec<f64> = r.iter().map(|s| f(&s["loss_model"]["mean"])).collect();
+        let gd: Vec<f64> = r.iter().map(|s| f(&s["loss_gd"]["mean"])).collect();
+        let spread = gd.iter().cloned().fold(f64::MIN, f64::max)
+            / gd.iter().cloned().fold(f64::MAX, f64::min);
+        let rho = spearman(&docs, &gd);
+        let holds = if protocol == "projection" {
+            rho > 0.9 && spread > 1.2
+        } else {
+            spread < 1.1
+        };
+        let left_out: usize = summary
+            .iter()
+            .filter(|s| s["protocol"] == protocol && s["arch"] == "LSA depth 1")
+            .map(|s| stalled_seeds(s).len())
+            .sum();
+        let note = if left_out > 0 {
+            format!(" (over converged seeds only: {left_out} stalled run(s) left out)")
+        } else {
+            String::new()
+        };
+        checks.push(Check {
+            claim: format!("**{protocol}** — paper: {claim}"),
+            detail: format!(
+                "GD loss max/min over document counts = {spread:.3}, Spearman ρ(docs, GD loss) = {rho:.2}, ρ(docs, TF loss) = {:.2}{note}",
+                spearman(&docs, &tf)
+            ),
+            holds,
+            block_only: false,
+        });
+    }
+    let mut beats = Vec::new();
+    let mut above: Vec<(String, bool, usize, usize)> = Vec::new();
+    for s in summary {
+        let (c, h, cc, ch) = (
+            f(&s["sens_cos"]["mean"]),
+            f(&s["sens_cos"]["half_width"]),
+            f(&s["control_sens_cos"]["mean"]),
+            f(&s["control_sens_cos"]["half_width"]),
+        );
+        let sep = if h.is_finite() && ch.is_finite() {
+            c - h > cc + ch
+        } else {
+            c > cc
+        };
+        let none = s["sens_cos"]["n"].as_u64() == Some(0);
+        let text = if none {
+            "no converged seed".to_string()
+        } else if stalled_seeds(s).is_empty() {
+            (if sep { "yes" } else { "no" }).to_string()
+        } else {
+            let (k, n) = converged_of(s);
+            format!("{} ({k} of {n} seeds converged)", if sep { "yes" } else { "no" })
+        };
+        let protocol = s["protocol"].as_str().unwrap_or("?").to_string();
+        beats.push(format!("{protocol} docs={}: {text}", s["docs"]));
+        let (k, n) = converged_of(s);
+        match above.iter_mut().find(|a| a.0 == protocol) {
+            Some(a) => {
+                a.1 &= sep && !none;
+                a.2 += k as usize;
+                a.3 += n as usize;
+            }
+            None => above.push((protocol, sep && !none, k as usize, n as usize)),
+        }
+    }
+    for (protocol, holds, k, n) in above {
+        checks.push(Check {
+            claim: format!("**{protocol}** — trained LSA's sensitivity cosine above the untrained control at every document count"),
+            detail: format!("{k} of {n} runs converged"),
+            holds,
+            block_only: true,
+        });
+    }
+    (checks, beats)
+}
+
+/// Every checked finding of one seed block's folder (docs sweep and the §4.3 study).
+fn block_checks(dir: &Path) -> Result<Vec<Check>> {
+    let mut checks = Vec::new();
+    if let Some(v) = read_json(&dir.join("docs.json"))? {
+        checks.extend(docs_checks(&runs_and_summary(&v, "docs")?.1).0);
+    }
+    if let Some(v) = read_json(&dir.join("nonlinear.json"))? {
+        checks.extend(tabular::checks(&tabular::runs_and_summary(&v, "nonlinear")?.1));
+    }
+    Ok(checks)
+}
+
+/// The folder of the second seed block (`icor probe all --quick --seed 3 --out …`).
+pub const SECOND_BLOCK: &str = "reports/probe-seed3";
+
+/// The checked findings on both seed blocks side by side, when the second block exists.
+fn blocks(root: &Path, out: &mut String) -> Result<()> {
+    let second = root.join(SECOND_BLOCK);
+    if !second.join("docs.json").exists() {
+        return Ok(());
+    }
+    let a = block_checks(&root.join("reports/probe"))?;
+    let b = block_checks(&second)?;
+    let seeds = |dir: &Path| -> Result<String> {
+        Ok(read_json(&dir.join("docs.json"))?
+            .map(|v| {
+                let s = v["base_seed"].as_u64().unwrap_or(0);
+                let n = v["profile"]["seeds"].as_u64().unwrap_or(3);
+                format!("seeds {s}–{}", s + n.max(1) - 1)
+            })
+            .unwrap_or_else(|| "?".into()))
+    };
+    let (sa, sb) = (seeds(&root.join("reports/probe"))?, seeds(&second)?);
+    writeln!(
+        out,
+        "## The checked findings on two disjoint seed blocks\n\nThe same sweeps run again on another block of training seeds (`icor probe all --quick --seed 3 --out {SECOND_BLOCK}`; its tables are not repeated here). A finding is robust only when it gets the same verdict on both blocks; stalled runs are left out of each block as above.\n\n| finding | {sa} | {sb} | same on both |\n|---|---|---|---|"
+    )?;
+    let (mut differ, mut compared) = (0, 0);
+    for ca in &a {
+        let Some(cb) = b.iter().find(|c| c.claim == ca.claim) else {
+            writeln!(out, "| {} | {} ({}) | not run | – |", ca.claim, verdict(ca.holds), ca.detail)?;
+            continue;
+        };
+        let same = ca.holds == cb.holds;
+        differ += usize::from(!same);
+        compared += 1;
+        writeln!(
+            out,
+            "| {} | {} ({}) | {} ({}) | {} |",
+            ca.claim,
+            verdict(ca.holds),
+            ca.detail,
+            verdict(cb.holds),
+            cb.detail,
+            if same { "yes" } else { "**no**" }
+        )?;
+    }
+    writeln!(
+        out,
+        "\n{} of {compared} findings run on both blocks get the same verdict on both.\n",
+        compared - differ
+    )?;
+    Ok(())
+}
+
 fn render(root: &Path) -> Result<String> {
     let dir = root.join("reports/probe");
     let mut out = String::from("# Boundary study: tables (generated)\n\n");
@@ -287,75 +457,10 @@ fn render(root: &Path) -> Result<String> {
         stalled_runs(&mut out, &runs)?;
         if sweep == "docs" {
             out.push_str("### The paper's document-count findings, checked\n\n");
-            for (protocol, claim) in [
-                ("projection", "loss grows with document count"),
-                ("dot_product", "loss is flat in document count"),
-                ("authors", "loss is flat in document count"),
-            ] {
-                let r = rows(&summary, protocol, "LSA depth 1");
-                if r.len() < 2 {
-                    continue;
-                }
-                let docs: Vec<f64> = r.iter().map(|s| f(&s["docs"])).collect();
-                let tf: Vec<f64> = r.iter().map(|s| f(&s["loss_model"]["mean"])).collect();
-                let gd: Vec<f64> = r.iter().map(|s| f(&s["loss_gd"]["mean"])).collect();
-                let spread = gd.iter().cloned().fold(f64::MIN, f64::max)
-                    / gd.iter().cloned().fold(f64::MAX, f64::min);
-                let rho = spearman(&docs, &gd);
-                let holds = if protocol == "projection" {
-                    rho > 0.9 && spread > 1.2
-                } else {
-                    spread < 1.1
-                };
-                let left_out: usize = summary
-                    .iter()
-                    .filter(|s| s["protocol"] == protocol && s["arch"] == "LSA depth 1")
-                    .map(|s| stalled_seeds(s).len())
-                    .sum();
-                let note = if left_out > 0 {
-                    format!(" (over converged seeds only: {left_out} stalled run(s) left out)")
-                } else {
-                    String::new()
-                };
-                writeln!(
-                    out,
-                    "- **{protocol}** — paper: {claim}. GD loss max/min over document counts = {spread:.3}, Spearman ρ(docs, GD loss) = {rho:.2}, ρ(docs, TF loss) = {:.2}{note} → **{}**.",
-                    spearman(&docs, &tf),
-                    if holds { "holds" } else { "does not hold" }
-                )?;
+            let (checks, beats) = docs_checks(&summary);
+            for c in checks.iter().filter(|c| !c.block_only) {
+                writeln!(out, "- {}. {} → **{}**.", c.claim, c.detail, verdict(c.holds))?;
             }
-            let beats: Vec<String> = summary
-                .iter()
-                .map(|s| {
-                    let (c, h, cc, ch) = (
-                        f(&s["sens_cos"]["mean"]),
-                        f(&s["sens_cos"]["half_width"]),
-                        f(&s["control_sens_cos"]["mean"]),
-                        f(&s["control_sens_cos"]["half_width"]),
-                    );
-                    let sep = if h.is_finite() && ch.is_finite() {
-                        c - h > cc + ch
-                    } else {
-                        c > cc
-                    };
-                    let verdict = if s["sens_cos"]["n"].as_u64() == Some(0) {
-                        "no converged seed".to_string()
-                    } else if stalled_seeds(s).is_empty() {
-                        (if sep { "yes" } else { "no" }).to_string()
-                    } else {
-                        let (k, n) = converged_of(s);
-                        format!(
-                            "{} ({k} of {n} seeds converged)",
-                            if sep { "yes" } else { "no" }
-                        )
-                    };
-                    format!(
-                        "{} docs={}: {verdict}",
-                        s["protocol"].as_str().unwrap_or("?"),
-                        s["docs"]
-                    )
-                })
-                .collect();
             writeln!(
                 out,
                 "- Sensitivity cosine above the untrained control with non-overlapping CIs: {}.\n",
@@ -364,6 +469,7 @@ fn render(root: &Path) -> Result<String> {
         }
     }
     found |= tabular::render(&dir, &mut out)?;
+    blocks(root, &mut out)?;
     if !found {
         bail!(
             "no sweep results under {}: run `icor probe all --quick` first",

@@ -19,6 +19,7 @@
 //! | [`stats`], [`results`], [`report`] | CIs, paired bootstraps, the results file and `reports/rag.md` |
 //! | [`claims`] | §6.5: the paper's claims, each marked holds / does not hold / inconclusive |
 //! | [`run`] | `icor rag run`: every stage, resumable |
+//! | [`merge`] | `icor rag merge`: one results file from runs over disjoint retrievers |
 
 pub mod adapter;
 pub mod checkpoint;
@@ -32,6 +33,7 @@ pub mod frozen;
 pub mod hypertuning;
 pub mod loss;
 pub mod matching;
+pub mod merge;
 pub mod meta;
 pub mod method;
 pub mod optim;

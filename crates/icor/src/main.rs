@@ -37,6 +37,9 @@ enum Command {
     /// RAG-GD on the frozen LLM: base adapter, gradient-step targets, the update predictor,
     /// the baselines, EM/F1 with CIs and per-query cost (`icor rag run --profile quick`).
     Rag(cmd::rag::Args),
+    /// The whole paper, small: theory check, boundary study (quick), RAG-GD (quick), then an
+    /// index of every report with its headline results; resumes where it stopped.
+    Reproduce(cmd::reproduce::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +54,7 @@ fn main() -> std::process::ExitCode {
         Command::Logits(args) => cmd::logits::run(args),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Rag(args) => cmd::rag::run_cmd(args),
+        Command::Reproduce(args) => cmd::reproduce::run(args),
     };
     match result {
         Ok(code) => code,

@@ -11,7 +11,7 @@ use icor_probe::nonlinear::{TabularRun, summarise};
 use serde_json::Value;
 
 use super::{
-    ci, converged_cell, f, profile_line, read_json, runs_line, stalled_line, summary_of,
+    Check, ci, verdict, converged_cell, f, profile_line, read_json, runs_line, stalled_line, summary_of,
     write_stalled,
 };
 
@@ -68,32 +68,16 @@ fn mean_cos(summary: &[Value], source: &str, norm: Option<&str>) -> f64 {
     v.iter().sum::<f64>() / v.len().max(1) as f64
 }
 
-fn checks(out: &mut String, summary: &[Value]) -> Result<()> {
-    out.push_str("### The paper's §4.3 findings, checked (mean sensitivity cosine over normalisations and widths)\n\n");
+/// The paper's §4.3 findings on a nonlinear-study summary.
+pub(super) fn checks(summary: &[Value]) -> Vec<Check> {
     let c = |s: &str| mean_cos(summary, s, None);
-    let verdict = |b: bool| if b { "holds" } else { "does not hold" };
-    let (bike, cal, wine, aba, dia) = (
-        c("bike"),
-        c("california"),
-        c("wine"),
-        c("abalone"),
-        c("diamonds"),
-    );
-    writeln!(
-        out,
-        "- Bike aligns better than California (bounded vs heavy-tailed features): cos {bike:.3} vs {cal:.3} → **{}**.",
-        verdict(bike > cal)
-    )?;
-    writeln!(
-        out,
-        "- Wine behaves like California (closer to it than to Bike): cos {wine:.3} (California {cal:.3}, Bike {bike:.3}) → **{}**.",
-        verdict((wine - cal).abs() < (wine - bike).abs())
-    )?;
-    writeln!(
-        out,
-        "- Calorie Expenditure behaves like Bike; its stand-in Abalone, closer to Bike than to California: cos {aba:.3} → **{}**.",
-        verdict((aba - bike).abs() < (aba - cal).abs())
-    )?;
+    let (bike, cal, wine, aba) = (c("bike"), c("california"), c("wine"), c("abalone"));
+    let check = |claim: &str, detail: String, holds: bool| Check {
+        claim: claim.to_string(),
+        detail,
+        holds,
+        block_only: false,
+    };
     let norms = ["z_score", "min_max", "rank", "tanh"];
     let bike_by: Vec<(f64, &str)> = norms
         .iter()
@@ -103,20 +87,47 @@ fn checks(out: &mut String, summary: &[Value]) -> Result<()> {
         .iter()
         .copied()
         .fold((f64::MIN, ""), |a, b| if b.0 > a.0 { b } else { a });
+    vec![
+        check(
+            "Bike aligns better than California (bounded vs heavy-tailed features)",
+            format!("cos {bike:.3} vs {cal:.3}"),
+            bike > cal,
+        ),
+        check(
+            "Wine behaves like California (closer to it than to Bike)",
+            format!("cos {wine:.3} (California {cal:.3}, Bike {bike:.3})"),
+            (wine - cal).abs() < (wine - bike).abs(),
+        ),
+        check(
+            "Calorie Expenditure behaves like Bike; its stand-in Abalone, closer to Bike than to California",
+            format!("cos {aba:.3}"),
+            (aba - bike).abs() < (aba - cal).abs(),
+        ),
+        check(
+            "Bike's closest agreement is under min–max",
+            format!(
+                "best normalisation {} (cos {})",
+                best.1,
+                bike_by
+                    .iter()
+                    .map(|(c, n)| format!("{n} {c:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            best.1 == "min_max",
+        ),
+    ]
+}
+
+fn render_checks(out: &mut String, summary: &[Value]) -> Result<()> {
+    out.push_str("### The paper's §4.3 findings, checked (mean sensitivity cosine over normalisations and widths)\n\n");
+    for c in checks(summary) {
+        writeln!(out, "- {}: {} → **{}**.", c.claim, c.detail, verdict(c.holds))?;
+    }
     writeln!(
         out,
-        "- Bike's closest agreement is under min–max: best normalisation {} (cos {}) → **{}**.",
-        best.1,
-        bike_by
-            .iter()
-            .map(|(c, n)| format!("{n} {c:.3}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        verdict(best.1 == "min_max")
-    )?;
-    writeln!(
-        out,
-        "- Diamonds (extra heavy-tailed set, not in the paper): cos {dia:.3}.\n"
+        "- Diamonds (extra heavy-tailed set, not in the paper): cos {:.3}.\n",
+        mean_cos(summary, "diamonds", None)
     )?;
     Ok(())
 }
@@ -227,7 +238,7 @@ pub fn render(dir: &Path, out: &mut String) -> Result<bool> {
         let (runs, summary) = runs_and_summary(&v, "nonlinear")?;
         table(out, &summary)?;
         stalled_runs(out, &runs)?;
-        checks(out, &summary)?;
+        render_checks(out, &summary)?;
     }
     if let Some(v) = read_json(&dir.join("features.json"))? {
         found = true;

@@ -6,6 +6,7 @@ pub mod generate;
 pub mod logits;
 pub mod probe;
 pub mod rag;
+pub mod reproduce;
 pub mod retrieve;
 pub mod score;
 pub mod verify;

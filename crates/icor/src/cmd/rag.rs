@@ -38,6 +38,18 @@ enum Sub {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Merge results files of one profile run over disjoint retrievers (`run --retrievers …`
+    /// one at a time) into the profile's results JSON and report; refused unless the parts
+    /// share settings, model file, backend, threads, code version and methods.
+    Merge {
+        /// Results files written by `icor rag run --retrievers …`.
+        #[arg(required = true, num_args = 2..)]
+        parts: Vec<PathBuf>,
+        /// Where the merged results and report go: <dir>/rag/<profile>.json and
+        /// <dir>/rag-<profile>.md.
+        #[arg(long, default_value = "reports")]
+        report_dir: PathBuf,
+    },
     /// List a profile's settings and methods.
     Show {
         #[arg(long, default_value = "quick", value_parser = PROFILES)]
@@ -105,6 +117,26 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
                 }
                 None => print!("{md}"),
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Sub::Merge { parts, report_dir } => {
+            let loaded = parts
+                .iter()
+                .map(|p| load_results(p).with_context(|| format!("reading {}", p.display())))
+                .collect::<Result<Vec<_>>>()?;
+            let whole = Profile::named(&loaded[0].profile.name)?;
+            let merged = icor_rag::merge::merge(&whole, loaded)?;
+            let json = report_dir.join("rag").join(format!("{}.json", whole.name));
+            let md = report_dir.join(format!("rag-{}.md", whole.name));
+            save_results(&json, &merged)?;
+            std::fs::write(&md, render(&merged))
+                .with_context(|| format!("writing {}", md.display()))?;
+            eprintln!(
+                "wrote {} and {} ({})",
+                json.display(),
+                md.display(),
+                if merged.complete { "complete" } else { "partial: retrievers or sets missing" }
+            );
             Ok(ExitCode::SUCCESS)
         }
         Sub::Show { profile } => {

@@ -1,0 +1,1 @@
+//! Empty on purpose: this crate only exists for its `[dependencies]` (see its Cargo.toml).

@@ -1,0 +1,181 @@
+//! The index of a reports folder (`reports/README.md`, and the one `icor reproduce` writes):
+//! every report the folder holds, linked, and the headline result of each part of the paper
+//! with its CI — computed here from the folder's own results files, never typed.
+//!
+//! - Theory: every identity of `icor-linear` on 2000 seeded cases (the check `icor verify
+//!   --cases 2000` and `reports/verify.md` run), recomputed in-process (seconds).
+//! - Boundary study: `probe/docs.json`, summarised by icor-probe's own `summarise` (stalled runs
+//!   left out, with their count): sensitivity cosine of the trained depth-1 LSA to the GD
+//!   predictor, against the untrained control.
+//! - Method: every `rag/<profile>.json`: which retrievers and sets it covers and the paper's
+//!   claims as `icor_rag::claims` judges them.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use icor_linear::identities::Identity;
+use icor_linear::sample::CaseSpec;
+use icor_probe::sweep::{Run, summarise};
+
+/// Random cases per identity in the theory line.
+pub const THEORY_CASES: u64 = 2000;
+
+/// Reports a folder may hold, with what each is; only those present are linked.
+const REPORTS: [(&str, &str); 15] = [
+    ("verify.md", "theory: every identity of the linear theory on 2000 random cases"),
+    ("probe.md", "boundary study: where trained transformers match the GD predictor"),
+    ("probe-tables.md", "boundary study: every table, generated from `probe/*.json`, and the checked findings on both seed blocks"),
+    ("probe-seed3", "boundary study: the same sweeps on training seeds 3–5 (the second seed block)"),
+    ("figures", "boundary-study and RAG figures (SVG and PNG)"),
+    ("rag.md", "RAG-GD: reading of the quick profile against the paper"),
+    ("rag-smoke.md", "RAG-GD: the CI profile, every stage end to end on a few questions"),
+    ("rag-quick.md", "RAG-GD: the quick profile, every method, generated from `rag/quick.json`"),
+    ("rag-cpu.md", "RAG-GD: the cpu profile (Qwen2.5-0.5B), generated from `rag/cpu.json`"),
+    ("rag-compute.md", "RAG-GD: compute cost of each stage"),
+    ("retrieval.md", "retrieval: recall@k and speed of BM25 and dense MiniLM"),
+    ("perf.md", "speed: backbone prefill and decode against PyTorch"),
+    ("bench-linear.md", "speed: LSA layer against the GD step (criterion)"),
+    ("bench-train-step.md", "speed: one boundary-study training step per backend (criterion)"),
+    ("gpu", "one GPU run of the backend suites and the training-step bench, with the device named"),
+];
+
+/// The index of `dir`, as Markdown.
+pub fn render(dir: &Path) -> Result<String> {
+    let mut out = String::from("# icor reports\n\n");
+    out.push_str("Generated from this folder's results files by `cargo xtask reports-index` (for `reports/`) or `icor reproduce` (for the folder it writes); every number below is computed from those files, and `cargo xtask check` fails when `reports/README.md` is stale.\n\n");
+    out.push_str("## Reports\n\n");
+    for (name, what) in REPORTS {
+        if dir.join(name).exists() {
+            writeln!(out, "- [`{name}`]({name}): {what}")?;
+        }
+    }
+    out.push_str("\n## Headline results\n\n");
+    theory(&mut out)?;
+    probe(&mut out, dir)?;
+    rag(&mut out, dir)?;
+    Ok(out)
+}
+
+/// Theory: how many identities hold on every case.
+fn theory(out: &mut String) -> Result<()> {
+    let mut failed = Vec::new();
+    for identity in Identity::ALL {
+        for seed in 0..THEORY_CASES {
+            let o = identity
+                .check(&CaseSpec::from_seed(seed))
+                .with_context(|| format!("identity {} at seed {seed}", identity.name()))?;
+            if !o.passed() {
+                failed.push(format!("`{}` (seed {seed})", identity.name()));
+                break;
+            }
+        }
+    }
+    let n = Identity::ALL.len();
+    writeln!(out, "### Theory (Lemma 1, App. B, K layers = K steps, preconditioning)\n")?;
+    if failed.is_empty() {
+        writeln!(
+            out,
+            "All {n} identities hold on {THEORY_CASES} random cases each: the constructed LSA layer's output equals the GD step's to within 16·ε·(number of terms) relative error (table: `verify.md`, proofs: `proofs/`).\n"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "**{} of {n} identities fail**: {}.\n",
+            failed.len(),
+            failed.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
+/// Boundary study: the document-count sweep, depth 1.
+fn probe(out: &mut String, dir: &Path) -> Result<()> {
+    let path = dir.join("probe").join("docs.json");
+    writeln!(out, "### Boundary study (document-count sweep, trained LSA depth 1 vs the GD predictor)\n")?;
+    if !path.exists() {
+        writeln!(out, "Not run: `{}` is missing (`icor probe docs --quick`).\n", path.display())?;
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let runs: Vec<Run> = serde_json::from_value(v["runs"].clone())
+        .with_context(|| format!("the runs of {}", path.display()))?;
+    writeln!(
+        out,
+        "Sensitivity cosine (∂ŷ/∂x_q of the trained model against the GD predictor's), mean ± 95 % CI over converged seeds, beside the same model untrained. Budget `{}`: batch {}, {} steps, lr {}.\n",
+        v["profile"]["name"].as_str().unwrap_or("?"),
+        v["profile"]["train"]["batch"],
+        v["profile"]["train"]["steps"],
+        v["profile"]["train"]["lr"]
+    )?;
+    writeln!(out, "| protocol | documents | cosine | untrained | seeds converged |\n|---|---|---|---|---|")?;
+    for s in summarise(&runs).iter().filter(|s| s.arch == "LSA depth 1") {
+        writeln!(
+            out,
+            "| {} | {} | {:.3} ± {:.3} | {:.3} ± {:.3} | {} of {} |",
+            s.protocol,
+            s.docs,
+            s.sens_cos.mean,
+            s.sens_cos.half_width,
+            s.control_sens_cos.mean,
+            s.control_sens_cos.half_width,
+            s.seeds - s.stalled.len(),
+            s.seeds
+        )?;
+    }
+    out.push('\n');
+    Ok(())
+}
+
+/// Method: every results file's coverage and claims.
+fn rag(out: &mut String, dir: &Path) -> Result<()> {
+    writeln!(out, "### RAG-GD on the frozen LLM (the paper's claims, §6.5)\n")?;
+    let folder = dir.join("rag");
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    if files.is_empty() {
+        writeln!(out, "Not run: no results under `{}` (`icor rag run --profile quick`).\n", folder.display())?;
+        return Ok(());
+    }
+    for path in files {
+        let r = icor_rag::run::load_results(&path)?;
+        let questions: usize = r.sets.iter().map(|s| s.questions.len()).sum();
+        let covered: Vec<String> = r
+            .profile
+            .retrievers
+            .iter()
+            .map(|ret| {
+                let sets = r.sets.iter().filter(|s| &s.retriever == ret).count();
+                format!("{ret} ({sets} of {} sets)", r.profile.eval_sets.len())
+            })
+            .collect();
+        writeln!(
+            out,
+            "**Profile `{}`** (`rag/{}`, model {}): {}; {questions} evaluated (retriever, question) pairs{}.\n",
+            r.profile.name,
+            path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+            r.profile.model,
+            covered.join(", "),
+            if r.complete { "" } else { "; **partial run**" }
+        )?;
+        let claims = icor_rag::claims::check(&r);
+        if claims.is_empty() {
+            writeln!(out, "No claim can be checked yet.\n")?;
+            continue;
+        }
+        writeln!(out, "| retriever | claim | evidence (points, 95 % CI) | verdict |\n|---|---|---|---|")?;
+        for c in claims {
+            writeln!(out, "| {} | {} | {} | **{}** |", c.retriever, c.claim, c.evidence, c.verdict.label())?;
+        }
+        out.push('\n');
+    }
+    Ok(())
+}
