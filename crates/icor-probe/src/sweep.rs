@@ -208,8 +208,11 @@ struct Config {
     alphas: Vec<f64>,
 }
 
+/// The protocols of the synthetic sweeps (`--protocol` of `icor probe`).
+pub const PROTOCOLS: [&str; 3] = ["authors", "projection", "dot_product"];
+
 fn configs(kind: SweepKind, quick: bool) -> Vec<Config> {
-    let protocols = ["authors", "projection", "dot_product"];
+    let protocols = PROTOCOLS;
     let mut v = Vec::new();
     match kind {
         SweepKind::Docs => {
@@ -300,6 +303,9 @@ fn depth_of(arch: Arch) -> usize {
 }
 
 /// Runs (or resumes) one sweep, writing `<out>/<sweep>.json` after every run.
+///
+/// `protocols` keeps only the configurations of those protocols (all when empty); a later
+/// call with another filter or none resumes the same file and adds the runs it lacks.
 pub fn run_sweep(
     kind: SweepKind,
     profile: &Profile,
@@ -307,6 +313,7 @@ pub fn run_sweep(
     backend: &str,
     device: &Device,
     out: &Path,
+    protocols: &[String],
 ) -> Result<SweepResult> {
     let path = results_path(out, kind.name())?;
     let mut result = resume(
@@ -321,7 +328,10 @@ pub fn run_sweep(
             summary: vec![],
         },
     )?;
-    let cfgs = configs(kind, profile.name == "quick");
+    let cfgs: Vec<Config> = configs(kind, profile.name == "quick")
+        .into_iter()
+        .filter(|c| protocols.is_empty() || protocols.iter().any(|p| p == c.protocol))
+        .collect();
     let total = (cfgs.len() * profile.seeds * profile.train.steps) as u64;
     let bar = progress(total, kind.name());
     for cfg in &cfgs {

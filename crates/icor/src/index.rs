@@ -94,7 +94,7 @@ fn probe(out: &mut String, dir: &Path) -> Result<()> {
     let path = dir.join("probe").join("docs.json");
     writeln!(out, "### Boundary study (document-count sweep, trained LSA depth 1 vs the GD predictor)\n")?;
     if !path.exists() {
-        writeln!(out, "Not run: `{}` is missing (`icor probe docs --quick`).\n", path.display())?;
+        writeln!(out, "Not run: `probe/docs.json` is missing (`icor probe docs --quick`).\n")?;
         return Ok(());
     }
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -142,7 +142,7 @@ fn rag(out: &mut String, dir: &Path) -> Result<()> {
         .unwrap_or_default();
     files.sort();
     if files.is_empty() {
-        writeln!(out, "Not run: no results under `{}` (`icor rag run --profile quick`).\n", folder.display())?;
+        writeln!(out, "Not run: no results under `rag/` (`icor rag run --profile quick`).\n")?;
         return Ok(());
     }
     for path in files {

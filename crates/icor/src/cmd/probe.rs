@@ -40,6 +40,10 @@ pub struct Args {
     /// First training seed; seeds S, S+1, S+2 are used.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Run only these protocols of the synthetic sweeps (comma-separated: authors, projection,
+    /// dot_product); a later run without the filter resumes the same files.
+    #[arg(long, value_delimiter = ',', value_parser = ["authors", "projection", "dot_product"])]
+    protocol: Vec<String>,
     /// Training seeds per configuration (≥ 3 for confidence intervals).
     #[arg(long)]
     seeds: Option<usize>,
@@ -79,9 +83,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
             vec![Study::Nonlinear, Study::Features],
         ),
     };
+    anyhow::ensure!(
+        args.protocol.is_empty() || studies.is_empty(),
+        "--protocol filters the synthetic sweeps (docs, alpha, depth, archs); the tabular studies have no protocols"
+    );
     for kind in kinds {
         let start = std::time::Instant::now();
-        let result = run_sweep(kind, &profile, args.seed, &args.backend, &device, &args.out)
+        let result = run_sweep(
+            kind,
+            &profile,
+            args.seed,
+            &args.backend,
+            &device,
+            &args.out,
+            &args.protocol,
+        )
             .with_context(|| format!("sweep {}", kind.name()))?;
         eprintln!(
             "{}: {} runs in {:.0} s → {}",

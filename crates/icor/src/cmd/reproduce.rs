@@ -48,7 +48,7 @@ pub struct Args {
 /// `reports/rag-quick.md`); the ETA scales nothing, it states what the step took there.
 fn expected_seconds(step: Step, rag_profile: &str) -> f64 {
     match step {
-        Step::Theory => 30.0,
+        Step::Theory => 10.0,
         Step::Probe => 1_525.0,
         Step::Rag if rag_profile == "quick" => 4.0 * 3600.0,
         // Not finished on the reference machine: its measured stage costs put it at days.
