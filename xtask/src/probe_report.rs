@@ -356,6 +356,56 @@ fn block_checks(dir: &Path) -> Result<Vec<Check>> {
     Ok(checks)
 }
 
+/// The folder of the authors'-budget docs sweep (`icor probe docs --protocol authors --out …`).
+pub const AUTHORS_BUDGET: &str = "reports/probe-authors-budget";
+
+/// The paper's Fig. 5 (dot-product interface, read off the figure, rounded to two digits):
+/// (documents, TF loss, GD loss).
+const PAPER_FIG5: [(u64, f64, f64); 4] = [(2, 0.56, 0.56), (5, 0.57, 0.56), (10, 0.57, 0.57), (25, 0.57, 0.57)];
+
+/// The authors'-budget docs sweep beside the paper's Fig. 5, when it has been run.
+fn authors_budget(root: &Path, out: &mut String) -> Result<()> {
+    let Some(v) = read_json(&root.join(AUTHORS_BUDGET).join("docs.json"))? else {
+        return Ok(());
+    };
+    let (runs, summary) = runs_and_summary(&v, "docs")?;
+    let seconds: f64 = runs.iter().map(|r| r.seconds).sum();
+    let planned = PAPER_FIG5.len() * v["profile"]["seeds"].as_u64().unwrap_or(3) as usize;
+    let partial = if runs.len() < planned {
+        format!(" **Partial: {} of {planned} runs done** (the run resumes where it stopped).", runs.len())
+    } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        "## The authors' budget: document-count sweep, authors' protocol, depth 1\n\n`icor probe docs --protocol authors --out {AUTHORS_BUDGET}` ({}), {} held-out tasks, {}. Wall time, summed over runs: {:.0} min (one thread, sharing the 2-core machine with other jobs).{partial}\n\nThe paper's values are read off its Fig. 5 (dot-product interface, rounded to two digits): the paper plots loss only.\n",
+        profile_line(&v),
+        v["profile"]["eval_tasks"],
+        runs_line(&v),
+        seconds / 60.0
+    )?;
+    out.push_str("| docs | converged | loss TF | loss GD | paper TF | paper GD | pred diff | cos | cos (control) |\n|---|---|---|---|---|---|---|---|---|\n");
+    for s in rows(&summary, "authors", "LSA depth 1") {
+        let docs = s["docs"].as_u64().unwrap_or(0);
+        let paper = PAPER_FIG5.iter().find(|p| p.0 == docs);
+        writeln!(
+            out,
+            "| {docs} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            converged_cell(s),
+            ci(&s["loss_model"]),
+            ci(&s["loss_gd"]),
+            paper.map_or("–".into(), |p| format!("{:.2}", p.1)),
+            paper.map_or("–".into(), |p| format!("{:.2}", p.2)),
+            ci(&s["pred_diff"]),
+            ci(&s["sens_cos"]),
+            ci(&s["control_sens_cos"])
+        )?;
+    }
+    out.push('\n');
+    stalled_runs(out, &runs)?;
+    Ok(())
+}
+
 /// The folder of the second seed block (`icor probe all --quick --seed 3 --out …`).
 pub const SECOND_BLOCK: &str = "reports/probe-seed3";
 
@@ -470,6 +520,7 @@ fn render(root: &Path) -> Result<String> {
     }
     found |= tabular::render(&dir, &mut out)?;
     blocks(root, &mut out)?;
+    authors_budget(root, &mut out)?;
     if !found {
         bail!(
             "no sweep results under {}: run `icor probe all --quick` first",

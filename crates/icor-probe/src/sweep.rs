@@ -365,6 +365,33 @@ pub fn run_sweep(
     Ok(result)
 }
 
+/// One run of the docs sweep's configuration (depth-1 LSA, `protocol`, `docs` documents) under
+/// `profile`, outside any sweep file: for studies of the training budget itself
+/// (`examples/plateau.rs`).
+pub fn docs_run(
+    protocol: &str,
+    docs: usize,
+    profile: &Profile,
+    seed: u64,
+    device: &Device,
+) -> Result<Run> {
+    let protocol = PROTOCOLS
+        .into_iter()
+        .find(|p| *p == protocol)
+        .ok_or_else(|| Error::Setting {
+            name: "protocol",
+            value: protocol.to_string(),
+            reason: "not one of authors, projection, dot_product",
+        })?;
+    let cfg = Config {
+        protocol,
+        docs,
+        arch: Arch::Lsa { depth: 1 },
+        alphas: vec![],
+    };
+    one_run(&cfg, profile, seed, device, &ProgressBar::hidden())
+}
+
 fn one_run(
     cfg: &Config,
     profile: &Profile,
