@@ -22,11 +22,12 @@ use icor_probe::sweep::{Run, summarise};
 pub const THEORY_CASES: u64 = 2000;
 
 /// Reports a folder may hold, with what each is; only those present are linked.
-const REPORTS: [(&str, &str); 16] = [
+const REPORTS: [(&str, &str); 17] = [
     ("verify.md", "theory: every identity of the linear theory on 2000 random cases"),
     ("probe.md", "boundary study: where trained transformers match the GD predictor"),
     ("probe-tables.md", "boundary study: every table, generated from `probe/*.json`, and the checked findings on both seed blocks"),
     ("probe-seed3", "boundary study: the same sweeps on training seeds 3–5 (the second seed block)"),
+    ("probe-plateau.md", "boundary study: which quick budget gets every authors'-protocol seed off the initial plateau"),
     ("probe-authors-budget", "boundary study: the docs sweep of the authors' protocol at the authors' budget (batch 2048, 8,000 steps)"),
     ("figures", "boundary-study and RAG figures (SVG and PNG)"),
     ("rag.md", "RAG-GD: reading of the quick profile against the paper"),
