@@ -39,9 +39,12 @@ fn resolve(root: &Path, args: &[&str]) -> Result<Features> {
         // `name vX.Y.Z (path) (*)`: keep name and version.
         let key = pkg.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
         let feats = feats.trim_end_matches(" (*)");
-        map.entry(key)
-            .or_default()
-            .extend(feats.split(',').filter(|f| !f.is_empty()).map(str::to_string));
+        map.entry(key).or_default().extend(
+            feats
+                .split(',')
+                .filter(|f| !f.is_empty())
+                .map(str::to_string),
+        );
     }
     Ok(map)
 }
@@ -74,6 +77,8 @@ pub fn run(root: &Path) -> Result<()> {
             drift.join("\n  ")
         );
     }
-    println!("features: `cargo run -p icor`, `cargo xtask` and `cargo test --workspace` resolve the same features");
+    println!(
+        "features: `cargo run -p icor`, `cargo xtask` and `cargo test --workspace` resolve the same features"
+    );
     Ok(())
 }

@@ -319,7 +319,10 @@ fn docs_checks(summary: &[Value]) -> (Vec<Check>, Vec<String>) {
             (if sep { "yes" } else { "no" }).to_string()
         } else {
             let (k, n) = converged_of(s);
-            format!("{} ({k} of {n} seeds converged)", if sep { "yes" } else { "no" })
+            format!(
+                "{} ({k} of {n} seeds converged)",
+                if sep { "yes" } else { "no" }
+            )
         };
         let protocol = s["protocol"].as_str().unwrap_or("?").to_string();
         beats.push(format!("{protocol} docs={}: {text}", s["docs"]));
@@ -351,7 +354,9 @@ fn block_checks(dir: &Path) -> Result<Vec<Check>> {
         checks.extend(docs_checks(&runs_and_summary(&v, "docs")?.1).0);
     }
     if let Some(v) = read_json(&dir.join("nonlinear.json"))? {
-        checks.extend(tabular::checks(&tabular::runs_and_summary(&v, "nonlinear")?.1));
+        checks.extend(tabular::checks(
+            &tabular::runs_and_summary(&v, "nonlinear")?.1,
+        ));
     }
     Ok(checks)
 }
@@ -361,7 +366,12 @@ pub const AUTHORS_BUDGET: &str = "reports/probe-authors-budget";
 
 /// The paper's Fig. 5 (dot-product interface, read off the figure, rounded to two digits):
 /// (documents, TF loss, GD loss).
-const PAPER_FIG5: [(u64, f64, f64); 4] = [(2, 0.56, 0.56), (5, 0.57, 0.56), (10, 0.57, 0.57), (25, 0.57, 0.57)];
+const PAPER_FIG5: [(u64, f64, f64); 4] = [
+    (2, 0.56, 0.56),
+    (5, 0.57, 0.56),
+    (10, 0.57, 0.57),
+    (25, 0.57, 0.57),
+];
 
 /// The authors'-budget docs sweep beside the paper's Fig. 5, when it has been run.
 fn authors_budget(root: &Path, out: &mut String) -> Result<()> {
@@ -372,7 +382,10 @@ fn authors_budget(root: &Path, out: &mut String) -> Result<()> {
     let seconds: f64 = runs.iter().map(|r| r.seconds).sum();
     let planned = PAPER_FIG5.len() * v["profile"]["seeds"].as_u64().unwrap_or(3) as usize;
     let partial = if runs.len() < planned {
-        format!(" **Partial: {} of {planned} runs done** (the run resumes where it stopped).", runs.len())
+        format!(
+            " **Partial: {} of {planned} runs done** (the run resumes where it stopped).",
+            runs.len()
+        )
     } else {
         String::new()
     };
@@ -434,7 +447,13 @@ fn blocks(root: &Path, out: &mut String) -> Result<()> {
     let (mut differ, mut compared) = (0, 0);
     for ca in &a {
         let Some(cb) = b.iter().find(|c| c.claim == ca.claim) else {
-            writeln!(out, "| {} | {} ({}) | not run | – |", ca.claim, verdict(ca.holds), ca.detail)?;
+            writeln!(
+                out,
+                "| {} | {} ({}) | not run | – |",
+                ca.claim,
+                verdict(ca.holds),
+                ca.detail
+            )?;
             continue;
         };
         let same = ca.holds == cb.holds;
@@ -509,7 +528,13 @@ fn render(root: &Path) -> Result<String> {
             out.push_str("### The paper's document-count findings, checked\n\n");
             let (checks, beats) = docs_checks(&summary);
             for c in checks.iter().filter(|c| !c.block_only) {
-                writeln!(out, "- {}. {} → **{}**.", c.claim, c.detail, verdict(c.holds))?;
+                writeln!(
+                    out,
+                    "- {}. {} → **{}**.",
+                    c.claim,
+                    c.detail,
+                    verdict(c.holds)
+                )?;
             }
             writeln!(
                 out,

@@ -60,13 +60,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     cos += e.trained.sens_cos;
                     n += 1;
                 }
-                eprintln!("{name}: seed {seed}, {docs} docs: stalled {}", run.stalled());
+                eprintln!(
+                    "{name}: seed {seed}, {docs} docs: stalled {}",
+                    run.stalled()
+                );
             }
         }
         println!(
             "| {name} | {} of {total} | {} | {:.3} | {:.0} |",
             stalled.len(),
-            if stalled.is_empty() { "–".to_string() } else { stalled.join(" ") },
+            if stalled.is_empty() {
+                "–".to_string()
+            } else {
+                stalled.join(" ")
+            },
             cos / n.max(1) as f64,
             t.elapsed().as_secs_f64()
         );

@@ -101,7 +101,13 @@ pub fn merge(whole: &Profile, parts: Vec<Results>) -> Result<Results> {
         out.total_seconds += r.total_seconds;
     }
     // The profile's own retriever order, so a merged file reads like a whole run's.
-    let rank = |x: &str| whole.retrievers.iter().position(|w| w == x).unwrap_or(usize::MAX);
+    let rank = |x: &str| {
+        whole
+            .retrievers
+            .iter()
+            .position(|w| w == x)
+            .unwrap_or(usize::MAX)
+    };
     out.profile.retrievers.sort_by_key(|x| rank(x));
     out.adapters.sort_by_key(|a| rank(&a.retriever));
     out.prompts.sort_by_key(|a| rank(&a.retriever));
@@ -111,10 +117,11 @@ pub fn merge(whole: &Profile, parts: Vec<Results>) -> Result<Results> {
     out.sets.sort_by_key(|a| rank(&a.retriever));
     out.complete = out.profile.retrievers == whole.retrievers
         && whole.retrievers.iter().all(|ret| {
-            whole
-                .eval_sets
-                .iter()
-                .all(|set| out.sets.iter().any(|s| &s.retriever == ret && &s.set == set))
+            whole.eval_sets.iter().all(|set| {
+                out.sets
+                    .iter()
+                    .any(|s| &s.retriever == ret && &s.set == set)
+            })
         });
     Ok(out)
 }
@@ -133,7 +140,12 @@ mod tests {
         let methods = registry(&profile);
         let sets = retrievers
             .iter()
-            .flat_map(|r| profile.eval_sets.iter().map(move |s| (r.to_string(), s.clone())))
+            .flat_map(|r| {
+                profile
+                    .eval_sets
+                    .iter()
+                    .map(move |s| (r.to_string(), s.clone()))
+            })
             .map(|(retriever, set)| SetRecord {
                 retriever,
                 pool: set.clone(),
@@ -218,7 +230,11 @@ mod tests {
     fn parts_of_different_experiments_are_refused_with_the_field_named() {
         let whole = Profile::named("quick").unwrap();
         let bm25 = part(&["bm25"], 1.0);
-        let err = |d: Results| merge(&whole, vec![bm25.clone(), d]).unwrap_err().to_string();
+        let err = |d: Results| {
+            merge(&whole, vec![bm25.clone(), d])
+                .unwrap_err()
+                .to_string()
+        };
         let mut d = part(&["dense"], 0.0);
         d.model_sha256 = "other".into();
         assert!(err(d).contains("model file"));

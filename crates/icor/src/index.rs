@@ -23,23 +23,68 @@ pub const THEORY_CASES: u64 = 2000;
 
 /// Reports a folder may hold, with what each is; only those present are linked.
 const REPORTS: [(&str, &str); 17] = [
-    ("verify.md", "theory: every identity of the linear theory on 2000 random cases"),
-    ("probe.md", "boundary study: where trained transformers match the GD predictor"),
-    ("probe-tables.md", "boundary study: every table, generated from `probe/*.json`, and the checked findings on both seed blocks"),
-    ("probe-seed3", "boundary study: the same sweeps on training seeds 3–5 (the second seed block)"),
-    ("probe-plateau.md", "boundary study: which quick budget gets every authors'-protocol seed off the initial plateau"),
-    ("probe-authors-budget", "boundary study: the docs sweep of the authors' protocol at the authors' budget (batch 2048, 8,000 steps)"),
+    (
+        "verify.md",
+        "theory: every identity of the linear theory on 2000 random cases",
+    ),
+    (
+        "probe.md",
+        "boundary study: where trained transformers match the GD predictor",
+    ),
+    (
+        "probe-tables.md",
+        "boundary study: every table, generated from `probe/*.json`, and the checked findings on both seed blocks",
+    ),
+    (
+        "probe-seed3",
+        "boundary study: the same sweeps on training seeds 3–5 (the second seed block)",
+    ),
+    (
+        "probe-plateau.md",
+        "boundary study: which quick budget gets every authors'-protocol seed off the initial plateau",
+    ),
+    (
+        "probe-authors-budget",
+        "boundary study: the docs sweep of the authors' protocol at the authors' budget (batch 2048, 8,000 steps)",
+    ),
     ("figures", "boundary-study and RAG figures (SVG and PNG)"),
-    ("rag.md", "RAG-GD: reading of the quick profile against the paper"),
-    ("rag-smoke.md", "RAG-GD: the CI profile, every stage end to end on a few questions"),
-    ("rag-quick.md", "RAG-GD: the quick profile, every method, generated from `rag/quick.json`"),
-    ("rag-cpu.md", "RAG-GD: the cpu profile (Qwen2.5-0.5B), generated from `rag/cpu.json`"),
+    (
+        "rag.md",
+        "RAG-GD: reading of the quick profile against the paper",
+    ),
+    (
+        "rag-smoke.md",
+        "RAG-GD: the CI profile, every stage end to end on a few questions",
+    ),
+    (
+        "rag-quick.md",
+        "RAG-GD: the quick profile, every method, generated from `rag/quick.json`",
+    ),
+    (
+        "rag-cpu.md",
+        "RAG-GD: the cpu profile (Qwen2.5-0.5B), generated from `rag/cpu.json`",
+    ),
     ("rag-compute.md", "RAG-GD: compute cost of each stage"),
-    ("retrieval.md", "retrieval: recall@k and speed of BM25 and dense MiniLM"),
-    ("perf.md", "speed: backbone prefill and decode against PyTorch"),
-    ("bench-linear.md", "speed: LSA layer against the GD step (criterion)"),
-    ("bench-train-step.md", "speed: one boundary-study training step per backend (criterion)"),
-    ("gpu", "one GPU run of the backend suites and the training-step bench, with the device named"),
+    (
+        "retrieval.md",
+        "retrieval: recall@k and speed of BM25 and dense MiniLM",
+    ),
+    (
+        "perf.md",
+        "speed: backbone prefill and decode against PyTorch",
+    ),
+    (
+        "bench-linear.md",
+        "speed: LSA layer against the GD step (criterion)",
+    ),
+    (
+        "bench-train-step.md",
+        "speed: one boundary-study training step per backend (criterion)",
+    ),
+    (
+        "gpu",
+        "one GPU run of the backend suites and the training-step bench, with the device named",
+    ),
 ];
 
 /// The index of `dir`, as Markdown.
@@ -74,7 +119,10 @@ fn theory(out: &mut String) -> Result<()> {
         }
     }
     let n = Identity::ALL.len();
-    writeln!(out, "### Theory (Lemma 1, App. B, K layers = K steps, preconditioning)\n")?;
+    writeln!(
+        out,
+        "### Theory (Lemma 1, App. B, K layers = K steps, preconditioning)\n"
+    )?;
     if failed.is_empty() {
         writeln!(
             out,
@@ -94,12 +142,19 @@ fn theory(out: &mut String) -> Result<()> {
 /// Boundary study: the document-count sweep, depth 1.
 fn probe(out: &mut String, dir: &Path) -> Result<()> {
     let path = dir.join("probe").join("docs.json");
-    writeln!(out, "### Boundary study (document-count sweep, trained LSA depth 1 vs the GD predictor)\n")?;
+    writeln!(
+        out,
+        "### Boundary study (document-count sweep, trained LSA depth 1 vs the GD predictor)\n"
+    )?;
     if !path.exists() {
-        writeln!(out, "Not run: `probe/docs.json` is missing (`icor probe docs --quick`).\n")?;
+        writeln!(
+            out,
+            "Not run: `probe/docs.json` is missing (`icor probe docs --quick`).\n"
+        )?;
         return Ok(());
     }
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let v: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     let runs: Vec<Run> = serde_json::from_value(v["runs"].clone())
@@ -112,7 +167,10 @@ fn probe(out: &mut String, dir: &Path) -> Result<()> {
         v["profile"]["train"]["steps"],
         v["profile"]["train"]["lr"]
     )?;
-    writeln!(out, "| protocol | documents | cosine | untrained | seeds converged |\n|---|---|---|---|---|")?;
+    writeln!(
+        out,
+        "| protocol | documents | cosine | untrained | seeds converged |\n|---|---|---|---|---|"
+    )?;
     for s in summarise(&runs).iter().filter(|s| s.arch == "LSA depth 1") {
         writeln!(
             out,
@@ -133,7 +191,10 @@ fn probe(out: &mut String, dir: &Path) -> Result<()> {
 
 /// Method: every results file's coverage and claims.
 fn rag(out: &mut String, dir: &Path) -> Result<()> {
-    writeln!(out, "### RAG-GD on the frozen LLM (the paper's claims, §6.5)\n")?;
+    writeln!(
+        out,
+        "### RAG-GD on the frozen LLM (the paper's claims, §6.5)\n"
+    )?;
     let folder = dir.join("rag");
     let mut files: Vec<_> = std::fs::read_dir(&folder)
         .map(|d| {
@@ -144,7 +205,10 @@ fn rag(out: &mut String, dir: &Path) -> Result<()> {
         .unwrap_or_default();
     files.sort();
     if files.is_empty() {
-        writeln!(out, "Not run: no results under `rag/` (`icor rag run --profile quick`).\n")?;
+        writeln!(
+            out,
+            "Not run: no results under `rag/` (`icor rag run --profile quick`).\n"
+        )?;
         return Ok(());
     }
     for path in files {
@@ -163,7 +227,9 @@ fn rag(out: &mut String, dir: &Path) -> Result<()> {
             out,
             "**Profile `{}`** (`rag/{}`, model {}): {}; {questions} evaluated (retriever, question) pairs{}.\n",
             r.profile.name,
-            path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+            path.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             r.profile.model,
             covered.join(", "),
             if r.complete { "" } else { "; **partial run**" }
@@ -173,9 +239,19 @@ fn rag(out: &mut String, dir: &Path) -> Result<()> {
             writeln!(out, "No claim can be checked yet.\n")?;
             continue;
         }
-        writeln!(out, "| retriever | claim | evidence (points, 95 % CI) | verdict |\n|---|---|---|---|")?;
+        writeln!(
+            out,
+            "| retriever | claim | evidence (points, 95 % CI) | verdict |\n|---|---|---|---|"
+        )?;
         for c in claims {
-            writeln!(out, "| {} | {} | {} | **{}** |", c.retriever, c.claim, c.evidence, c.verdict.label())?;
+            writeln!(
+                out,
+                "| {} | {} | {} | **{}** |",
+                c.retriever,
+                c.claim,
+                c.evidence,
+                c.verdict.label()
+            )?;
         }
         out.push('\n');
     }

@@ -6,7 +6,10 @@ use std::path::Path;
 fn an_empty_folder_says_what_did_not_run_and_still_checks_the_theory() {
     let dir = tempfile::tempdir().unwrap();
     let md = icor_cli::index::render(dir.path()).unwrap();
-    assert!(md.contains("All 9 identities hold on 2000 random cases"), "{md}");
+    assert!(
+        md.contains("All 9 identities hold on 2000 random cases"),
+        "{md}"
+    );
     assert!(md.contains("Not run: `probe/docs.json` is missing"), "{md}");
     assert!(md.contains("Not run: no results under `rag/`"), "{md}");
     // Nothing is linked that is not there.
@@ -20,7 +23,9 @@ fn the_committed_reports_give_every_part_its_headline() {
     // The docs sweep: one row per protocol and document count, with converged seeds.
     for protocol in ["authors", "projection", "dot_product"] {
         assert_eq!(
-            md.lines().filter(|l| l.starts_with(&format!("| {protocol} |"))).count(),
+            md.lines()
+                .filter(|l| l.starts_with(&format!("| {protocol} |")))
+                .count(),
             4,
             "{md}"
         );

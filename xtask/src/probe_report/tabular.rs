@@ -11,8 +11,8 @@ use icor_probe::nonlinear::{TabularRun, summarise};
 use serde_json::Value;
 
 use super::{
-    Check, ci, verdict, converged_cell, f, profile_line, read_json, runs_line, stalled_line, summary_of,
-    write_stalled,
+    Check, ci, converged_cell, f, profile_line, read_json, runs_line, stalled_line, summary_of,
+    verdict, write_stalled,
 };
 
 /// The study files (`{name}.json`) of tabular runs, in report order.
@@ -122,7 +122,13 @@ pub(super) fn checks(summary: &[Value]) -> Vec<Check> {
 fn render_checks(out: &mut String, summary: &[Value]) -> Result<()> {
     out.push_str("### The paper's §4.3 findings, checked (mean sensitivity cosine over normalisations and widths)\n\n");
     for c in checks(summary) {
-        writeln!(out, "- {}: {} → **{}**.", c.claim, c.detail, verdict(c.holds))?;
+        writeln!(
+            out,
+            "- {}: {} → **{}**.",
+            c.claim,
+            c.detail,
+            verdict(c.holds)
+        )?;
     }
     writeln!(
         out,

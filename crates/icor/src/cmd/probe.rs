@@ -98,7 +98,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             &args.out,
             &args.protocol,
         )
-            .with_context(|| format!("sweep {}", kind.name()))?;
+        .with_context(|| format!("sweep {}", kind.name()))?;
         eprintln!(
             "{}: {} runs in {:.0} s → {}",
             kind.name(),

@@ -135,7 +135,11 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
                 "wrote {} and {} ({})",
                 json.display(),
                 md.display(),
-                if merged.complete { "complete" } else { "partial: retrievers or sets missing" }
+                if merged.complete {
+                    "complete"
+                } else {
+                    "partial: retrievers or sets missing"
+                }
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -29,7 +29,12 @@ pub struct Args {
     #[arg(long, default_value = "target/icor-reproduce")]
     reports: PathBuf,
     /// Steps to run, in this order (the index is written after them in any case).
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "theory,probe,rag")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "theory,probe,rag"
+    )]
     steps: Vec<Step>,
     /// RAG-GD profile: quick (SmolLM2-135M, both retrievers, 100 questions per set) or cpu
     /// (Qwen2.5-0.5B; many hours on a CPU).
@@ -67,8 +72,8 @@ fn run_self(what: &str, args: &[String], stdout: Option<&Path>) -> Result<()> {
     let mut cmd = Command::new(exe);
     cmd.args(args);
     if let Some(path) = stdout {
-        let file = std::fs::File::create(path)
-            .with_context(|| format!("creating {}", path.display()))?;
+        let file =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
         cmd.stdout(Stdio::from(file));
     }
     let status = cmd
@@ -145,7 +150,10 @@ pub fn run(a: Args) -> Result<ExitCode> {
                     a.rag_profile.clone(),
                     s("--resume"),
                     s("--out"),
-                    dir.join("rag-run").join(&a.rag_profile).display().to_string(),
+                    dir.join("rag-run")
+                        .join(&a.rag_profile)
+                        .display()
+                        .to_string(),
                     s("--report-dir"),
                     dir.display().to_string(),
                 ];
@@ -157,7 +165,11 @@ pub fn run(a: Args) -> Result<ExitCode> {
             }
         }
         remaining -= expected;
-        eprintln!("[{}/{n}] {step:?} done in {}", i + 1, hms(t.elapsed().as_secs_f64()));
+        eprintln!(
+            "[{}/{n}] {step:?} done in {}",
+            i + 1,
+            hms(t.elapsed().as_secs_f64())
+        );
     }
     eprintln!("\n[{n}/{n}] index: headline results of every report");
     let index = icor_cli::index::render(dir)?;
