@@ -4,7 +4,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use icor_linear::identities::Identity;
-use icor_linear::sample::CaseSpec;
 
 const CASES: u64 = 2000;
 const MASK: &str = "·";
@@ -20,14 +19,10 @@ fn render(masked: bool) -> Result<String> {
         "| identity | cases | max relative error | pass | proof |\n|---|---|---|---|---|\n",
     );
     for identity in Identity::ALL {
-        let (mut worst, mut pass) = (0.0f64, true);
-        for seed in 0..CASES {
-            let o = identity
-                .check(&CaseSpec::from_seed(seed))
-                .with_context(|| format!("{} seed {seed}", identity.name()))?;
-            worst = worst.max(o.rel_err);
-            pass &= o.passed();
-        }
+        let sweep = identity
+            .sweep(0..CASES)
+            .with_context(|| format!("identity {}", identity.name()))?;
+        let (worst, pass) = (sweep.max_rel_err, sweep.first_failure.is_none());
         let err = if masked {
             MASK.to_string()
         } else {

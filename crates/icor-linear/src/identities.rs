@@ -93,6 +93,15 @@ impl Outcome {
     }
 }
 
+/// An identity checked on a range of seeded cases (`Identity::sweep`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sweep {
+    /// The largest relative error over the cases.
+    pub max_rel_err: f64,
+    /// The first seed whose case missed its tolerance, if any.
+    pub first_failure: Option<u64>,
+}
+
 /// 16·ε·n: the tolerance for a result accumulated from `n_terms` rounded terms.
 pub fn tolerance(n_terms: usize) -> f64 {
     16.0 * f64::EPSILON * n_terms as f64
@@ -138,6 +147,22 @@ impl Identity {
             Identity::KSteps | Identity::EtaZero => "proofs/k_steps.md",
             Identity::Preconditioned => "proofs/preconditioned.md",
         }
+    }
+
+    /// Runs the check on the cases `CaseSpec::from_seed(s)` for every `s` in `seeds`.
+    pub fn sweep(self, seeds: std::ops::Range<u64>) -> Result<Sweep> {
+        let mut out = Sweep {
+            max_rel_err: 0.0,
+            first_failure: None,
+        };
+        for seed in seeds {
+            let o = self.check(&CaseSpec::from_seed(seed))?;
+            out.max_rel_err = out.max_rel_err.max(o.rel_err);
+            if !o.passed() && out.first_failure.is_none() {
+                out.first_failure = Some(seed);
+            }
+        }
+        Ok(out)
     }
 
     /// Runs the check on the case `spec`.

@@ -15,7 +15,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use icor_linear::identities::Identity;
-use icor_linear::sample::CaseSpec;
 use icor_probe::sweep::{Run, summarise};
 
 /// Random cases per identity in the theory line.
@@ -108,14 +107,11 @@ pub fn render(dir: &Path) -> Result<String> {
 fn theory(out: &mut String) -> Result<()> {
     let mut failed = Vec::new();
     for identity in Identity::ALL {
-        for seed in 0..THEORY_CASES {
-            let o = identity
-                .check(&CaseSpec::from_seed(seed))
-                .with_context(|| format!("identity {} at seed {seed}", identity.name()))?;
-            if !o.passed() {
-                failed.push(format!("`{}` (seed {seed})", identity.name()));
-                break;
-            }
+        let sweep = identity
+            .sweep(0..THEORY_CASES)
+            .with_context(|| format!("identity {}", identity.name()))?;
+        if let Some(seed) = sweep.first_failure {
+            failed.push(format!("`{}` (seed {seed})", identity.name()));
         }
     }
     let n = Identity::ALL.len();
