@@ -122,8 +122,9 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
         Sub::Merge { parts, report_dir } => {
             let loaded = parts
                 .iter()
-                .map(|p| load_results(p).with_context(|| format!("reading {}", p.display())))
-                .collect::<Result<Vec<_>>>()?;
+                // load_results' errors name the file.
+                .map(|p| load_results(p))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
             let whole = Profile::named(&loaded[0].profile.name)?;
             let merged = icor_rag::merge::merge(&whole, loaded)?;
             let json = report_dir.join("rag").join(format!("{}.json", whole.name));
