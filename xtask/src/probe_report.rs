@@ -423,12 +423,12 @@ fn authors_budget(root: &Path, out: &mut String) -> Result<()> {
 pub const SECOND_BLOCK: &str = "reports/probe-seed3";
 
 /// The checked findings on both seed blocks side by side, when the second block exists.
-fn blocks(root: &Path, out: &mut String) -> Result<()> {
+/// `a`: the first block's findings, as `render` checked them.
+fn blocks(root: &Path, a: &[Check], out: &mut String) -> Result<()> {
     let second = root.join(SECOND_BLOCK);
     if !second.join("docs.json").exists() {
         return Ok(());
     }
-    let a = block_checks(&root.join("reports/probe"))?;
     let b = block_checks(&second)?;
     let seeds = |dir: &Path| -> Result<String> {
         Ok(read_json(&dir.join("docs.json"))?
@@ -445,7 +445,7 @@ fn blocks(root: &Path, out: &mut String) -> Result<()> {
         "## The checked findings on two disjoint seed blocks\n\nThe same sweeps run again on another block of training seeds (`icor probe all --quick --seed 3 --out {SECOND_BLOCK}`; its tables are not repeated here). A finding is robust only when it gets the same verdict on both blocks; stalled runs are left out of each block as above.\n\n| finding | {sa} | {sb} | same on both |\n|---|---|---|---|"
     )?;
     let (mut differ, mut compared) = (0, 0);
-    for ca in &a {
+    for ca in a {
         let Some(cb) = b.iter().find(|c| c.claim == ca.claim) else {
             writeln!(
                 out,
@@ -486,6 +486,8 @@ fn render(root: &Path) -> Result<String> {
     out.push_str("*cos* = mean cosine of the input sensitivities ∂ŷ/∂x_q (autodiff); *control* = the same architecture untrained.\n");
     out.push_str("*converged* = seeds whose run left the initial plateau, judged from the run itself (`crates/icor-probe/src/converge.rs`): a run is stalled when its final loss closes less than 15% of the gap from its untrained control to GD, or when its curve's last third sits at ≥ 1.5 × the GD loss and falls by less than 10% of that excess. Stalled runs are listed under their table and left out of every mean, CI and check; a row shows how many seeds its numbers rest on.\n\n");
     let mut found = false;
+    // This block's findings, kept for the seed-block comparison.
+    let mut first_block = Vec::new();
     for sweep in SWEEPS {
         let Some(v) = read_json(&dir.join(format!("{sweep}.json")))? else {
             continue;
@@ -541,10 +543,13 @@ fn render(root: &Path) -> Result<String> {
                 "- Sensitivity cosine above the untrained control with non-overlapping CIs: {}.\n",
                 beats.join("; ")
             )?;
+            first_block.extend(checks);
         }
     }
-    found |= tabular::render(&dir, &mut out)?;
-    blocks(root, &mut out)?;
+    let (tabular_found, tabular_checks) = tabular::render(&dir, &mut out)?;
+    found |= tabular_found;
+    first_block.extend(tabular_checks);
+    blocks(root, &first_block, &mut out)?;
     authors_budget(root, &mut out)?;
     if !found {
         bail!(

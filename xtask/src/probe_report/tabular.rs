@@ -119,9 +119,11 @@ pub(super) fn checks(summary: &[Value]) -> Vec<Check> {
     ]
 }
 
-fn render_checks(out: &mut String, summary: &[Value]) -> Result<()> {
+/// Writes the §4.3 findings and returns them (for the seed-block comparison).
+fn render_checks(out: &mut String, summary: &[Value]) -> Result<Vec<Check>> {
     out.push_str("### The paper's §4.3 findings, checked (mean sensitivity cosine over normalisations and widths)\n\n");
-    for c in checks(summary) {
+    let checks = checks(summary);
+    for c in &checks {
         writeln!(
             out,
             "- {}: {} → **{}**.",
@@ -135,7 +137,7 @@ fn render_checks(out: &mut String, summary: &[Value]) -> Result<()> {
         "- Diamonds (extra heavy-tailed set, not in the paper): cos {:.3}.\n",
         mean_cos(summary, "diamonds", None)
     )?;
-    Ok(())
+    Ok(checks)
 }
 
 fn correlations(out: &mut String, v: &Value) -> Result<()> {
@@ -235,16 +237,18 @@ fn stalled_runs(out: &mut String, runs: &[TabularRun]) -> Result<()> {
     write_stalled(out, &lines)
 }
 
-/// Appends the two studies' sections; returns whether either file was found.
-pub fn render(dir: &Path, out: &mut String) -> Result<bool> {
+/// Appends the two studies' sections; returns whether either file was found, and the §4.3
+/// findings checked.
+pub fn render(dir: &Path, out: &mut String) -> Result<(bool, Vec<Check>)> {
     let mut found = false;
+    let mut checks = Vec::new();
     if let Some(v) = read_json(&dir.join("nonlinear.json"))? {
         found = true;
         header(out, "nonlinear", &v)?;
         let (runs, summary) = runs_and_summary(&v, "nonlinear")?;
         table(out, &summary)?;
         stalled_runs(out, &runs)?;
-        render_checks(out, &summary)?;
+        checks = render_checks(out, &summary)?;
     }
     if let Some(v) = read_json(&dir.join("features.json"))? {
         found = true;
@@ -254,5 +258,5 @@ pub fn render(dir: &Path, out: &mut String) -> Result<bool> {
         stalled_runs(out, &runs)?;
         correlations(out, &v)?;
     }
-    Ok(found)
+    Ok((found, checks))
 }
