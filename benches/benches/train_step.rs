@@ -34,24 +34,12 @@ fn name(backend: Backend) -> &'static str {
     }
 }
 
-/// The backend's autodiff device if it can run a tensor op here, else why not.
+/// The backend's device if it can run a tensor op here, else why not.
 fn usable_device(backend: Backend) -> Result<burn::tensor::Device, String> {
-    let device = backend.device().map_err(|e| e.to_string())?;
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let probe = std::panic::catch_unwind(|| {
-        icor_probe::tensor::values(&icor_probe::tensor::tensor1(vec![1.0], &device))
-    });
-    std::panic::set_hook(hook);
-    match probe {
-        Ok(v) if v == [1.0] => Ok(device),
-        Ok(v) => Err(format!("a round trip of [1.0] gave {v:?}")),
-        Err(e) => Err(e
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "a tensor op panicked".into())),
-    }
+    backend
+        .device()
+        .map_err(|e| e.to_string())
+        .and_then(icor_benches::check_device)
 }
 
 fn bench(c: &mut Criterion) {
