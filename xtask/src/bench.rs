@@ -7,6 +7,10 @@
 //! `reports/bench-train-step.md`. `--dev` builds in the dev profile, sharing the test build
 //! (burn's kernels are optimised there too; a bench-profile build of burn takes long on 2 cores);
 //! `--wgpu` adds the wgpu backend.
+//!
+//! `cargo xtask bench rag-step [--dev] [--wgpu] [-- criterion args]`: runs the `rag_step` bench
+//! (the method's workloads on SmolLM2-135M: prefill, decode, one LoRA forward + backward on the
+//! top 2 layers and on every layer, `g_φ`) and writes `reports/bench-rag-step.md`.
 
 use std::path::Path;
 use std::process::Command;
@@ -14,8 +18,10 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 pub fn run(root: &Path, extra: &[String]) -> Result<()> {
-    if extra.first().map(String::as_str) == Some("train-step") {
-        return train_step(root, &extra[1..]);
+    match extra.first().map(String::as_str) {
+        Some("train-step") => return train_step(root, &extra[1..]),
+        Some("rag-step") => return rag_step(root, &extra[1..]),
+        _ => {}
     }
     let extra = extra.strip_prefix(&["--".to_string()]).unwrap_or(extra);
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
@@ -66,27 +72,66 @@ const TRAIN_MODELS: [(&str, &str); 2] = [
 ];
 const TRAIN_BATCHES: [usize; 2] = [128, 2048];
 
+/// Options of the per-backend benches: `--dev`, `--wgpu`, then `--` and criterion's.
+struct BenchArgs<'a> {
+    dev: bool,
+    wgpu: bool,
+    criterion: &'a [String],
+}
+
+impl<'a> BenchArgs<'a> {
+    fn parse(what: &str, args: &'a [String]) -> Result<Self> {
+        let (ours, criterion) = match args.iter().position(|a| a == "--") {
+            Some(i) => (&args[..i], &args[i + 1..]),
+            None => (args, &[][..]),
+        };
+        if let Some(a) = ours.iter().find(|a| *a != "--dev" && *a != "--wgpu") {
+            bail!("bench {what}: unknown argument {a:?} (known: --dev, --wgpu, -- criterion args)");
+        }
+        Ok(Self {
+            dev: ours.iter().any(|a| a == "--dev"),
+            wgpu: ours.iter().any(|a| a == "--wgpu"),
+            criterion,
+        })
+    }
+
+    /// Runs bench target `bench`. `--workspace` resolves the same features as the tests, so a
+    /// `--dev` run reuses the test build instead of compiling burn for another feature set.
+    fn run(&self, root: &Path, bench: &str) -> Result<()> {
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.current_dir(root)
+            .args(["bench", "--workspace", "--bench", bench]);
+        if self.dev {
+            cmd.args(["--profile", "dev"]);
+        }
+        if self.wgpu {
+            cmd.args(["--features", "icor-benches/wgpu"]);
+        }
+        cargo_bench(cmd.arg("--").args(self.criterion))
+    }
+
+    fn profile(&self) -> &'static str {
+        if self.dev {
+            "dev (`--dev`: opt-level 1, 3 for burn's CPU kernels burn-flex and gemm)"
+        } else {
+            "bench"
+        }
+    }
+}
+
+/// The mean of an estimate written at or after `started` (a stale result, e.g. of wgpu on
+/// another machine, must not mix with this run's).
+fn fresh_mean(path: &Path, started: std::time::SystemTime) -> Option<f64> {
+    let fresh = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t >= started);
+    if fresh { mean_ns(path).ok() } else { None }
+}
+
 fn train_step(root: &Path, args: &[String]) -> Result<()> {
-    let (ours, criterion_args) = match args.iter().position(|a| a == "--") {
-        Some(i) => (&args[..i], &args[i + 1..]),
-        None => (args, &[][..]),
-    };
-    let dev = ours.iter().any(|a| a == "--dev");
-    let wgpu = ours.iter().any(|a| a == "--wgpu");
-    if let Some(a) = ours.iter().find(|a| *a != "--dev" && *a != "--wgpu") {
-        bail!("bench train-step: unknown argument {a:?} (known: --dev, --wgpu, -- criterion args)");
-    }
+    let opts = BenchArgs::parse("train-step", args)?;
     let started = std::time::SystemTime::now();
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(root)
-        .args(["bench", "-p", "icor-benches", "--bench", "train_step"]);
-    if dev {
-        cmd.args(["--profile", "dev"]);
-    }
-    if wgpu {
-        cmd.args(["--features", "wgpu"]);
-    }
-    cargo_bench(cmd.arg("--").args(criterion_args))?;
+    opts.run(root, "train_step")?;
     let base = criterion_dir(root, "train_step");
     let mut rows = String::new();
     for backend in ["cpu", "wgpu"] {
@@ -97,10 +142,7 @@ fn train_step(root: &Path, args: &[String]) -> Result<()> {
                 .iter()
                 .map(|b| {
                     let path = base.join(format!("{backend}_{id}/batch={b}/new/estimates.json"));
-                    let fresh = std::fs::metadata(&path)
-                        .and_then(|m| m.modified())
-                        .is_ok_and(|t| t >= started);
-                    if fresh { mean_ns(&path).ok() } else { None }
+                    fresh_mean(&path, started)
                 })
                 .collect();
             let [Some(small), Some(large)] = times[..] else {
@@ -137,12 +179,8 @@ fn train_step(root: &Path, args: &[String]) -> Result<()> {
             .map(|n| n.get())
             .unwrap_or(1),
         cpu_name(),
-        if dev {
-            "dev (`--dev`: opt-level 1, 3 for burn's CPU kernels burn-flex and gemm)"
-        } else {
-            "bench"
-        },
-        criterion_args.join(" ")
+        opts.profile(),
+        opts.criterion.join(" ")
     ));
     out.push_str("| backend | model | batch 128 (ms) | per task (µs) | batch 2048 (ms) | per task (µs) | 2048 / 128 |\n|---|---|---|---|---|---|---|\n");
     out.push_str(&rows);
@@ -152,6 +190,110 @@ fn train_step(root: &Path, args: &[String]) -> Result<()> {
         );
     }
     let path = root.join("reports/bench-train-step.md");
+    std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// Workloads of the `rag_step` bench, as named in its ids, with what one iteration is.
+const RAG_WORKLOADS: [(&str, &str); 5] = [
+    ("prefill_128", "prefill, 128 tokens"),
+    ("decode_8_after_32", "32-token prefill + 8 greedy tokens"),
+    (
+        "lora_fwd_bwd_top2",
+        "LoRA fwd + bwd, N = 3 × 68 tokens, top 2 layers",
+    ),
+    (
+        "lora_fwd_bwd_all",
+        "LoRA fwd + bwd, N = 3 × 68 tokens, every layer",
+    ),
+    ("predictor", "g_φ forward, one context"),
+];
+const RAG_MODEL: &str = "smollm2-135m";
+
+fn rag_step(root: &Path, args: &[String]) -> Result<()> {
+    let opts = BenchArgs::parse("rag-step", args)?;
+    let started = std::time::SystemTime::now();
+    opts.run(root, "rag_step")?;
+    let base = criterion_dir(root, "rag_step");
+    let backends = ["flex", "wgpu"];
+    let mean = |backend: &str, w: &str| {
+        fresh_mean(
+            &base.join(format!("{backend}_{w}/{RAG_MODEL}/new/estimates.json")),
+            started,
+        )
+    };
+    let measured: Vec<&str> = backends
+        .into_iter()
+        .filter(|b| RAG_WORKLOADS.iter().any(|(w, _)| mean(b, w).is_some()))
+        .collect();
+    if measured.is_empty() {
+        bail!(
+            "no rag_step estimates written by this run under {}",
+            base.display()
+        );
+    }
+    let mut out = String::from("# The method's workloads on the backbone, per backend\n\n");
+    out.push_str(&format!(
+        "Generated by `cargo xtask bench rag-step` from criterion's estimates (mean time per \
+         iteration) of `benches/benches/rag_step.rs`, {RAG_MODEL}, random token ids. The LoRA \
+         rows are one TT-SGD / Eq. 8 step without the optimiser update (rank 16 on Q/K/V); the \
+         top-2 row caches the frozen lower layers' states as the quick profile does.\n\n\
+         Machine: {} cores, shared with other jobs, so absolute times are noisy; the ratios come \
+         from one run. {}. Profile: {}. Criterion arguments: `{}`.\n\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        cpu_name(),
+        opts.profile(),
+        opts.criterion.join(" ")
+    ));
+    out.push_str("| workload |");
+    for b in &measured {
+        out.push_str(&format!(" {b} (ms) |"));
+    }
+    if measured.len() == 2 {
+        out.push_str(" wgpu / flex |");
+    }
+    out.push_str(&format!(
+        "\n|---|{}\n",
+        "---|".repeat(measured.len() + usize::from(measured.len() == 2))
+    ));
+    for (w, label) in RAG_WORKLOADS {
+        out.push_str(&format!("| {label} |"));
+        let times: Vec<Option<f64>> = measured.iter().map(|b| mean(b, w)).collect();
+        for t in &times {
+            out.push_str(&t.map_or(" – |".into(), |t| format!(" {:.3} |", t / 1e6)));
+        }
+        if let [Some(f), Some(g)] = times[..] {
+            out.push_str(&format!(" {:.2} |", g / f));
+        } else if measured.len() == 2 {
+            out.push_str(" – |");
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+    for b in &measured {
+        if let (Some(top), Some(all)) = (mean(b, "lora_fwd_bwd_top2"), mean(b, "lora_fwd_bwd_all"))
+        {
+            out.push_str(&format!(
+                "- {b}: the interface on the top 2 layers makes a TT-SGD / target step {:.1}× cheaper than on every layer.\n",
+                all / top
+            ));
+        }
+        if let Some(p) = mean(b, "prefill_128") {
+            out.push_str(&format!(
+                "- {b}: prefill {:.0} tokens/s.\n",
+                128.0 / (p / 1e9)
+            ));
+        }
+    }
+    if !measured.contains(&"wgpu") {
+        out.push_str(
+            "\nwgpu: not measured here (not compiled in, or no adapter on this machine).\n",
+        );
+    }
+    let path = root.join("reports/bench-rag-step.md");
     std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
     println!("wrote {}", path.display());
     Ok(())

@@ -21,7 +21,7 @@ use icor_probe::sweep::{Run, summarise};
 pub const THEORY_CASES: u64 = 2000;
 
 /// Reports a folder may hold, with what each is; only those present are linked.
-const REPORTS: [(&str, &str); 17] = [
+const REPORTS: [(&str, &str); 18] = [
     (
         "verify.md",
         "theory: every identity of the linear theory on 2000 random cases",
@@ -79,6 +79,10 @@ const REPORTS: [(&str, &str); 17] = [
     (
         "bench-train-step.md",
         "speed: one boundary-study training step per backend (criterion)",
+    ),
+    (
+        "bench-rag-step.md",
+        "speed: the method's workloads (prefill, decode, a LoRA step on the top 2 or every layer, g_φ) per backend (criterion)",
     ),
     (
         "gpu",
