@@ -336,11 +336,18 @@ pub fn render(out: &mut String, r: &Results) {
         out,
         "Computed by the report generator from the paired bootstraps above. Rules: \"improves\" / \"beats\" holds when the CIs of both ΔEM and ΔF1 lie above 0 and does not hold when either lies below 0; \"insensitive to K\" holds when neither K step changes EM detectably *and* RAG-GD's gain over the base adapter holds (otherwise there is nothing to recover); \"approaches TT-SGD\" holds when the ΔEM CI lies above −{COMPARABLE_EM} points, TT-SGD costs more per query and either method scores any EM on the subset, and does not hold when TT-SGD is significantly better or not more expensive. Anything else is inconclusive.\n"
     );
+    table(out, &claims);
+    let _ = writeln!(out);
+}
+
+/// The claims as a Markdown table (retriever, claim, evidence, verdict); the report and the
+/// reports index both show it.
+pub fn table(out: &mut String, claims: &[Claim]) {
     let _ = writeln!(
         out,
         "| retriever | claim | evidence (points, 95 % CI) | verdict |\n|---|---|---|---|"
     );
-    for c in &claims {
+    for c in claims {
         let _ = writeln!(
             out,
             "| {} | {} | {} | **{}** |",
@@ -350,7 +357,6 @@ pub fn render(out: &mut String, r: &Results) {
             c.verdict.label()
         );
     }
-    let _ = writeln!(out);
 }
 
 #[cfg(test)]

@@ -239,20 +239,7 @@ fn rag(out: &mut String, dir: &Path) -> Result<()> {
             writeln!(out, "No claim can be checked yet.\n")?;
             continue;
         }
-        writeln!(
-            out,
-            "| retriever | claim | evidence (points, 95 % CI) | verdict |\n|---|---|---|---|"
-        )?;
-        for c in claims {
-            writeln!(
-                out,
-                "| {} | {} | {} | **{}** |",
-                c.retriever,
-                c.claim,
-                c.evidence,
-                c.verdict.label()
-            )?;
-        }
+        icor_rag::claims::table(out, &claims);
         out.push('\n');
     }
     Ok(())
