@@ -1,6 +1,9 @@
 //! `cargo xtask rag-report [--check]`: `reports/rag-<profile>.md` from every
 //! `reports/rag/<profile>.json` that `icor rag run` wrote, rendered by the same code the run
-//! uses (`icor_rag::report::render`). `--check` fails when a committed report is stale.
+//! uses (`icor_rag::report::render`). A variant run `reports/rag/<profile>--<what>.json` (an
+//! ablation: `icor rag run --interface-layers 0 …`) also gets its paired comparison against
+//! `reports/rag/<profile>.json` (`icor_rag::ablation::render`). `--check` fails when a
+//! committed report is stale.
 
 use std::path::Path;
 
@@ -23,7 +26,18 @@ pub fn run(root: &Path, check: bool) -> Result<()> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         let results = icor_rag::run::load_results(&json)?;
-        let fresh = icor_rag::report::render(&results);
+        let mut fresh = icor_rag::report::render(&results);
+        if let Some((base, _)) = profile.split_once("--") {
+            let base_json = dir.join(format!("{base}.json"));
+            let base_results = icor_rag::run::load_results(&base_json)
+                .with_context(|| format!("{}: the run it ablates", json.display()))?;
+            fresh.push_str(&icor_rag::ablation::render(
+                &base_results,
+                base,
+                &results,
+                &profile,
+            )?);
+        }
         let md = root.join(format!("reports/rag-{profile}.md"));
         if check {
             let committed = std::fs::read_to_string(&md)

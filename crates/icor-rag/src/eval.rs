@@ -342,18 +342,22 @@ pub fn evaluate_set(
                 }
             }
         }
-        let prompt = d.prompter.rag_ids(item)?;
-        let prefix = d.model.frozen_prefix(&prompt, frozen.split())?;
-        let adapts: Vec<Adaptation<'_>> = rows.iter().map(|(_, r)| r.adaptation(d.w0)).collect();
-        let stack = RowDeltas::stack(&d.model.config, &adapts, d.model.device())?;
-        let outs = d.model.generate_greedy_rows(
-            &prefix,
-            rows.len(),
-            &opts,
-            &Adaptation::per_row(&stack),
-        )?;
-        for ((id, _), ids) in rows.iter().zip(outs) {
-            put(&mut q, id, d.decode(&ids)?);
+        // None where only methods with their own prompt are run (`--methods prompt-tuning`).
+        if !rows.is_empty() {
+            let prompt = d.prompter.rag_ids(item)?;
+            let prefix = d.model.frozen_prefix(&prompt, frozen.split())?;
+            let adapts: Vec<Adaptation<'_>> =
+                rows.iter().map(|(_, r)| r.adaptation(d.w0)).collect();
+            let stack = RowDeltas::stack(&d.model.config, &adapts, d.model.device())?;
+            let outs = d.model.generate_greedy_rows(
+                &prefix,
+                rows.len(),
+                &opts,
+                &Adaptation::per_row(&stack),
+            )?;
+            for ((id, _), ids) in rows.iter().zip(outs) {
+                put(&mut q, id, d.decode(&ids)?);
+            }
         }
         // The few-shot baselines: one prompt per support seed, their rows decoded together.
         let few: Vec<(&str, Row)> = d

@@ -19,8 +19,10 @@
 //! | [`stats`], [`results`], [`report`] | CIs, paired bootstraps, the results file and `reports/rag.md` |
 //! | [`claims`] | §6.5: the paper's claims, each marked holds / does not hold / inconclusive |
 //! | [`run`] | `icor rag run`: every stage, resumable |
-//! | [`merge`] | `icor rag merge`: one results file from runs over disjoint retrievers |
+//! | [`merge`] | `icor rag merge`: one results file from runs over disjoint retrievers or methods |
+//! | [`ablation`] | a variant run (e.g. the interface on every layer) against the profile's, paired |
 
+pub mod ablation;
 pub mod adapter;
 pub mod checkpoint;
 pub mod checks;

@@ -254,11 +254,26 @@ impl Profile {
                     lr: 2e-3,
                     ..paper_adapter
                 },
-                // Not yet in the quick comparison: the soft prefix changes every layer, so its
-                // training runs all 30 layers forward and backward (~10 s a step here, about
-                // 15 min at W_0^ret's budget per retriever) and its evaluation shares no
-                // prefill; the smoke, cpu and paper profiles run it.
-                prompt_tuning: None,
+                // W_0^ret's instances and budget (80 steps of 4), at ten times its rate as in
+                // the cpu profile: the prefix starts from vocabulary embeddings, far from a
+                // useful point, where the LoRA starts at B = 0. The prefix changes every layer,
+                // so each step runs all 30 layers forward and backward and its evaluation
+                // shares no prefill (the dearest baseline of this profile after TT-SGD).
+                prompt_tuning: Some(PromptTuningSettings {
+                    virtual_tokens: 20,
+                    train: AdapterSettings {
+                        steps: 80,
+                        micro_batch: 4,
+                        grad_accum: 1,
+                        train_questions: 160,
+                        checkpoint_every: 10,
+                        lr: 2e-2,
+                        ..paper_adapter
+                    },
+                    // The first 50 of each set: every question prefills all 30 layers behind
+                    // the prefix (~5 s here), so the 100 would add ~35 min per retriever.
+                    questions: 50,
+                }),
                 targets: TargetSettings {
                     eta: 1e-2,
                     ks: vec![1, 5, 10],

@@ -62,6 +62,32 @@ pub struct RunOptions {
     /// Where to write the results measured so far (JSON, Markdown report) after each
     /// retriever, marked `complete: false` until the last.
     pub partial: Option<(PathBuf, PathBuf)>,
+    /// Run only these methods (ids; `None`: every registered one). Stages no selected method
+    /// reads are skipped: `W_0^ret` without a method that starts from it, the targets and
+    /// `g_φ` without RAG-GD or HyperTuning, the soft prefix without prompt tuning. Such a
+    /// part is joined to the rest of its profile by `icor rag merge`.
+    pub methods: Option<Vec<String>>,
+}
+
+/// The registered methods of `p`, restricted to `only` (ids) where given.
+///
+/// Fails with [`Error::Config`] naming an id the profile does not register.
+pub fn selected_methods(p: &Profile, only: Option<&[String]>) -> Result<Vec<Method>> {
+    let all = registry(p);
+    let Some(only) = only else {
+        return Ok(all);
+    };
+    if let Some(bad) = only.iter().find(|id| !all.iter().any(|m| &m.id == *id)) {
+        return Err(Error::Config(format!(
+            "method `{bad}` is not registered by profile `{}` (it has: {})",
+            p.name,
+            all.iter()
+                .map(|m| m.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(all.into_iter().filter(|m| only.contains(&m.id)).collect())
 }
 
 /// The stages, in order.
@@ -156,7 +182,20 @@ pub fn run(options: &RunOptions) -> Result<Results> {
         tokenizer: &tokenizer,
         doc_tokens: p.doc_tokens,
     };
-    let methods = registry(p);
+    let methods = selected_methods(p, options.methods.as_deref())?;
+    // Methods that start from `W_0^ret`, and those that read the targets and `g_φ`.
+    let needs_w0 = methods.iter().any(|m| {
+        matches!(
+            m.kind,
+            MethodKind::BaseAdapter
+                | MethodKind::FewShot { adapter: true }
+                | MethodKind::RagGd { .. }
+                | MethodKind::HyperTuning { .. }
+                | MethodKind::TtSgd { .. }
+        )
+    });
+    let needs_g = methods.iter().any(Method::uses_predictor);
+    let needs_soft = methods.iter().any(|m| m.kind == MethodKind::PromptTuning);
     let backbone_params = backbone_params(&model.config);
 
     // Every (set key, question) the run reads, and the pools.
@@ -248,46 +287,51 @@ pub fn run(options: &RunOptions) -> Result<Results> {
         };
 
         // Stage 1.
+        let avg = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len().max(1) as f64;
         let train_instances: Vec<Instance> = splits
             .adapter_train
             .iter()
             .map(|q| prompter.rag_instance(&items.item(&adapter_set, q)?))
             .collect::<Result<_>>()?;
         let astamp = key("adapter", &p.adapter);
-        let trained = timed(
-            &mut pr.stages,
-            format!("stage 1: W_0^ret ({rname})"),
-            || {
-                train_adapter(
-                    &model,
-                    &mut frozen,
-                    &layout,
-                    &train_instances,
-                    &p.adapter,
-                    p.seed,
-                    &options.out.join(format!("adapter-{rname}.safetensors")),
-                    &astamp,
-                    options.progress,
-                    None,
-                )
-            },
-        )?;
-        let tenth = (trained.losses.len() / 10).max(1);
-        let avg = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len().max(1) as f64;
-        pr.adapters.push(AdapterSummary {
-            retriever: rname.clone(),
-            steps: trained.losses.len(),
-            instances: train_instances.len(),
-            loss_start: avg(&trained.losses[..tenth.min(trained.losses.len())]),
-            loss_end: avg(&trained.losses[trained.losses.len().saturating_sub(tenth)..]),
-            curve: trained.losses.clone(),
-            seconds: trained.total_seconds,
-        });
-        let w0_flat = trained.params;
+        let w0_flat = if needs_w0 {
+            let trained = timed(
+                &mut pr.stages,
+                format!("stage 1: W_0^ret ({rname})"),
+                || {
+                    train_adapter(
+                        &model,
+                        &mut frozen,
+                        &layout,
+                        &train_instances,
+                        &p.adapter,
+                        p.seed,
+                        &options.out.join(format!("adapter-{rname}.safetensors")),
+                        &astamp,
+                        options.progress,
+                        None,
+                    )
+                },
+            )?;
+            let tenth = (trained.losses.len() / 10).max(1);
+            pr.adapters.push(AdapterSummary {
+                retriever: rname.clone(),
+                steps: trained.losses.len(),
+                instances: train_instances.len(),
+                loss_start: avg(&trained.losses[..tenth.min(trained.losses.len())]),
+                loss_end: avg(&trained.losses[trained.losses.len().saturating_sub(tenth)..]),
+                curve: trained.losses.clone(),
+                seconds: trained.total_seconds,
+            });
+            trained.params
+        } else {
+            // No selected method reads it: a zero adapter (B = 0, the bare backbone).
+            vec![0f32; layout.len]
+        };
         let w0 = layout.adapter(&w0_flat, &options.device);
         // Prompt tuning: the same instances and budget, a soft prefix instead of the LoRA.
         let soft = match &p.prompt_tuning {
-            Some(pt) => {
+            Some(pt) if needs_soft => {
                 let (soft, t) = timed(
                     &mut pr.stages,
                     format!("stage 1: prompt tuning ({rname})"),
@@ -316,7 +360,7 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                 });
                 Some(soft)
             }
-            None => None,
+            _ => None,
         };
         drop(train_instances);
         if options.until == Stage::Adapter {
@@ -343,399 +387,411 @@ pub fn run(options: &RunOptions) -> Result<Results> {
             pools.insert(pkey.clone(), Pool::new(pkey.clone(), demos, inst));
         }
 
-        // Stage 2: contexts and their targets.
-        // Meta-training contexts from the training pools, held-out ones from each evaluated
-        // task's pool (drawn with another seed).
-        let mut contexts = Vec::new();
-        let groups = splits
-            .train_pools
-            .iter()
-            .map(|tp| (&tp.key, &tp.key, tp.pool.len(), false))
-            .chain(
-                splits
-                    .eval
-                    .iter()
-                    .map(|t| (&t.key, &t.pool_key, t.pool.len(), true)),
-            );
-        for (task, pool, len, heldout) in groups {
-            let (n, seed, prefix) = if heldout {
-                (
-                    p.targets.heldout_contexts_per_task,
-                    p.seed ^ 0x4e1d,
-                    "heldout-",
-                )
-            } else {
-                (p.targets.train_contexts_per_pool, p.seed ^ 0x7a7, "")
-            };
-            for c in 0..n {
-                contexts.push(Context {
-                    task: task.clone(),
-                    pool: pool.clone(),
-                    idx: crate::support::draw(len, p.support, seed, c as u64, None),
-                    heldout,
-                    name: format!("{prefix}{}-{c}", sanitize(task)),
-                });
+        // Stages 2–3, where a selected method reads g_φ.
+        let predictors: BTreeMap<String, TrainedG> = if needs_g {
+            // Stage 2: contexts and their targets.
+            // Meta-training contexts from the training pools, held-out ones from each evaluated
+            // task's pool (drawn with another seed).
+            let mut contexts = Vec::new();
+            let groups = splits
+                .train_pools
+                .iter()
+                .map(|tp| (&tp.key, &tp.key, tp.pool.len(), false))
+                .chain(
+                    splits
+                        .eval
+                        .iter()
+                        .map(|t| (&t.key, &t.pool_key, t.pool.len(), true)),
+                );
+            for (task, pool, len, heldout) in groups {
+                let (n, seed, prefix) = if heldout {
+                    (
+                        p.targets.heldout_contexts_per_task,
+                        p.seed ^ 0x4e1d,
+                        "heldout-",
+                    )
+                } else {
+                    (p.targets.train_contexts_per_pool, p.seed ^ 0x7a7, "")
+                };
+                for c in 0..n {
+                    contexts.push(Context {
+                        task: task.clone(),
+                        pool: pool.clone(),
+                        idx: crate::support::draw(len, p.support, seed, c as u64, None),
+                        heldout,
+                        name: format!("{prefix}{}-{c}", sanitize(task)),
+                    });
+                }
             }
-        }
-        let tstamp = key("targets", &(&p.targets, &p.adapter, p.support, p.pool_size));
-        let tdir = options.out.join("targets").join(rname);
-        remove_partials(&tdir)?;
-        let ks = {
-            let mut ks = p.targets.ks.clone();
-            ks.sort_unstable();
-            ks
-        };
-        let mut deltas: Vec<Vec<FactoredDelta>> = Vec::new(); // [context][k]
-        let mut hbars: Vec<Vec<f32>> = Vec::new();
-        let mut support_losses: Vec<Vec<f32>> = Vec::new();
-        let mut context_seconds: Vec<f64> = Vec::new();
-        let t2 = Instant::now();
-        let mut computed = 0usize;
-        {
-            let bar = icor_qa::retrieve::progress::bar(
-                &format!("stage 2: targets ΔW_GD^(K) ({rname})"),
-                contexts.len() as u64,
-                "contexts",
-                options.progress,
-            );
-            // Encodes demonstrations (no predictor yet).
-            let no_predictors = BTreeMap::new();
-            let encoder = Deploy {
-                model: &model,
-                prompter: &prompter,
-                profile: p,
-                layout: &layout,
-                w0_flat: &w0_flat,
-                w0: &w0,
-                predictors: &no_predictors,
-                soft: None,
-                methods: &methods,
+            let tstamp = key("targets", &(&p.targets, &p.adapter, p.support, p.pool_size));
+            let tdir = options.out.join("targets").join(rname);
+            remove_partials(&tdir)?;
+            let ks = {
+                let mut ks = p.targets.ks.clone();
+                ks.sort_unstable();
+                ks
             };
-            for ctx in &contexts {
-                let path = tdir.join(format!("{}.safetensors", ctx.name));
-                let pool = pools
-                    .get_mut(&ctx.pool)
-                    .ok_or_else(|| Error::Config(format!("no pool {}", ctx.pool)))?;
-                let file = match TensorFile::load_or_rebuild(&path, &tstamp)? {
-                    Some(f) => f,
+            let mut deltas: Vec<Vec<FactoredDelta>> = Vec::new(); // [context][k]
+            let mut hbars: Vec<Vec<f32>> = Vec::new();
+            let mut support_losses: Vec<Vec<f32>> = Vec::new();
+            let mut context_seconds: Vec<f64> = Vec::new();
+            let t2 = Instant::now();
+            let mut computed = 0usize;
+            {
+                let bar = icor_qa::retrieve::progress::bar(
+                    &format!("stage 2: targets ΔW_GD^(K) ({rname})"),
+                    contexts.len() as u64,
+                    "contexts",
+                    options.progress,
+                );
+                // Encodes demonstrations (no predictor yet).
+                let no_predictors = BTreeMap::new();
+                let encoder = Deploy {
+                    model: &model,
+                    prompter: &prompter,
+                    profile: p,
+                    layout: &layout,
+                    w0_flat: &w0_flat,
+                    w0: &w0,
+                    predictors: &no_predictors,
+                    soft: None,
+                    methods: &methods,
+                };
+                for ctx in &contexts {
+                    let path = tdir.join(format!("{}.safetensors", ctx.name));
+                    let pool = pools
+                        .get_mut(&ctx.pool)
+                        .ok_or_else(|| Error::Config(format!("no pool {}", ctx.pool)))?;
+                    let file = match TensorFile::load_or_rebuild(&path, &tstamp)? {
+                        Some(f) => f,
+                        None => {
+                            let started = Instant::now();
+                            let demos = pool.context(&ctx.idx);
+                            let steps = gd_steps(
+                                &model,
+                                &mut frozen,
+                                &layout,
+                                &w0_flat,
+                                &demos,
+                                p.targets.eta,
+                                &ks,
+                                "targets",
+                            )?;
+                            let mut f = TensorFile::default();
+                            for (k, prm) in steps.ks.iter().zip(&steps.params) {
+                                f.tensors.insert(format!("k{k}"), prm.clone());
+                            }
+                            f.tensors.insert("losses".into(), steps.losses);
+                            f.tensors.insert(
+                                "hbar".into(),
+                                pool.pooled(&encoder, &mut frozen, &ctx.idx)?,
+                            );
+                            f.meta.insert(
+                                "seconds".into(),
+                                started.elapsed().as_secs_f64().to_string(),
+                            );
+                            f.save(&path, &tstamp)?;
+                            computed += 1;
+                            f
+                        }
+                    };
+                    let mut per_k = Vec::new();
+                    for k in &ks {
+                        per_k.push(FactoredDelta::lora_change(
+                            &layout,
+                            file.get(&format!("k{k}"), &path)?,
+                            &w0_flat,
+                        ));
+                    }
+                    deltas.push(per_k);
+                    support_losses.push(file.get("losses", &path)?.to_vec());
+                    context_seconds
+                        .extend(file.meta.get("seconds").and_then(|s| s.parse::<f64>().ok()));
+                    // h̄(C) is stored with the target (the same W_0^ret made both).
+                    let hbar = match file.tensors.get("hbar") {
+                        Some(h) => h.clone(),
+                        None => pool.pooled(&encoder, &mut frozen, &ctx.idx)?,
+                    };
+                    hbars.push(hbar);
+                    bar.inc(1);
+                }
+                bar.finish_and_clear();
+            }
+            let t2s = t2.elapsed().as_secs_f64();
+            pr.stages.push(StageTime {
+                stage: format!("stage 2: targets ({rname})"),
+                seconds: t2s,
+            });
+            eprintln!("  stage 2: targets ({rname}): {t2s:.1} s ({computed} computed)");
+            let kmax = ks.iter().copied().max().unwrap_or(1);
+            let mut support_loss = vec![0f64; kmax];
+            for l in &support_losses {
+                for (t, &x) in l.iter().enumerate() {
+                    support_loss[t] += f64::from(x) / support_losses.len() as f64;
+                }
+            }
+            let mut mean_norm = BTreeMap::new();
+            for (ki, k) in ks.iter().enumerate() {
+                let all: Vec<f64> = deltas.iter().flat_map(|d| d[ki].norms()).collect();
+                mean_norm.insert(
+                    format!("k{k}"),
+                    all.iter().sum::<f64>() / all.len().max(1) as f64,
+                );
+            }
+            pr.targets.push(TargetSummary {
+                retriever: rname.clone(),
+                train_contexts: contexts.iter().filter(|c| !c.heldout).count(),
+                heldout_contexts: contexts.iter().filter(|c| c.heldout).count(),
+                support_loss,
+                mean_norm,
+                // As measured when each target was computed (also after a resume).
+                seconds_per_context: context_seconds.iter().sum::<f64>()
+                    / context_seconds.len().max(1) as f64,
+            });
+
+            if options.until == Stage::Targets {
+                continue;
+            }
+
+            // Stage 3: bases and g_φ per RAG-GD method, then HyperTuning.
+            let targets = TargetSet {
+                contexts: contexts
+                    .iter()
+                    .zip(&deltas)
+                    .zip(&hbars)
+                    .map(|((c, d), h)| TargetContext {
+                        task: &c.task,
+                        heldout: c.heldout,
+                        deltas: d,
+                        hbar: h,
+                    })
+                    .collect(),
+                tasks: splits.eval.iter().map(|t| t.key.clone()).collect(),
+            };
+            let mut predictors: BTreeMap<String, TrainedG> = BTreeMap::new();
+            let mut bases_by_k: BTreeMap<usize, Vec<crate::factored::Basis>> = BTreeMap::new();
+            let t3 = Instant::now();
+            for m in &methods {
+                let MethodKind::RagGd { k, term, per_task } = m.kind else {
+                    continue;
+                };
+                if per_task {
+                    continue; // shares the per-query method's predictor at the same K and term
+                }
+                let ki = ks.iter().position(|&x| x == k).unwrap_or(0);
+                // One basis per K, shared by the norm-term variants.
+                let bases = match bases_by_k.get(&k) {
+                    Some(b) => b.clone(),
                     None => {
-                        let started = Instant::now();
-                        let demos = pool.context(&ctx.idx);
-                        let steps = gd_steps(
+                        let train_d: Vec<&FactoredDelta> = contexts
+                            .iter()
+                            .zip(&deltas)
+                            .filter(|(c, _)| !c.heldout)
+                            .map(|(_, d)| &d[ki])
+                            .collect();
+                        let b = fit_bases(&train_d, p.predictor.basis_rank);
+                        bases_by_k.insert(k, b.clone());
+                        b
+                    }
+                };
+                let (train_p, held_p) = (
+                    targets.projected(&bases, ki, false),
+                    targets.projected(&bases, ki, true),
+                );
+                let shape = PredictorShape {
+                    d: model.config.d_model,
+                    hidden: p.predictor.hidden,
+                    code: p.predictor.code,
+                    blocks: layout.blocks.len(),
+                    r: bases.first().map_or(1, |b| b.p.ncols()),
+                };
+                let tp = train_predictor(
+                    &train_p,
+                    shape,
+                    &p.predictor,
+                    term,
+                    p.seed,
+                    &options.device,
+                    &format!("stage 3: g_φ {} ({rname})", m.label),
+                    options.progress,
+                )?;
+                let (summary, collapse) = targets.check(
+                    &tp,
+                    ki,
+                    &train_p,
+                    &held_p,
+                    &Checked {
+                        retriever: rname,
+                        method: &m.id,
+                        k,
+                        term: term.name(),
+                        rank: p.adapter.rank,
+                        backbone_params,
+                        layout: &layout,
+                    },
+                    &options.device,
+                );
+                pr.predictors.push(summary);
+                pr.collapse.push(collapse);
+                predictors.insert(
+                    m.id.clone(),
+                    TrainedG {
+                        predictor: tp.predictor,
+                        bases,
+                    },
+                );
+            }
+            // The per-task mode uses the per-query predictor of the same K and term.
+            for m in &methods {
+                if let MethodKind::RagGd {
+                    k,
+                    term,
+                    per_task: true,
+                } = m.kind
+                    && let Some(src) = methods.iter().find(|o| {
+                        o.kind
+                            == MethodKind::RagGd {
+                                k,
+                                term,
+                                per_task: false,
+                            }
+                    })
+                    && let Some(g) = predictors.get(&src.id).cloned()
+                {
+                    predictors.insert(m.id.clone(), g);
+                }
+            }
+            for m in &methods {
+                let MethodKind::HyperTuning { k } = m.kind else {
+                    continue;
+                };
+                let src = methods
+                    .iter()
+                    .find(|o| {
+                        o.kind
+                            == MethodKind::RagGd {
+                                k,
+                                term: NormTerm::LogSquared,
+                                per_task: false,
+                            }
+                    })
+                    .and_then(|o| predictors.get(&o.id).cloned())
+                    .ok_or_else(|| {
+                        Error::Config(format!("HyperTuning at K = {k} needs RAG-GD at K = {k}"))
+                    })?;
+                let ki = ks.iter().position(|&x| x == k).unwrap_or(0);
+                let hctx: Vec<HyperContext<'_>> = contexts
+                    .iter()
+                    .zip(&hbars)
+                    .filter(|(c, _)| !c.heldout)
+                    .map(|(c, h)| {
+                        let pool = &pools[&c.pool];
+                        HyperContext {
+                            hbar: h,
+                            queries: (0..pool.len())
+                                .filter(|i| !c.idx.contains(i))
+                                .map(|i| &pool.instances[i])
+                                .collect(),
+                        }
+                    })
+                    .collect();
+                let path = options.out.join(format!("hypertuning-{rname}.safetensors"));
+                let hstamp = key(
+                    "hypertuning",
+                    &(&p.predictor, &p.targets, &p.adapter, p.support, p.pool_size),
+                );
+                let g = &src.predictor;
+                let mut trained = TrainedPredictor {
+                    predictor: Predictor::init(
+                        g.shape,
+                        g.mean.clone(),
+                        g.std.clone(),
+                        g.scale.clone(),
+                        p.seed ^ 0x4879,
+                    ),
+                    losses: Vec::new(),
+                    seconds: 0.0,
+                };
+                match TensorFile::load_or_rebuild(&path, &hstamp)? {
+                    Some(f) => {
+                        trained.predictor.params = f.get("params", &path)?.to_vec();
+                        trained.losses = f.get("losses", &path)?.to_vec();
+                        trained.seconds = f.meta_parse("seconds", &path)?;
+                    }
+                    None => {
+                        trained = train_hypertuning(
                             &model,
                             &mut frozen,
                             &layout,
                             &w0_flat,
-                            &demos,
-                            p.targets.eta,
-                            &ks,
-                            "targets",
+                            &src.bases,
+                            trained.predictor,
+                            &hctx,
+                            &p.predictor,
+                            p.seed,
+                            &format!("stage 3: HyperTuning ({rname})"),
+                            options.progress,
                         )?;
                         let mut f = TensorFile::default();
-                        for (k, prm) in steps.ks.iter().zip(&steps.params) {
-                            f.tensors.insert(format!("k{k}"), prm.clone());
-                        }
-                        f.tensors.insert("losses".into(), steps.losses);
                         f.tensors
-                            .insert("hbar".into(), pool.pooled(&encoder, &mut frozen, &ctx.idx)?);
-                        f.meta.insert(
-                            "seconds".into(),
-                            started.elapsed().as_secs_f64().to_string(),
-                        );
-                        f.save(&path, &tstamp)?;
-                        computed += 1;
-                        f
+                            .insert("params".into(), trained.predictor.params.clone());
+                        f.tensors.insert("losses".into(), trained.losses.clone());
+                        f.meta.insert("seconds".into(), trained.seconds.to_string());
+                        f.save(&path, &hstamp)?;
                     }
-                };
-                let mut per_k = Vec::new();
-                for k in &ks {
-                    per_k.push(FactoredDelta::lora_change(
-                        &layout,
-                        file.get(&format!("k{k}"), &path)?,
-                        &w0_flat,
-                    ));
                 }
-                deltas.push(per_k);
-                support_losses.push(file.get("losses", &path)?.to_vec());
-                context_seconds
-                    .extend(file.meta.get("seconds").and_then(|s| s.parse::<f64>().ok()));
-                // h̄(C) is stored with the target (the same W_0^ret made both).
-                let hbar = match file.tensors.get("hbar") {
-                    Some(h) => h.clone(),
-                    None => pool.pooled(&encoder, &mut frozen, &ctx.idx)?,
-                };
-                hbars.push(hbar);
-                bar.inc(1);
+                if trained.predictor.params.len() != g.params.len() {
+                    return Err(Error::Format {
+                        path,
+                        reason: format!(
+                            "{} predictor weights, g_φ has {}",
+                            trained.predictor.params.len(),
+                            g.params.len()
+                        ),
+                    });
+                }
+                let (summary, collapse) = targets.check(
+                    &trained,
+                    ki,
+                    &targets.projected(&src.bases, ki, false),
+                    &targets.projected(&src.bases, ki, true),
+                    &Checked {
+                        retriever: rname,
+                        method: &m.id,
+                        k,
+                        term: "answer loss",
+                        rank: p.adapter.rank,
+                        backbone_params,
+                        layout: &layout,
+                    },
+                    &options.device,
+                );
+                pr.predictors.push(summary);
+                pr.collapse.push(collapse);
+                predictors.insert(
+                    m.id.clone(),
+                    TrainedG {
+                        predictor: trained.predictor,
+                        bases: src.bases,
+                    },
+                );
             }
-            bar.finish_and_clear();
-        }
-        let t2s = t2.elapsed().as_secs_f64();
-        pr.stages.push(StageTime {
-            stage: format!("stage 2: targets ({rname})"),
-            seconds: t2s,
-        });
-        eprintln!("  stage 2: targets ({rname}): {t2s:.1} s ({computed} computed)");
-        let kmax = ks.iter().copied().max().unwrap_or(1);
-        let mut support_loss = vec![0f64; kmax];
-        for l in &support_losses {
-            for (t, &x) in l.iter().enumerate() {
-                support_loss[t] += f64::from(x) / support_losses.len() as f64;
+            let t3s = t3.elapsed().as_secs_f64();
+            pr.stages.push(StageTime {
+                stage: format!("stage 3: g_φ ({rname})"),
+                seconds: t3s,
+            });
+            eprintln!("  stage 3: g_φ ({rname}): {t3s:.1} s");
+
+            if options.until == Stage::Predictor {
+                continue;
             }
-        }
-        let mut mean_norm = BTreeMap::new();
-        for (ki, k) in ks.iter().enumerate() {
-            let all: Vec<f64> = deltas.iter().flat_map(|d| d[ki].norms()).collect();
-            mean_norm.insert(
-                format!("k{k}"),
-                all.iter().sum::<f64>() / all.len().max(1) as f64,
-            );
-        }
-        pr.targets.push(TargetSummary {
-            retriever: rname.clone(),
-            train_contexts: contexts.iter().filter(|c| !c.heldout).count(),
-            heldout_contexts: contexts.iter().filter(|c| c.heldout).count(),
-            support_loss,
-            mean_norm,
-            // As measured when each target was computed (also after a resume).
-            seconds_per_context: context_seconds.iter().sum::<f64>()
-                / context_seconds.len().max(1) as f64,
-        });
 
-        if options.until == Stage::Targets {
-            continue;
-        }
-
-        // Stage 3: bases and g_φ per RAG-GD method, then HyperTuning.
-        let targets = TargetSet {
-            contexts: contexts
-                .iter()
-                .zip(&deltas)
-                .zip(&hbars)
-                .map(|((c, d), h)| TargetContext {
-                    task: &c.task,
-                    heldout: c.heldout,
-                    deltas: d,
-                    hbar: h,
-                })
-                .collect(),
-            tasks: splits.eval.iter().map(|t| t.key.clone()).collect(),
+            predictors
+        } else {
+            BTreeMap::new()
         };
-        let mut predictors: BTreeMap<String, TrainedG> = BTreeMap::new();
-        let mut bases_by_k: BTreeMap<usize, Vec<crate::factored::Basis>> = BTreeMap::new();
-        let t3 = Instant::now();
-        for m in &methods {
-            let MethodKind::RagGd { k, term, per_task } = m.kind else {
-                continue;
-            };
-            if per_task {
-                continue; // shares the per-query method's predictor at the same K and term
-            }
-            let ki = ks.iter().position(|&x| x == k).unwrap_or(0);
-            // One basis per K, shared by the norm-term variants.
-            let bases = match bases_by_k.get(&k) {
-                Some(b) => b.clone(),
-                None => {
-                    let train_d: Vec<&FactoredDelta> = contexts
-                        .iter()
-                        .zip(&deltas)
-                        .filter(|(c, _)| !c.heldout)
-                        .map(|(_, d)| &d[ki])
-                        .collect();
-                    let b = fit_bases(&train_d, p.predictor.basis_rank);
-                    bases_by_k.insert(k, b.clone());
-                    b
-                }
-            };
-            let (train_p, held_p) = (
-                targets.projected(&bases, ki, false),
-                targets.projected(&bases, ki, true),
-            );
-            let shape = PredictorShape {
-                d: model.config.d_model,
-                hidden: p.predictor.hidden,
-                code: p.predictor.code,
-                blocks: layout.blocks.len(),
-                r: bases.first().map_or(1, |b| b.p.ncols()),
-            };
-            let tp = train_predictor(
-                &train_p,
-                shape,
-                &p.predictor,
-                term,
-                p.seed,
-                &options.device,
-                &format!("stage 3: g_φ {} ({rname})", m.label),
-                options.progress,
-            )?;
-            let (summary, collapse) = targets.check(
-                &tp,
-                ki,
-                &train_p,
-                &held_p,
-                &Checked {
-                    retriever: rname,
-                    method: &m.id,
-                    k,
-                    term: term.name(),
-                    rank: p.adapter.rank,
-                    backbone_params,
-                    layout: &layout,
-                },
-                &options.device,
-            );
-            pr.predictors.push(summary);
-            pr.collapse.push(collapse);
-            predictors.insert(
-                m.id.clone(),
-                TrainedG {
-                    predictor: tp.predictor,
-                    bases,
-                },
-            );
-        }
-        // The per-task mode uses the per-query predictor of the same K and term.
-        for m in &methods {
-            if let MethodKind::RagGd {
-                k,
-                term,
-                per_task: true,
-            } = m.kind
-                && let Some(src) = methods.iter().find(|o| {
-                    o.kind
-                        == MethodKind::RagGd {
-                            k,
-                            term,
-                            per_task: false,
-                        }
-                })
-                && let Some(g) = predictors.get(&src.id).cloned()
-            {
-                predictors.insert(m.id.clone(), g);
-            }
-        }
-        for m in &methods {
-            let MethodKind::HyperTuning { k } = m.kind else {
-                continue;
-            };
-            let src = methods
-                .iter()
-                .find(|o| {
-                    o.kind
-                        == MethodKind::RagGd {
-                            k,
-                            term: NormTerm::LogSquared,
-                            per_task: false,
-                        }
-                })
-                .and_then(|o| predictors.get(&o.id).cloned())
-                .ok_or_else(|| {
-                    Error::Config(format!("HyperTuning at K = {k} needs RAG-GD at K = {k}"))
-                })?;
-            let ki = ks.iter().position(|&x| x == k).unwrap_or(0);
-            let hctx: Vec<HyperContext<'_>> = contexts
-                .iter()
-                .zip(&hbars)
-                .filter(|(c, _)| !c.heldout)
-                .map(|(c, h)| {
-                    let pool = &pools[&c.pool];
-                    HyperContext {
-                        hbar: h,
-                        queries: (0..pool.len())
-                            .filter(|i| !c.idx.contains(i))
-                            .map(|i| &pool.instances[i])
-                            .collect(),
-                    }
-                })
-                .collect();
-            let path = options.out.join(format!("hypertuning-{rname}.safetensors"));
-            let hstamp = key(
-                "hypertuning",
-                &(&p.predictor, &p.targets, &p.adapter, p.support, p.pool_size),
-            );
-            let g = &src.predictor;
-            let mut trained = TrainedPredictor {
-                predictor: Predictor::init(
-                    g.shape,
-                    g.mean.clone(),
-                    g.std.clone(),
-                    g.scale.clone(),
-                    p.seed ^ 0x4879,
-                ),
-                losses: Vec::new(),
-                seconds: 0.0,
-            };
-            match TensorFile::load_or_rebuild(&path, &hstamp)? {
-                Some(f) => {
-                    trained.predictor.params = f.get("params", &path)?.to_vec();
-                    trained.losses = f.get("losses", &path)?.to_vec();
-                    trained.seconds = f.meta_parse("seconds", &path)?;
-                }
-                None => {
-                    trained = train_hypertuning(
-                        &model,
-                        &mut frozen,
-                        &layout,
-                        &w0_flat,
-                        &src.bases,
-                        trained.predictor,
-                        &hctx,
-                        &p.predictor,
-                        p.seed,
-                        &format!("stage 3: HyperTuning ({rname})"),
-                        options.progress,
-                    )?;
-                    let mut f = TensorFile::default();
-                    f.tensors
-                        .insert("params".into(), trained.predictor.params.clone());
-                    f.tensors.insert("losses".into(), trained.losses.clone());
-                    f.meta.insert("seconds".into(), trained.seconds.to_string());
-                    f.save(&path, &hstamp)?;
-                }
-            }
-            if trained.predictor.params.len() != g.params.len() {
-                return Err(Error::Format {
-                    path,
-                    reason: format!(
-                        "{} predictor weights, g_φ has {}",
-                        trained.predictor.params.len(),
-                        g.params.len()
-                    ),
-                });
-            }
-            let (summary, collapse) = targets.check(
-                &trained,
-                ki,
-                &targets.projected(&src.bases, ki, false),
-                &targets.projected(&src.bases, ki, true),
-                &Checked {
-                    retriever: rname,
-                    method: &m.id,
-                    k,
-                    term: "answer loss",
-                    rank: p.adapter.rank,
-                    backbone_params,
-                    layout: &layout,
-                },
-                &options.device,
-            );
-            pr.predictors.push(summary);
-            pr.collapse.push(collapse);
-            predictors.insert(
-                m.id.clone(),
-                TrainedG {
-                    predictor: trained.predictor,
-                    bases: src.bases,
-                },
-            );
-        }
-        let t3s = t3.elapsed().as_secs_f64();
-        pr.stages.push(StageTime {
-            stage: format!("stage 3: g_φ ({rname})"),
-            seconds: t3s,
-        });
-        eprintln!("  stage 3: g_φ ({rname}): {t3s:.1} s");
-
-        if options.until == Stage::Predictor {
+        if options.until < Stage::Eval {
             continue;
         }
 

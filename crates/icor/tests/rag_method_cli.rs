@@ -51,10 +51,41 @@ fn show_lists_the_profile_and_every_method() {
         "rag-gd-k1",
         "rag-gd-k5",
         "rag-gd-k10",
+        "prompt-tuning",
+        "hypertuning",
         "tt-sgd-k5",
     ] {
         assert!(text.contains(m), "{m} missing from:\n{text}");
     }
+}
+
+#[test]
+fn an_unknown_method_is_refused_with_the_registered_ones_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = icor()
+        .args([
+            "rag",
+            "run",
+            "--profile",
+            "quick",
+            "--methods",
+            "prompt-tuning,lora-xl",
+        ])
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .arg("--report-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("`lora-xl`") && err.contains("prompt-tuning") && err.contains("tt-sgd-k5"),
+        "{err}"
+    );
+    // Nothing was started: no run folder, no results.
+    assert!(!dir.path().join("run").exists());
+    assert!(!dir.path().join("rag").exists());
 }
 
 #[test]

@@ -38,11 +38,12 @@ enum Sub {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Merge results files of one profile run over disjoint retrievers (`run --retrievers …`
-    /// one at a time) into the profile's results JSON and report; refused unless the parts
-    /// share settings, model file, backend, threads, code version and methods.
+    /// Merge results files of one profile run over disjoint retrievers (`run --retrievers …`)
+    /// or disjoint methods (`run --methods …`) into the profile's results JSON and report;
+    /// refused unless the parts share settings, model file, backend, threads and code
+    /// version, hold the same questions, and each method's settings are the profile's.
     Merge {
-        /// Results files written by `icor rag run --retrievers …`.
+        /// Results files written by `icor rag run --retrievers …` or `--methods …`.
         #[arg(required = true, num_args = 2..)]
         parts: Vec<PathBuf>,
         /// Where the merged results and report go: <dir>/rag/<profile>.json and
@@ -86,6 +87,11 @@ struct RunArgs {
     /// Override the profile's seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// Override the number of top layers that carry the interface (0 = every layer): the
+    /// all-layers vs top-L ablation. Every stage's artefacts are stamped with it, and the
+    /// results differ from the profile's in this setting, so `merge` keeps them apart.
+    #[arg(long)]
+    interface_layers: Option<usize>,
     /// Evaluate only these of the profile's sets (comma-separated `name/split`); the results
     /// are marked partial. Artefacts stay those of the whole profile, so a later run without
     /// the filter resumes them.
@@ -94,6 +100,11 @@ struct RunArgs {
     /// Run only these of the profile's retrievers (comma-separated); results marked partial.
     #[arg(long, value_delimiter = ',')]
     retrievers: Vec<String>,
+    /// Run only these methods (comma-separated ids, as `icor rag show` lists them); stages
+    /// none of them reads are skipped and the results are marked partial. `icor rag merge`
+    /// joins such a part to a run of the other methods.
+    #[arg(long, value_delimiter = ',')]
+    methods: Vec<String>,
     /// Print a JSON summary (stage times, average EM per method) on stdout.
     #[arg(long)]
     json: bool,
@@ -139,7 +150,7 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
                 if merged.complete {
                     "complete"
                 } else {
-                    "partial: retrievers or sets missing"
+                    "partial: retrievers, sets or methods missing"
                 }
             );
             Ok(ExitCode::SUCCESS)
@@ -161,7 +172,12 @@ fn stages(a: RunArgs, until: Stage) -> Result<ExitCode> {
     if let Some(s) = a.seed {
         profile.seed = s;
     }
-    let filtered = !a.sets.is_empty() || !a.retrievers.is_empty();
+    if let Some(l) = a.interface_layers {
+        profile.interface_layers = l;
+    }
+    let filtered = !a.sets.is_empty() || !a.retrievers.is_empty() || !a.methods.is_empty();
+    // Before any model is loaded: an unknown method id is an error that lists the known ones.
+    icor_rag::run::selected_methods(&profile, (!a.methods.is_empty()).then_some(&a.methods[..]))?;
     for (wanted, all, what) in [
         (&a.sets, &mut profile.eval_sets, "set"),
         (&a.retrievers, &mut profile.retrievers, "retriever"),
@@ -209,6 +225,7 @@ fn stages(a: RunArgs, until: Stage) -> Result<ExitCode> {
         progress: !a.quiet,
         until,
         partial: (until == Stage::Eval).then(|| (json.clone(), md.clone())),
+        methods: (!a.methods.is_empty()).then(|| a.methods.clone()),
     };
     let mut results = run(&options)?;
     results.complete &= !filtered;
