@@ -21,7 +21,7 @@ use icor_probe::sweep::{Run, summarise};
 pub const THEORY_CASES: u64 = 2000;
 
 /// Reports a folder may hold, with what each is; only those present are linked.
-const REPORTS: [(&str, &str); 18] = [
+const REPORTS: [(&str, &str); 19] = [
     (
         "verify.md",
         "theory: every identity of the linear theory on 2000 random cases",
@@ -58,6 +58,10 @@ const REPORTS: [(&str, &str); 18] = [
     (
         "rag-quick.md",
         "RAG-GD: the quick profile, every method, generated from `rag/quick.json`",
+    ),
+    (
+        "rag-quick--all-layers.md",
+        "RAG-GD ablation: `W_0^ret` on every layer against the top 2, paired on the same questions, from `rag/quick--all-layers.json`",
     ),
     (
         "rag-cpu.md",
@@ -213,6 +217,20 @@ fn rag(out: &mut String, dir: &Path) -> Result<()> {
     }
     for path in files {
         let r = icor_rag::run::load_results(&path)?;
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // A variant of a profile (`quick--all-layers.json`): an ablation, read against its
+        // profile's run in its own report, not a claims table of its own.
+        if let Some((base, what)) = stem.split_once("--") {
+            writeln!(
+                out,
+                "**Ablation `{what}` of profile `{base}`** (`rag/{stem}.json`): paired against \
+                 `rag/{base}.json` in [`rag-{stem}.md`](rag-{stem}.md).\n"
+            )?;
+            continue;
+        }
         let questions: usize = r.sets.iter().map(|s| s.questions.len()).sum();
         let covered: Vec<String> = r
             .profile

@@ -1,4 +1,4 @@
-//! The paper's Fig. 4 for each RAG results file (`reports/rag/<profile>.json`): average EM
+//! The paper's Fig. 4 for each RAG results file (`reports/rag/<stem>.json`): average EM
 //! over the evaluated sets (95 % bootstrap CI) against the median per-query cost of each
 //! method, one panel per retriever. The x axis is log10 seconds (the paper's axis is log ms).
 
@@ -22,6 +22,12 @@ pub fn figures(dir: &Path) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     for path in files {
         let r = icor_rag::run::load_results(&path)?;
+        // The file's stem, not the profile's name: an ablation (`quick--all-layers.json`)
+        // runs the same profile and gets its own figure.
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let mut retrievers: Vec<String> = Vec::new();
         for s in &r.sets {
             if !retrievers.contains(&s.retriever) {
@@ -29,11 +35,8 @@ pub fn figures(dir: &Path) -> Result<Vec<Figure>> {
             }
         }
         let mut fig = Figure {
-            name: format!("rag-{}-em-cost", r.profile.name),
-            title: format!(
-                "EM vs per-query cost, {} ({})",
-                r.profile.name, r.profile.model
-            ),
+            name: format!("rag-{stem}-em-cost"),
+            title: format!("EM vs per-query cost, {stem} ({})", r.profile.model),
             cols: retrievers.len().max(1),
             panels: Vec::new(),
         };
