@@ -113,14 +113,21 @@ pub fn merge(whole: &Profile, parts: Vec<Results>) -> Result<Results> {
         return refuse("no results files given".into());
     };
     check_part(whole, &first, 0)?;
-    let pairs = |r: &Results| -> Vec<(String, String)> {
-        r.profile
-            .retrievers
+    // The (retriever, method) pairs a file holds answers for, read off its scores: a merged
+    // file lists the union of its parts' methods, which not every retriever need have run.
+    let pairs = |r: &Results| -> BTreeSet<(String, String)> {
+        r.sets
             .iter()
-            .flat_map(|ret| r.methods.iter().map(move |m| (ret.clone(), m.id.clone())))
+            .flat_map(|s| {
+                s.questions.iter().flat_map(move |q| {
+                    q.scores
+                        .keys()
+                        .map(move |m| (s.retriever.clone(), m.clone()))
+                })
+            })
             .collect()
     };
-    let mut covered: BTreeSet<(String, String)> = pairs(&first).into_iter().collect();
+    let mut covered = pairs(&first);
     let mut out = first;
     for (i, r) in parts.enumerate() {
         let i = i + 1;
@@ -263,11 +270,13 @@ mod tests {
     use crate::results::{AdapterSummary, QuestionRecord, SetRecord, StageTime};
 
     /// A run of the quick profile restricted to `retrievers`, every set evaluated on one
-    /// question whose EM is `em`.
+    /// question on which every method scores EM = F1 = `em`.
     fn part(retrievers: &[&str], em: f64) -> Results {
         let mut profile = Profile::named("quick").unwrap();
         profile.retrievers = retrievers.iter().map(|s| s.to_string()).collect();
         let methods = registry(&profile);
+        let ids: Vec<String> = methods.iter().map(|m| m.id.clone()).collect();
+        let ids = &ids;
         let sets = retrievers
             .iter()
             .flat_map(|r| {
@@ -284,7 +293,7 @@ mod tests {
                 questions: vec![QuestionRecord {
                     id: "q0".into(),
                     gold_in_docs: true,
-                    scores: [("vanilla".to_string(), vec![[em, em]])].into(),
+                    scores: ids.iter().map(|id| (id.clone(), vec![[em, em]])).collect(),
                     predictions: Default::default(),
                 }],
                 costs: Vec::new(),
@@ -382,6 +391,42 @@ mod tests {
         let alone = merge(&whole, vec![first]).unwrap();
         assert!(!alone.complete);
         assert_eq!(alone.profile.prompt_tuning, None);
+    }
+
+    #[test]
+    fn a_method_added_one_retriever_at_a_time_merges_into_the_merged_file() {
+        let whole = Profile::named("quick").unwrap();
+        let rest: Vec<String> = registry(&whole)
+            .into_iter()
+            .map(|m| m.id)
+            .filter(|id| id != "prompt-tuning")
+            .collect();
+        let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+        let mut first = method_part(&rest, 1.0);
+        first.profile.prompt_tuning = None;
+        let on = |retriever: &str| {
+            let mut r = method_part(&["prompt-tuning"], 0.0);
+            r.profile.retrievers.retain(|x| x == retriever);
+            r.sets.retain(|s| s.retriever == retriever);
+            r.adapters.retain(|a| a.retriever == retriever);
+            r.stages.retain(|s| s.stage.contains(retriever));
+            r
+        };
+        let step1 = merge(&whole, vec![first, on("bm25")]).unwrap();
+        assert!(!step1.complete, "dense lacks prompt tuning");
+        // The merged file lists prompt tuning, but holds it for BM25 only: dense's part joins.
+        let step2 = merge(&whole, vec![step1.clone(), on("dense")]).unwrap();
+        assert!(step2.complete);
+        let dense = step2.sets.iter().find(|s| s.retriever == "dense").unwrap();
+        assert_eq!(dense.questions[0].scores["prompt-tuning"], vec![[0.0, 0.0]]);
+        // The same part twice is still refused.
+        let again = merge(&whole, vec![step1, on("bm25")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            again.contains("`bm25` with method `prompt-tuning` is in two parts"),
+            "{again}"
+        );
     }
 
     #[test]
