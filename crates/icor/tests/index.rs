@@ -34,4 +34,15 @@ fn the_committed_reports_give_every_part_its_headline() {
     assert!(md.contains("**Profile `quick`**"), "{md}");
     assert!(md.contains("| Gradient supervision matters"), "{md}");
     assert!(md.contains("](probe-tables.md)"), "{md}");
+    // The all-layers ablation: one line pointing to its paired report, no claims table of its
+    // own (it ran one method).
+    assert!(
+        md.contains("**Ablation `all-layers` of profile `quick`**"),
+        "{md}"
+    );
+    assert!(md.contains("](rag-quick--all-layers.md)"), "{md}");
+    assert!(
+        !md.contains("**Profile `quick`** (`rag/quick--all-layers.json`"),
+        "{md}"
+    );
 }
