@@ -246,14 +246,6 @@ mod tests {
             })
             .collect();
         Results {
-            complete: false,
-            model_path: "m.gguf".into(),
-            model_sha256: "abc".into(),
-            backend: "flex".into(),
-            threads: 2,
-            code_version: "0.1.0".into(),
-            methods,
-            stages: Vec::new(),
             adapters: vec![AdapterSummary {
                 retriever: "bm25".into(),
                 steps: 80,
@@ -263,10 +255,6 @@ mod tests {
                 curve: Vec::new(),
                 seconds: Some(1.0),
             }],
-            prompts: Vec::new(),
-            targets: Vec::new(),
-            predictors: Vec::new(),
-            collapse: Vec::new(),
             sets: vec![SetRecord {
                 retriever: "bm25".into(),
                 set: "nq/test".into(),
@@ -278,7 +266,7 @@ mod tests {
                 seconds: None,
             }],
             total_seconds: 1.0,
-            profile,
+            ..Results::fixture(profile, methods)
         }
     }
 

@@ -302,13 +302,6 @@ mod tests {
             })
             .collect();
         Results {
-            complete: false,
-            model_path: "m.gguf".into(),
-            model_sha256: "abc".into(),
-            backend: "flex".into(),
-            threads: 2,
-            code_version: "0.1.0".into(),
-            methods,
             stages: retrievers
                 .iter()
                 .map(|r| StageTime {
@@ -328,13 +321,9 @@ mod tests {
                     seconds: Some(3.0),
                 })
                 .collect(),
-            prompts: Vec::new(),
-            targets: Vec::new(),
-            predictors: Vec::new(),
-            collapse: Vec::new(),
             sets,
             total_seconds: 10.0,
-            profile,
+            ..Results::fixture(profile, methods)
         }
     }
 

@@ -153,3 +153,29 @@ pub struct Results {
     pub sets: Vec<SetRecord>,
     pub total_seconds: f64,
 }
+
+#[cfg(test)]
+impl Results {
+    /// A test fixture: a run of `profile` registering `methods`, on `m.gguf` (sha `abc`),
+    /// `flex` with 2 threads, that has measured nothing yet.
+    pub(crate) fn fixture(profile: Profile, methods: Vec<Method>) -> Self {
+        Self {
+            profile,
+            complete: false,
+            model_path: "m.gguf".into(),
+            model_sha256: "abc".into(),
+            backend: "flex".into(),
+            threads: 2,
+            code_version: "0.1.0".into(),
+            methods,
+            stages: Vec::new(),
+            adapters: Vec::new(),
+            prompts: Vec::new(),
+            targets: Vec::new(),
+            predictors: Vec::new(),
+            collapse: Vec::new(),
+            sets: Vec::new(),
+            total_seconds: 0.0,
+        }
+    }
+}
