@@ -408,22 +408,9 @@ mod tests {
             })
             .collect();
         Results {
-            profile,
             complete: true,
-            model_path: String::new(),
-            model_sha256: String::new(),
-            backend: "flex".into(),
-            threads: 1,
-            code_version: "test".into(),
-            methods,
-            stages: Vec::new(),
-            adapters: Vec::new(),
-            prompts: Vec::new(),
-            targets: Vec::new(),
-            predictors: Vec::new(),
-            collapse: Vec::new(),
             sets,
-            total_seconds: 0.0,
+            ..Results::fixture(profile, methods)
         }
     }
 
