@@ -7,6 +7,7 @@
 //! | module | what |
 //! |---|---|
 //! | [`backend`] | the burn device (CPU `flex` always, `wgpu` behind the feature) |
+//! | [`concurrent`] | independent runs of a sweep side by side (one run keeps ~1 core busy) |
 //! | [`task`] | task generators: the authors' protocol and the paper as stated (both interfaces) |
 //! | [`model`] | LSA (depth, shared weights), GD++, softmax attention, MLP + attention |
 //! | [`reference`] | the constructed GD predictor and its step size |
@@ -18,6 +19,7 @@
 //! | [`sweep`] | document-count, input-range and depth sweeps over seeds, with 95% CIs |
 
 pub mod backend;
+pub mod concurrent;
 pub mod converge;
 pub mod error;
 pub mod metrics;

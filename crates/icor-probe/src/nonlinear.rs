@@ -18,6 +18,7 @@ use burn::tensor::Device;
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
+use crate::concurrent;
 use crate::converge::Convergence;
 use crate::error::{Error, Result};
 use crate::metrics::{Comparison, GdRef, compare};
@@ -245,7 +246,8 @@ pub fn split(source: Source, home: &Path, max_test: usize) -> Result<(Table, Tab
 }
 
 /// Runs (or resumes) one study, writing `<out>/<study>.json` after every run. `home` is the
-/// asset cache for the real tables.
+/// asset cache for the real tables. Up to `jobs` runs train at once ([`crate::concurrent`]);
+/// the file lists its runs in the same order whatever the number.
 pub fn run_study(
     study: Study,
     profile: &Profile,
@@ -254,6 +256,7 @@ pub fn run_study(
     device: &Device,
     out: &Path,
     home: &Path,
+    jobs: usize,
 ) -> Result<TabularResult> {
     let path = results_path(out, study.name())?;
     let mut result = resume(
@@ -275,18 +278,23 @@ pub fn run_study(
     let per_run = profile.train.steps as u64;
     let total = (cfgs.len() * arch_list.len() * profile.seeds) as u64 * per_run;
     let bar = progress(total, study.name());
+    // every (table, normalisation, architecture, seed) in a fixed order: the order of the runs
+    let is = |r: &TabularRun, (source, norm, arch, seed): (Source, Norm, Arch, u64)| {
+        r.source == source.name() && r.norm == norm && r.arch == arch && r.seed == seed
+    };
+    let mut all = Vec::new();
+    let mut tasks = Vec::new();
     for (source, norm) in cfgs {
-        let done = |arch: Arch, seed: u64| {
-            result.runs.iter().any(|r| {
-                r.source == source.name() && r.norm == norm && r.arch == arch && r.seed == seed
-            })
-        };
-        let todo: Vec<(Arch, u64)> = arch_list
+        let group: Vec<(Source, Norm, Arch, u64)> = arch_list
             .iter()
-            .flat_map(|&a| (0..profile.seeds as u64).map(move |s| (a, base_seed + s)))
-            .filter(|&(a, s)| !done(a, s))
+            .flat_map(|&a| (0..profile.seeds as u64).map(move |s| (source, norm, a, base_seed + s)))
             .collect();
-        bar.inc(per_run * (arch_list.len() * profile.seeds - todo.len()) as u64);
+        all.extend(group.iter().copied());
+        let todo = group
+            .iter()
+            .filter(|&&job| !result.runs.iter().any(|r| is(r, job)))
+            .count();
+        bar.inc(per_run * (group.len() - todo) as u64);
         let (train_t, test_t) = split(source, home, profile.eval_tasks)?;
         // the statistics are a property of the data: refresh them in finished runs too, so a
         // statistic added later needs no retraining
@@ -299,24 +307,54 @@ pub fn run_study(
             r.shape = query_shape;
             r.corpus_shape = corpus_shape;
         }
-        if todo.is_empty() {
-            continue;
+        if todo > 0 {
+            bar.set_message(format!("{} {}: retrieving", source.name(), norm.name()));
+            tasks.push((
+                source,
+                norm,
+                Retrieved::new(&train_t, &test_t, norm, CONTEXT_ROWS),
+            ));
         }
-        bar.set_message(format!("{} {}: retrieving", source.name(), norm.name()));
-        let task = Retrieved::new(&train_t, &test_t, norm, CONTEXT_ROWS);
-        for (arch, seed) in todo {
+    }
+    let todo: Vec<(Source, Norm, Arch, u64)> = all
+        .iter()
+        .copied()
+        .filter(|&job| !result.runs.iter().any(|r| is(r, job)))
+        .collect();
+    let running = std::sync::atomic::AtomicUsize::new(0);
+    concurrent::for_each(
+        &todo,
+        jobs,
+        |&(source, norm, arch, seed)| {
+            let task = tasks
+                .iter()
+                .find(|(s, n, _)| *s == source && *n == norm)
+                .map(|(_, _, t)| t)
+                .ok_or_else(|| Error::Setting {
+                    name: "table",
+                    value: format!("{} {}", source.name(), norm.name()),
+                    reason: "no retrieved task was built for it",
+                })?;
+            let n = running.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             bar.set_message(format!(
-                "{} {} {} seed={seed}",
+                "{} {} {} seed={seed} ({n} running)",
                 source.name(),
                 norm.name(),
                 arch.label()
             ));
-            let run = one_run(source, &task, arch, profile, seed, device, &bar)?;
+            let run = one_run(source, task, arch, profile, seed, device, &bar);
+            running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            run
+        },
+        |_, run| {
             result.runs.push(run);
+            let order =
+                |r: &TabularRun| all.iter().position(|&job| is(r, job)).unwrap_or(usize::MAX);
+            result.runs.sort_by_key(order);
             result.summary = summarise(&result.runs);
-            save(&path, &result)?;
-        }
-    }
+            save(&path, &result)
+        },
+    )?;
     bar.finish_and_clear();
     result.summary = summarise(&result.runs);
     if study == Study::Features {

@@ -16,6 +16,7 @@ use burn::tensor::Device;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use crate::concurrent;
 use crate::converge::Convergence;
 use crate::error::{Error, Result};
 use crate::metrics::{Comparison, GdRef, compare, model_loss};
@@ -305,7 +306,9 @@ fn depth_of(arch: Arch) -> usize {
 /// Runs (or resumes) one sweep, writing `<out>/<sweep>.json` after every run.
 ///
 /// `protocols` keeps only the configurations of those protocols (all when empty); a later
-/// call with another filter or none resumes the same file and adds the runs it lacks.
+/// call with another filter or none resumes the same file and adds the runs it lacks. Up to
+/// `jobs` runs train at once ([`concurrent`]); the file lists its runs in the same order
+/// whatever the number.
 pub fn run_sweep(
     kind: SweepKind,
     profile: &Profile,
@@ -314,6 +317,7 @@ pub fn run_sweep(
     device: &Device,
     out: &Path,
     protocols: &[String],
+    jobs: usize,
 ) -> Result<SweepResult> {
     let path = results_path(out, kind.name())?;
     let mut result = resume(
@@ -334,31 +338,44 @@ pub fn run_sweep(
         .collect();
     let total = (cfgs.len() * profile.seeds * profile.train.steps) as u64;
     let bar = progress(total, kind.name());
-    for cfg in &cfgs {
-        for s in 0..profile.seeds as u64 {
-            let seed = base_seed + s;
-            let label = format!(
-                "{} {} docs={} seed={seed}",
+    // every (configuration, seed) in a fixed order: the order of the file's runs
+    let all: Vec<(&Config, u64)> = cfgs
+        .iter()
+        .flat_map(|c| (0..profile.seeds as u64).map(move |s| (c, base_seed + s)))
+        .collect();
+    let is = |r: &Run, (cfg, seed): (&Config, u64)| {
+        r.protocol == cfg.protocol && r.arch == cfg.arch && r.docs == cfg.docs && r.seed == seed
+    };
+    let todo: Vec<(&Config, u64)> = all
+        .iter()
+        .copied()
+        .filter(|&job| !result.runs.iter().any(|r| is(r, job)))
+        .collect();
+    bar.inc(((all.len() - todo.len()) * profile.train.steps) as u64);
+    let running = std::sync::atomic::AtomicUsize::new(0);
+    concurrent::for_each(
+        &todo,
+        jobs,
+        |&(cfg, seed)| {
+            let n = running.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            bar.set_message(format!(
+                "{} {} docs={} seed={seed} ({n} running)",
                 cfg.protocol,
                 cfg.arch.label(),
                 cfg.docs
-            );
-            if result.runs.iter().any(|r| {
-                r.protocol == cfg.protocol
-                    && r.arch == cfg.arch
-                    && r.docs == cfg.docs
-                    && r.seed == seed
-            }) {
-                bar.inc(profile.train.steps as u64);
-                continue;
-            }
-            bar.set_message(label);
-            let run = one_run(cfg, profile, seed, device, &bar)?;
+            ));
+            let run = one_run(cfg, profile, seed, device, &bar);
+            running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            run
+        },
+        |_, run| {
             result.runs.push(run);
+            let order = |r: &Run| all.iter().position(|&job| is(r, job)).unwrap_or(usize::MAX);
+            result.runs.sort_by_key(order);
             result.summary = summarise(&result.runs);
-            save(&path, &result)?;
-        }
-    }
+            save(&path, &result)
+        },
+    )?;
     bar.finish_and_clear();
     result.summary = summarise(&result.runs);
     save(&path, &result)?;

@@ -50,6 +50,10 @@ pub struct Args {
     /// Compute backend.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu"])]
     backend: String,
+    /// Runs (seeds × configurations) trained at once [default: every core on cpu, 1 on wgpu].
+    /// One run of these small models keeps about one core busy; the numbers do not depend on it.
+    #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
     /// Output folder; a sweep whose JSON is already there resumes.
     #[arg(long, default_value = "reports/probe")]
     out: PathBuf,
@@ -62,6 +66,10 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let backend: Backend = args.backend.parse()?;
     let device = backend.device()?;
+    let jobs = args.jobs.map_or_else(
+        || icor_probe::concurrent::default_jobs(backend),
+        usize::from,
+    );
     let mut profile = if args.quick {
         Profile::quick()
     } else {
@@ -97,6 +105,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             &device,
             &args.out,
             &args.protocol,
+            jobs,
         )
         .with_context(|| format!("sweep {}", kind.name()))?;
         eprintln!(
@@ -134,6 +143,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 &device,
                 &args.out,
                 &home,
+                jobs,
             )
             .with_context(|| format!("study {}", study.name()))?;
             eprintln!(
