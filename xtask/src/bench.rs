@@ -39,7 +39,7 @@ pub fn run(root: &Path, extra: &[String]) -> Result<()> {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
-        cpu_name()
+        crate::machine::cpu_name()
     ));
     out.push_str("| N | d | GD step (µs) | LSA query update (µs) | LSA forward, all tokens (µs) | update / GD | forward / GD |\n|---|---|---|---|---|---|---|\n");
     for d in [10, 64] {
@@ -118,7 +118,7 @@ impl<'a> BenchArgs<'a> {
             std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1),
-            cpu_name(),
+            crate::machine::cpu_name(),
             if self.dev {
                 "dev (`--dev`: opt-level 1, 3 for burn's CPU kernels burn-flex and gemm)"
             } else {
@@ -301,17 +301,6 @@ fn mean_ns(path: &Path) -> Result<f64> {
     v["mean"]["point_estimate"]
         .as_f64()
         .with_context(|| format!("{}: no mean.point_estimate", path.display()))
-}
-
-fn cpu_name() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }
 
 /// Runs a prepared `cargo bench` command; fails when it fails.

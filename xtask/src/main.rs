@@ -16,15 +16,17 @@
 //!   headline results (the index `icor reproduce` writes for its own folder).
 //! - `cargo xtask check`: `features` and the `--check` of verify-report, probe-report,
 //!   rag-report, figures and reports-index.
-//! - `cargo xtask bench llm [--decode N] [--wgpu] [MODEL...]`: `reports/perf.md`, backbone
-//!   prefill/decode speed against PyTorch on the CPU (see `llm_bench.rs`).
+//! - `cargo xtask bench perf [--probe] [--no-scalar]`: `reports/perf.md`, icor's speed with and
+//!   without burn's rayon/simd against JAX, sentence-transformers, PyTorch, llama.cpp and the
+//!   machine's memcpy/sgemm limits, in one run (see `perf/`).
 //! - `cargo xtask bench [-- criterion args]`: runs the criterion benches and writes
 //!   `reports/bench-linear.md` with LSA/GD time ratios measured in the same run.
 
 mod bench;
 mod features;
 mod figures;
-mod llm_bench;
+mod machine;
+mod perf;
 mod probe_report;
 mod rag_report;
 mod reports_index;
@@ -38,8 +40,8 @@ fn main() -> Result<()> {
     let root = workspace_root()?;
     match args.first().map(String::as_str) {
         Some("verify-report") => verify_report::run(&root, args.iter().any(|a| a == "--check")),
-        Some("bench") if args.get(1).map(String::as_str) == Some("llm") => {
-            llm_bench::run(&root, &args[2..])
+        Some("bench") if args.get(1).map(String::as_str) == Some("perf") => {
+            perf::run(&root, &args[2..])
         }
         Some("bench") => bench::run(&root, &args[1..]),
         Some("features") => features::run(&root),
@@ -55,7 +57,7 @@ fn main() -> Result<()> {
         Some("figures") => figures::run(&root, args.iter().any(|a| a == "--check")),
         Some("retrieval-report") => retrieval_report::run(&root, &args[1..]),
         _ => bail!(
-            "usage: cargo xtask <features | verify-report [--check] | bench [criterion args] | check | retrieval-report [--limit N] [--skip-st] | probe-report [--check] | rag-report [--check] | figures [--check] | reports-index [--check]>"
+            "usage: cargo xtask <features | verify-report [--check] | bench [criterion args] | bench perf [--probe] [--no-scalar] | check | retrieval-report [--limit N] [--skip-st] | probe-report [--check] | rag-report [--check] | figures [--check] | reports-index [--check]>"
         ),
     }
 }

@@ -89,27 +89,9 @@ fn evaluate(
     Ok(out)
 }
 
-fn cpu_name() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
-
 /// Runs everything and returns the numbers.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
 fn measure(root: &Path, options: &Options) -> Result<Value> {
-    let load_before = load_average();
+    let load_before = crate::machine::load_average();
     let home = icor_assets::home(None)?;
     data::ensure_prepared(&home, |f| eprintln!("prepared {} ({} rows)", f.key, f.rows))?;
     let corpus_file = corpus_path(&home);
@@ -221,9 +203,9 @@ fn measure(root: &Path, options: &Options) -> Result<Value> {
     let dense_results = evaluate(&dense, &corpus, &sets)?;
 
     Ok(json!({
-        "cpu": cpu_name(),
+        "cpu": crate::machine::cpu_name(),
         "load_before": load_before,
-        "load_after": load_average(),
+        "load_after": crate::machine::load_average(),
         "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "corpus": {"name": data::CORPUS_NAME, "passages": corpus.len()},
         "limit": options.limit,

@@ -1,0 +1,193 @@
+//! `cargo xtask bench perf [--probe] [--no-scalar] [--decode N] [--passages N]`: icor's speed
+//! against its peers and the machine, in one run, written to `reports/perf.md` and
+//! `reports/perf.json`.
+//!
+//! Each workload runs in two builds of the same sources ([`builds`]): `now` (burn with its
+//! `rayon` and `simd` features) and `scalar` (without them, the "before"), then its peer, back to
+//! back, so the ratios share the machine's conditions:
+//! - one LSA training step at batch 2048 (`icor-probe` example `lsa_step`) vs JAX on the CPU
+//!   (`scripts/lsa_step_jax.py`, same shapes, Adam, half-MSE, clip);
+//! - dense MiniLM passage encoding (`icor-qa` example `encode_speed`) vs sentence-transformers
+//!   on the same passages (`scripts/retrieval_st_bench.py`);
+//! - LLM prefill (512 tokens) and greedy decode on both shipped models (`icor-llm` example
+//!   `llm_bench`) vs PyTorch through transformers (`scripts/llm_speed_torch.py`, f32) and
+//!   llama.cpp (`scripts/llm_speed_llamacpp.py`, native quantised kernels), decode also against
+//!   the machine's memcpy bandwidth and prefill against its best sgemm rate
+//!   (`scripts/machine_peak.py`).
+//!
+//! With `--probe`, also the wall time of `icor probe all --quick` (default `--jobs`, ~15 min)
+//! and one sweep (`docs`, authors' protocol) run three ways: one run at a time on one rayon
+//! thread, one at a time on every core's threads, and one run per core ([`probe`]).
+//! The Python peers live in `~/.cache/icor/pyref-bench` (`scripts/bench_peers_venv.sh`, run
+//! here when the venv lacks them).
+
+mod builds;
+mod probe;
+mod render;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+const MODELS: [&str; 2] = ["smollm2-135m", "qwen2.5-0.5b"];
+
+struct Options {
+    probe: bool,
+    scalar: bool,
+    decode: usize,
+    passages: usize,
+}
+
+fn options(args: &[String]) -> Result<Options> {
+    let mut o = Options {
+        probe: false,
+        scalar: true,
+        decode: 32,
+        passages: 256,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--probe" => o.probe = true,
+            "--no-scalar" => o.scalar = false,
+            "--decode" => o.decode = value()?.parse()?,
+            "--passages" => o.passages = value()?.parse()?,
+            other => {
+                bail!("unknown option {other} (--probe, --no-scalar, --decode N, --passages N)")
+            }
+        }
+    }
+    Ok(o)
+}
+
+/// Runs `cmd`; its last stdout line that parses as JSON.
+pub(crate) fn json_line(mut cmd: Command, what: &str) -> Result<Value> {
+    let out = cmd.output().with_context(|| format!("running {what}"))?;
+    if !out.status.success() {
+        bail!("{what} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .last()
+        .with_context(|| format!("{what} printed no JSON line"))
+}
+
+fn python(root: &Path) -> Result<PathBuf> {
+    let home = icor_assets::home(None)?;
+    let py = home.join("pyref-bench/bin/python");
+    let status = Command::new(root.join("scripts/bench_peers_venv.sh"))
+        .status()
+        .context("running scripts/bench_peers_venv.sh")?;
+    anyhow::ensure!(status.success(), "scripts/bench_peers_venv.sh failed");
+    Ok(py)
+}
+
+fn peer(root: &Path, py: &Path, script: &str, args: &[&str]) -> Result<Value> {
+    let mut cmd = Command::new(py);
+    cmd.current_dir(root)
+        .arg(root.join("scripts").join(script))
+        .args(args);
+    json_line(cmd, script)
+}
+
+pub fn run(root: &Path, args: &[String]) -> Result<()> {
+    let o = options(args)?;
+    let py = python(root)?;
+    let mut builds = vec![builds::now(root)?];
+    if o.scalar {
+        builds.push(builds::scalar(root)?);
+    }
+    let load_before = crate::machine::load_average();
+    let started = std::time::Instant::now();
+    let step = |msg: &str| {
+        eprintln!(
+            "bench perf [{:>4.0} s]: {msg}",
+            started.elapsed().as_secs_f64()
+        )
+    };
+
+    step("machine: sgemm peak (PyTorch)");
+    let machine = peer(root, &py, "machine_peak.py", &[])?;
+
+    let mut workloads = serde_json::Map::new();
+    let per_build = |example: &str, args: &[&str]| -> Result<Value> {
+        let mut m = serde_json::Map::new();
+        for b in &builds {
+            step(&format!("{example} {} ({} build)", args.join(" "), b.name));
+            m.insert(b.name.into(), b.run(example, args, &[])?);
+        }
+        Ok(Value::Object(m))
+    };
+
+    let mut lsa = per_build("lsa_step", &["--batch", "2048"])?;
+    step("lsa step: JAX");
+    lsa["jax"] = peer(root, &py, "lsa_step_jax.py", &["--batch", "2048"])?;
+    workloads.insert("lsa_step".into(), lsa);
+
+    let passages = o.passages.to_string();
+    let mut enc = per_build("encode_speed", &["--passages", &passages])?;
+    step("encode: sentence-transformers");
+    let home = icor_assets::home(None)?;
+    let corpus = icor_qa::data::corpus_path(&home);
+    let model = icor_assets::ensure(&home, "minilm-l6-v2")?;
+    enc["sentence_transformers"] = peer(
+        root,
+        &py,
+        "retrieval_st_bench.py",
+        &[
+            "--model",
+            &model.to_string_lossy(),
+            "--corpus",
+            &corpus.to_string_lossy(),
+            "--limit",
+            &passages,
+        ],
+    )?;
+    workloads.insert("encode".into(), enc);
+
+    let decode = o.decode.to_string();
+    for m in MODELS {
+        let mut llm = per_build("llm_bench", &["--decode", &decode, m])?;
+        step(&format!("{m}: PyTorch"));
+        llm["torch"] = peer(root, &py, "llm_speed_torch.py", &["--decode", &decode, m])?;
+        step(&format!("{m}: llama.cpp"));
+        llm["llama_cpp"] = peer(
+            root,
+            &py,
+            "llm_speed_llamacpp.py",
+            &["--decode", &decode, m],
+        )?;
+        workloads.insert(format!("llm/{m}"), llm);
+    }
+
+    let probe = if o.probe {
+        Some(probe::measure(root, &step)?)
+    } else {
+        None
+    };
+
+    let result = json!({
+        "cpu": crate::machine::cpu_name(),
+        "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "load_before": load_before,
+        "load_after": crate::machine::load_average(),
+        "seconds": started.elapsed().as_secs_f64(),
+        "builds": builds.iter().map(|b| json!({"name": b.name, "label": b.label})).collect::<Vec<_>>(),
+        "machine": machine,
+        "workloads": workloads,
+        "probe": probe,
+    });
+    std::fs::write(
+        root.join("reports/perf.json"),
+        serde_json::to_string_pretty(&result)? + "\n",
+    )
+    .context("writing reports/perf.json")?;
+    std::fs::write(root.join("reports/perf.md"), render::markdown(&result))
+        .context("writing reports/perf.md")?;
+    eprintln!("wrote reports/perf.md and reports/perf.json");
+    Ok(())
+}
