@@ -30,7 +30,10 @@ TEXT = ("Wilhelm Conrad Röntgen was a German physicist who produced and detecte
 
 
 def bench(name, decode, threads):
-    llm = Llama(model_path=str(MODELS[name]), n_ctx=PREFILL + decode + 8, n_batch=PREFILL,
+    # n_batch = n_ctx: without logits_all, llama-cpp-python sizes `scores` by n_batch and
+    # indexes it by position, so a smaller batch cannot hold the decoded positions' logits.
+    ctx = PREFILL + decode + 8
+    llm = Llama(model_path=str(MODELS[name]), n_ctx=ctx, n_batch=ctx, n_ubatch=PREFILL,
                 n_threads=threads, n_threads_batch=threads, logits_all=False, verbose=False)
     ids = []
     while len(ids) < PREFILL:

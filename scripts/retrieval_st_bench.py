@@ -32,7 +32,8 @@ def main() -> None:
             if args.limit and len(texts) >= args.limit:
                 break
     word = models.Transformer(args.model, max_seq_length=args.max_tokens)
-    pool = models.Pooling(word.get_embedding_dimension(), pooling_mode="mean")
+    dim = getattr(word, "get_embedding_dimension", None) or word.get_word_embedding_dimension
+    pool = models.Pooling(dim(), pooling_mode="mean")
     model = SentenceTransformer(modules=[word, pool, models.Normalize()], device="cpu")
     model.encode(texts[: args.batch], batch_size=args.batch)  # warm-up
     start = time.perf_counter()

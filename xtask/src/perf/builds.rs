@@ -1,6 +1,6 @@
 //! The two builds `cargo xtask bench perf` compares: the workspace as it is (burn with its
-//! `rayon` and `simd` features) and the same sources with those two features taken off burn's
-//! line in the workspace manifest (the "before" of issue 12), built in a folder of their own
+//! `rayon` and `simd` features, burn-flex with `x86-v4`) and the same sources with those
+//! features taken off in the workspace manifest (the "before" of issue 12), built in a folder of their own
 //! under `target/perf-scalar/` so the main build folder is untouched. The first scalar build
 //! compiles burn once more (~15 min on 2 cores); later runs reuse it.
 
@@ -64,7 +64,7 @@ pub fn now(root: &Path) -> Result<Build> {
     cargo_build(root, None)?;
     Ok(Build {
         name: "now",
-        label: "burn with `rayon` + `simd`",
+        label: "burn with `rayon` + `simd`, gemm's AVX-512 kernels (`x86-v4`)",
         examples: root.join("target/debug/examples"),
     })
 }
@@ -86,7 +86,18 @@ pub fn scalar(root: &Path) -> Result<Build> {
         "{}: burn's line does not list `\"rayon\", \"simd\"` as expected: {line}",
         manifest.display()
     );
-    write_if_changed(&manifest, text.replace(line, &patched_line).as_bytes())?;
+    let text = text.replace(line, &patched_line);
+    let flex = text
+        .lines()
+        .find(|l| l.starts_with("burn-flex = "))
+        .with_context(|| format!("{}: no `burn-flex = ` line", manifest.display()))?;
+    let patched_flex = flex.replace("features = [\"x86-v4\"]", "features = []");
+    ensure!(
+        patched_flex != flex,
+        "{}: burn-flex's line does not ask for `x86-v4` as expected: {flex}",
+        manifest.display()
+    );
+    write_if_changed(&manifest, text.replace(flex, &patched_flex).as_bytes())?;
     let target = base.join("target");
     eprintln!(
         "bench perf: building the scalar variant in {} (burn without rayon/simd)",
@@ -96,7 +107,7 @@ pub fn scalar(root: &Path) -> Result<Build> {
     check_scalar(&src, &target)?;
     Ok(Build {
         name: "scalar",
-        label: "burn without `rayon` + `simd` (before)",
+        label: "burn without `rayon`, `simd` and `x86-v4` (before)",
         examples: target.join("debug/examples"),
     })
 }
@@ -124,7 +135,7 @@ fn check_scalar(src: &Path, target: &Path) -> Result<()> {
         String::from_utf8_lossy(&out.stderr)
     );
     let tree = String::from_utf8_lossy(&out.stdout);
-    for feature in ["rayon", "simd"] {
+    for feature in ["rayon", "simd", "x86-v4"] {
         if tree.contains(&format!("burn-flex feature \"{feature}\"")) {
             bail!("the scalar build still turns on burn-flex's `{feature}` feature");
         }

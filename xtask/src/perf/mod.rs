@@ -3,7 +3,8 @@
 //! `reports/perf.json`.
 //!
 //! Each workload runs in two builds of the same sources ([`builds`]): `now` (burn with its
-//! `rayon` and `simd` features) and `scalar` (without them, the "before"), then its peer, back to
+//! `rayon` and `simd` features, burn-flex with `x86-v4`) and `scalar` (without them, the
+//! "before"), then its peer, back to
 //! back, so the ratios share the machine's conditions:
 //! - one LSA training step at batch 2048 (`icor-probe` example `lsa_step`) vs JAX on the CPU
 //!   (`scripts/lsa_step_jax.py`, same shapes, Adam, half-MSE, clip);

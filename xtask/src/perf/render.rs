@@ -78,10 +78,12 @@ pub fn markdown(r: &Value) -> String {
         minutes(f(r, &["seconds"])),
     ));
     md.push_str(
-        "Builds: **now** is the workspace as committed, burn 0.22.1 `flex` with its `rayon` and \
-         `simd` features; **before** is the same sources with those two features taken off \
-         burn's line in the workspace manifest, built in `target/perf-scalar/` (cargo tree \
-         checked: burn-flex resolves with neither). Both in the dev profile with burn-flex, gemm \
+        "Builds: **now** is the workspace as committed, burn 0.22.1 `flex` with its `rayon` \
+         (threaded gemm) and `simd` (vectorised element-wise kernels) features and burn-flex's \
+         `x86-v4` (gemm's AVX-512 microkernels, chosen at run time); **before** is the same \
+         sources with those three features taken off in the workspace manifest — the build of \
+         before issue 12 — built in `target/perf-scalar/` (cargo tree checked: burn-flex \
+         resolves with none of them). Both in the dev profile with burn-flex, gemm \
          and pulp at opt-level 3 — the build the README's commands use. Peers from \
          `~/.cache/icor/pyref-bench` (`scripts/bench_peers_venv.sh`): ",
     );
