@@ -15,7 +15,7 @@
 //! - `cargo xtask reports-index [--check]`: `reports/README.md`, every report linked with its
 //!   headline results (the index `icor reproduce` writes for its own folder).
 //! - `cargo xtask check`: `features` and the `--check` of verify-report, probe-report,
-//!   rag-report, figures and reports-index.
+//!   rag-report, figures and reports-index; `reports/perf.md` matches `reports/perf.json`.
 //! - `cargo xtask bench perf [--probe] [--no-scalar]`: `reports/perf.md`, icor's speed with and
 //!   without burn's rayon/simd against JAX, sentence-transformers, PyTorch, llama.cpp and the
 //!   machine's memcpy/sgemm limits, in one run (see `perf/`).
@@ -50,7 +50,8 @@ fn main() -> Result<()> {
             .and_then(|_| probe_report::run(&root, true))
             .and_then(|_| rag_report::run(&root, true))
             .and_then(|_| figures::run(&root, true))
-            .and_then(|_| reports_index::run(&root, true)),
+            .and_then(|_| reports_index::run(&root, true))
+            .and_then(|_| perf::check(&root)),
         Some("reports-index") => reports_index::run(&root, args.iter().any(|a| a == "--check")),
         Some("probe-report") => probe_report::run(&root, args.iter().any(|a| a == "--check")),
         Some("rag-report") => rag_report::run(&root, args.iter().any(|a| a == "--check")),

@@ -140,6 +140,11 @@ impl Llm {
         })
     }
 
+    /// The transformer blocks in order (read-only, e.g. for benches of one projection).
+    pub fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+
     pub fn device(&self) -> &Device {
         &self.device
     }

@@ -10,7 +10,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail, ensure};
 
 /// The example binaries each build provides.
-pub const EXAMPLES: [&str; 3] = ["lsa_step", "encode_speed", "llm_bench"];
+pub const EXAMPLES: [&str; 4] = ["lsa_step", "encode_speed", "llm_bench", "quant_matmul"];
 
 /// A build of the benchmark examples.
 pub struct Build {

@@ -1,4 +1,4 @@
-//! `cargo xtask bench perf [--probe] [--no-scalar] [--decode N] [--passages N]`: icor's speed
+//! `cargo xtask bench perf [--probe] [--no-scalar] [--only-quantised] [--render-only] [--decode N] [--passages N]`: icor's speed
 //! against its peers and the machine, in one run, written to `reports/perf.md` and
 //! `reports/perf.json`.
 //!
@@ -14,7 +14,9 @@
 //!   `llm_bench`) vs PyTorch through transformers (`scripts/llm_speed_torch.py`, f32) and
 //!   llama.cpp (`scripts/llm_speed_llamacpp.py`, native quantised kernels), decode also against
 //!   the machine's memcpy bandwidth and prefill against its best sgemm rate
-//!   (`scripts/machine_peak.py`).
+//!   (`scripts/machine_peak.py`);
+//! - one decode-sized product with the weight as f32 and as burn's quantised tensors
+//!   (`icor-llm` example `quant_matmul`): would quantised weights narrow the decode gap?
 //!
 //! With `--probe`, also the wall time of `icor probe all --quick` (default `--jobs`, ~15 min)
 //! and one sweep (`docs`, authors' protocol) run three ways: one run at a time on one rayon
@@ -36,6 +38,8 @@ const MODELS: [&str; 2] = ["smollm2-135m", "qwen2.5-0.5b"];
 
 struct Options {
     probe: bool,
+    only_quantised: bool,
+    render_only: bool,
     scalar: bool,
     decode: usize,
     passages: usize,
@@ -44,6 +48,8 @@ struct Options {
 fn options(args: &[String]) -> Result<Options> {
     let mut o = Options {
         probe: false,
+        only_quantised: false,
+        render_only: false,
         scalar: true,
         decode: 32,
         passages: 256,
@@ -53,11 +59,15 @@ fn options(args: &[String]) -> Result<Options> {
         let mut value = || it.next().with_context(|| format!("{a} needs a value"));
         match a.as_str() {
             "--probe" => o.probe = true,
+            "--only-quantised" => o.only_quantised = true,
+            "--render-only" => o.render_only = true,
             "--no-scalar" => o.scalar = false,
             "--decode" => o.decode = value()?.parse()?,
             "--passages" => o.passages = value()?.parse()?,
             other => {
-                bail!("unknown option {other} (--probe, --no-scalar, --decode N, --passages N)")
+                bail!(
+                    "unknown option {other} (--probe, --no-scalar, --only-quantised, --render-only, --decode N, --passages N)"
+                )
             }
         }
     }
@@ -95,8 +105,56 @@ fn peer(root: &Path, py: &Path, script: &str, args: &[&str]) -> Result<Value> {
     json_line(cmd, script)
 }
 
+/// One decode-sized product per model, f32 vs quantised weights (`quant_matmul`).
+fn quantised(now: &builds::Build) -> Result<Vec<Value>> {
+    MODELS
+        .iter()
+        .map(|m| now.run("quant_matmul", &[m], &[]))
+        .collect()
+}
+
+fn write(root: &Path, result: &Value) -> Result<()> {
+    std::fs::write(
+        root.join("reports/perf.json"),
+        serde_json::to_string_pretty(result)? + "\n",
+    )
+    .context("writing reports/perf.json")?;
+    std::fs::write(root.join("reports/perf.md"), render::markdown(result))
+        .context("writing reports/perf.md")?;
+    eprintln!("wrote reports/perf.md and reports/perf.json");
+    Ok(())
+}
+
+fn read(root: &Path) -> Result<Value> {
+    let path = root.join("reports/perf.json");
+    serde_json::from_slice(
+        &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+    )
+    .with_context(|| format!("parsing {}", path.display()))
+}
+
+/// `--only-quantised`: measures the quantised-weights section alone and adds it to the
+/// committed `reports/perf.json`, marked as a run of its own with its load averages.
+fn only_quantised(root: &Path) -> Result<()> {
+    let mut result = read(root)?;
+    let now = builds::now(root)?;
+    let load_before = crate::machine::load_average();
+    result["quantised"] = Value::Array(quantised(&now)?);
+    result["quantised_run"] = json!({
+        "load_before": load_before,
+        "load_after": crate::machine::load_average(),
+    });
+    write(root, &result)
+}
+
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let o = options(args)?;
+    if o.only_quantised {
+        return only_quantised(root);
+    }
+    if o.render_only {
+        return write(root, &read(root)?);
+    }
     let py = python(root)?;
     let mut builds = vec![builds::now(root)?];
     if o.scalar {
@@ -164,14 +222,37 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         )?;
         workloads.insert(format!("llm/{m}"), llm);
     }
+    step("quantised weights: one decode-sized product, f32 vs burn's q8 (now build)");
+    let quant = quantised(&builds[0])?;
 
     let probe = if o.probe {
-        Some(probe::measure(root, &step)?)
+        let mut p = probe::measure(root, &step)?;
+        p["load_before"] = json!(load_before);
+        p["load_after"] = json!(crate::machine::load_average());
+        p["date"] = json!(today());
+        Some(p)
     } else {
-        None
+        // without --probe the last run's probe measurement stays, marked as carried over
+        read(root).ok().and_then(|old| {
+            let mut p = old.get("probe").filter(|p| !p.is_null())?.clone();
+            if p.get("carried_from").is_none() {
+                // files written before runs were dated: the whole run's load averages
+                p["carried_from"] = old["date"].as_str().map_or_else(
+                    || json!("an earlier run"),
+                    |d| json!(format!("the run of {d}")),
+                );
+                for key in ["load_before", "load_after"] {
+                    if p.get(key).is_none() {
+                        p[key] = old[key].clone();
+                    }
+                }
+            }
+            Some(p)
+        })
     };
 
     let result = json!({
+        "date": today(),
         "cpu": crate::machine::cpu_name(),
         "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "load_before": load_before,
@@ -180,15 +261,33 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         "builds": builds.iter().map(|b| json!({"name": b.name, "label": b.label})).collect::<Vec<_>>(),
         "machine": machine,
         "workloads": workloads,
+        "quantised": quant,
         "probe": probe,
     });
-    std::fs::write(
-        root.join("reports/perf.json"),
-        serde_json::to_string_pretty(&result)? + "\n",
-    )
-    .context("writing reports/perf.json")?;
-    std::fs::write(root.join("reports/perf.md"), render::markdown(&result))
-        .context("writing reports/perf.md")?;
-    eprintln!("wrote reports/perf.md and reports/perf.json");
+    write(root, &result)
+}
+
+/// `cargo xtask check`: `reports/perf.md` is what `reports/perf.json` renders to.
+pub fn check(root: &Path) -> Result<()> {
+    let path = root.join("reports/perf.md");
+    let committed =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    if committed != render::markdown(&read(root)?) {
+        bail!(
+            "{} is stale against reports/perf.json: run `cargo xtask bench perf --render-only`",
+            path.display()
+        );
+    }
+    eprintln!("perf: reports/perf.md matches reports/perf.json");
     Ok(())
+}
+
+/// Today's date (UTC) as `date -u +%F` prints it.
+fn today() -> String {
+    Command::new("date")
+        .args(["-u", "+%F %H:%M UTC"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
 }

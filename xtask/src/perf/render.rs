@@ -239,10 +239,60 @@ pub fn markdown(r: &Value) -> String {
         ));
     }
 
+    if let Some(q) = r["quantised"].as_array() {
+        md.push_str("\n## Quantised weights in burn\n\n");
+        md.push_str(
+            "Would keeping the frozen backbone's weights quantised (burn's quantised tensors) \
+             narrow the decode gap to llama.cpp? One decode-sized product, a [1, d_model] \
+             activation times the model's first FFN up-projection, with the weight as f32 and \
+             as burn 8-bit symmetric tensors; error = ‖y_q − y_f32‖ / ‖y_f32‖. burn-flex 0.22.1 \
+             has no quantised matmul kernel: `q_matmul` dequantises the weight to f32 on every \
+             call, then runs the f32 product. The weight stays in cache across the repeated \
+             products (a few MB), so the f32 GB/s here is a cache rate, not DRAM's.",
+        );
+        if let Some(run) = r["quantised_run"].as_object() {
+            md.push_str(&format!(
+                " Measured in a run of its own (`bench perf --only-quantised`, load average {} \
+                 before and {} after).",
+                run.get("load_before")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?"),
+                run.get("load_after").and_then(Value::as_str).unwrap_or("?"),
+            ));
+        }
+        md.push_str("\n\n");
+        md.push_str("| model | weight | f32 product | f32 weight GB/s | scheme | quantised product | slowdown | relative error |\n");
+        md.push_str("|---|---|---:|---:|---|---:|---:|---:|\n");
+        for m in q {
+            for row in m["quantised"].as_array().into_iter().flatten() {
+                md.push_str(&format!(
+                    "| {} | {} × {} | {:.0} µs | {:.1} | {} | {:.0} µs | {:.1}× | {:.1e} |\n",
+                    m["model"].as_str().unwrap_or("?"),
+                    m["shape"][0],
+                    m["shape"][1],
+                    1e6 * f(m, &["f32_seconds"]),
+                    f(m, &["f32_weight_gb_s"]),
+                    row["scheme"].as_str().unwrap_or("?"),
+                    1e6 * f(row, &["seconds"]),
+                    f(row, &["slowdown_vs_f32"]),
+                    f(row, &["relative_error"]),
+                ));
+            }
+        }
+    }
+
     if let Some(p) = r["probe"].as_object() {
         let d = &p["docs_authors"];
         let one = f(d, &["serial_one_thread_s"]);
         md.push_str("\n## Boundary study: intra-op threads or concurrent runs\n\n");
+        if let Some(from) = p.get("carried_from").and_then(Value::as_str) {
+            md.push_str(&format!(
+                "Measured by `bench perf --probe` in {from} (load average {} before, \
+                 {} after) and carried over by this run, which did not repeat it.\n\n",
+                p.get("load_before").and_then(Value::as_str).unwrap_or("?"),
+                p.get("load_after").and_then(Value::as_str).unwrap_or("?"),
+            ));
+        }
         md.push_str(&format!(
             "`icor probe docs --quick --protocol authors` ({} runs: 4 document counts × 3 seeds), \
              timed three ways in this run:\n\n",
