@@ -21,7 +21,7 @@ use icor_probe::sweep::{Run, summarise};
 pub const THEORY_CASES: u64 = 2000;
 
 /// Reports a folder may hold, with what each is; only those present are linked.
-const REPORTS: [(&str, &str); 19] = [
+const REPORTS: [(&str, &str); 20] = [
     (
         "verify.md",
         "theory: every identity of the linear theory on 2000 random cases",
@@ -74,7 +74,11 @@ const REPORTS: [(&str, &str); 19] = [
     ),
     (
         "perf.md",
-        "speed: backbone prefill and decode against PyTorch",
+        "speed: LSA step, MiniLM encoding, LLM prefill/decode against JAX, sentence-transformers, PyTorch, llama.cpp and the machine, before and after burn's rayon/simd/AVX-512; quantised weights; `icor probe` threads vs concurrent runs",
+    ),
+    (
+        "perf-reading.md",
+        "speed: what holds each `perf.md` row back and the plan to close it",
     ),
     (
         "bench-linear.md",

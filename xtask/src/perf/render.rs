@@ -200,8 +200,9 @@ pub fn markdown(r: &Value) -> String {
             .and_then(Value::as_f64)
             .unwrap_or(f64::NAN);
         md.push_str(&format!(
-            "| `icor probe all --quick`, `--jobs {}` | wall time | – | – | – | {} | – | – | ≤ 10 min | {} |\n",
+            "| `icor probe all --quick`, `--jobs {}`{} | wall time | – | – | – | {} | – | – | ≤ 10 min | {} |\n",
             p.get("all_quick_jobs").unwrap_or(&Value::Null),
+            if p.contains_key("carried_from") { " (carried over, see below)" } else { "" },
             minutes(all),
             verdict(Some(all <= 600.0)),
         ));
@@ -284,7 +285,7 @@ pub fn markdown(r: &Value) -> String {
     if let Some(p) = r["probe"].as_object() {
         let d = &p["docs_authors"];
         let one = f(d, &["serial_one_thread_s"]);
-        md.push_str("\n## Boundary study: intra-op threads or concurrent runs\n\n");
+        md.push_str("## Boundary study: intra-op threads or concurrent runs\n\n");
         if let Some(from) = p.get("carried_from").and_then(Value::as_str) {
             md.push_str(&format!(
                 "Measured by `bench perf --probe` in {from} (load average {} before, \
@@ -295,7 +296,7 @@ pub fn markdown(r: &Value) -> String {
         }
         md.push_str(&format!(
             "`icor probe docs --quick --protocol authors` ({} runs: 4 document counts × 3 seeds), \
-             timed three ways in this run:\n\n",
+             timed three ways:\n\n",
             d["runs"]
         ));
         md.push_str("| how | wall time | speed-up |\n|---|---:|---:|\n");
