@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""PyTorch (CPU, float32) side of `cargo xtask bench llm`: the same measurement as
-crates/icor-rag/examples/llm_bench.rs — prefill tokens/s at 512 tokens, then greedy decode
+"""PyTorch (CPU, float32) peer in `cargo xtask bench perf`: the same measurement as
+crates/icor-llm/examples/llm_bench.rs — prefill tokens/s at 512 tokens, then greedy decode
 tokens/s with the KV cache after that context — for transformers loading the same GGUF.
 
-    ~/.cache/icor/pyref-llm/bin/python scripts/llm_speed_torch.py [--threads N] [--decode N] MODEL...
+    ~/.cache/icor/pyref-bench/bin/python scripts/llm_speed_torch.py [--threads N] [--decode N] MODEL...
 Prints one JSON line per model.
 """
 import argparse

@@ -4,7 +4,9 @@
 icor's dense retriever does (256-token budget, mean pooling, normalised) and prints one JSON line
 {"passages", "seconds", "passages_per_second", "threads", "reference"}.
 
-Uses the venv of scripts/retrieval_parity_fixture.py (~/.cache/icor/pyref-retrieval).
+Uses the venv of scripts/retrieval_parity_fixture.py (~/.cache/icor/pyref-retrieval) for
+`cargo xtask retrieval-report`, or scripts/bench_peers_venv.sh (~/.cache/icor/pyref-bench) for
+`cargo xtask bench perf`.
 """
 
 import argparse

@@ -1,8 +1,9 @@
 //! Backbone speed: prefill tokens/s at 512 tokens and greedy decode tokens/s (KV cache, after
 //! that 512-token context), plus the machine's measured memory bandwidth, as one JSON
-//! line per model and device. Used by `cargo xtask bench llm` for `reports/perf.md`.
+//! line per model and device. Used by `cargo xtask bench perf` for `reports/perf.md`.
 //!
-//! `cargo run -p icor-rag --example llm_bench -- [--device flex|wgpu] [--decode N] MODEL...`
+//! `cargo build --workspace --example llm_bench && target/debug/examples/llm_bench [--device flex|wgpu] [--decode N] MODEL...`
+//! (`--workspace`: the feature set of the test build, so burn is not compiled again).
 
 use std::time::Instant;
 

@@ -9,7 +9,8 @@
 //! quantised operand goes through burn-backend's default `q_matmul`, which dequantises it to
 //! f32 first, so a quantised weight costs a dequantisation on every use.
 //!
-//! `cargo run -p icor-llm --example quant_matmul -- [--reps N] MODEL...`
+//! `cargo build --workspace --example quant_matmul && target/debug/examples/quant_matmul [--reps N] MODEL...`
+//! (`--workspace`: the feature set of the test build, so burn is not compiled again).
 
 use std::time::Instant;
 

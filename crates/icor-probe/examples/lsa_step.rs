@@ -7,7 +7,8 @@
 //! forward the depth-1 LSA, half-MSE, backward, global-norm clip 0.001, Adam (lr 5e-4,
 //! β₂ 0.98). Best of `--rounds` rounds of `--steps` steps after 3 warm-up steps; one JSON line.
 //!
-//! `cargo run -p icor-probe --example lsa_step -- [--batch B] [--steps S] [--rounds R]`
+//! `cargo build --workspace --example lsa_step && target/debug/examples/lsa_step [--batch B] [--steps S] [--rounds R]`
+//! (`--workspace`: the feature set of the test build, so burn is not compiled again).
 
 use std::time::Instant;
 

@@ -4,7 +4,8 @@
 //! rounds after a warm-up batch. Prints one JSON line. Used by `cargo xtask bench perf`, whose
 //! peer is `scripts/retrieval_st_bench.py` on the same passages.
 //!
-//! `cargo run -p icor-qa --example encode_speed -- [--passages N] [--rounds R]`
+//! `cargo build --workspace --example encode_speed && target/debug/examples/encode_speed [--passages N] [--rounds R]`
+//! (`--workspace`: the feature set of the test build, so burn is not compiled again).
 
 use std::time::Instant;
 
