@@ -13,20 +13,12 @@ import argparse
 import json
 import os
 import time
-from pathlib import Path
 
 import llama_cpp
 import numpy as np
 from llama_cpp import Llama
 
-HOME = Path(os.environ.get("ICOR_HOME", Path.home() / ".cache" / "icor"))
-MODELS = {
-    "smollm2-135m": HOME / "smollm2-135m" / "SmolLM2-135M-Instruct.Q4_1.gguf",
-    "qwen2.5-0.5b": HOME / "qwen2.5-0.5b" / "qwen2.5-coder-0.5b-instruct.gguf",
-}
-PREFILL = 512
-TEXT = ("Wilhelm Conrad Röntgen was a German physicist who produced and detected "
-        "electromagnetic radiation in a wavelength range known as X-rays. ")
+from llm_speed_common import MODELS, PREFILL, TEXT
 
 
 def bench(name, decode, threads):
