@@ -76,28 +76,15 @@ pub fn scalar(root: &Path) -> Result<Build> {
     copy_sources(root, &src)?;
     let manifest = src.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest)?;
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("burn = "))
-        .with_context(|| format!("{}: no `burn = ` line", manifest.display()))?;
-    let patched_line = line.replace(", \"rayon\", \"simd\"", "");
-    ensure!(
-        patched_line != line,
-        "{}: burn's line does not list `\"rayon\", \"simd\"` as expected: {line}",
-        manifest.display()
-    );
-    let text = text.replace(line, &patched_line);
-    let flex = text
-        .lines()
-        .find(|l| l.starts_with("burn-flex = "))
-        .with_context(|| format!("{}: no `burn-flex = ` line", manifest.display()))?;
-    let patched_flex = flex.replace("features = [\"x86-v4\"]", "features = []");
-    ensure!(
-        patched_flex != flex,
-        "{}: burn-flex's line does not ask for `x86-v4` as expected: {flex}",
-        manifest.display()
-    );
-    write_if_changed(&manifest, text.replace(flex, &patched_flex).as_bytes())?;
+    let text = patch_line(&manifest, &text, "burn = ", ", \"rayon\", \"simd\"", "")?;
+    let text = patch_line(
+        &manifest,
+        &text,
+        "burn-flex = ",
+        "features = [\"x86-v4\"]",
+        "features = []",
+    )?;
+    write_if_changed(&manifest, text.as_bytes())?;
     let target = base.join("target");
     eprintln!(
         "bench perf: building the scalar variant in {} (burn without rayon/simd)",
@@ -110,6 +97,21 @@ pub fn scalar(root: &Path) -> Result<Build> {
         label: "burn without `rayon`, `simd` and `x86-v4` (before)",
         examples: target.join("debug/examples"),
     })
+}
+
+/// `text` with `from` replaced by `to` on the line starting with `prefix`; an error naming the
+/// manifest when that line is missing or lacks `from`.
+fn patch_line(manifest: &Path, text: &str, prefix: &str, from: &str, to: &str) -> Result<String> {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .with_context(|| format!("{}: no `{prefix}` line", manifest.display()))?;
+    ensure!(
+        line.contains(from),
+        "{}: the `{prefix}` line does not contain `{from}` as expected: {line}",
+        manifest.display()
+    );
+    Ok(text.replace(line, &line.replace(from, to)))
 }
 
 /// burn-flex must resolve without both features in the scalar copy (nothing else turns them on).

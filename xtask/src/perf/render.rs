@@ -131,45 +131,60 @@ pub fn markdown(r: &Value) -> String {
             goal_ratio: Some(1.0),
         },
     ];
-    let models = ["smollm2-135m", "qwen2.5-0.5b"];
-    for m in models {
-        let l = &w[format!("llm/{m}").as_str()];
-        rows.push(Row {
-            workload: format!("LLM prefill, 512 tokens, {m}"),
-            unit: "tokens/s",
-            peer: "PyTorch f32",
-            peer_value: f(l, &["torch", "prefill_tok_s"]),
-            before: f(l, &["scalar", "prefill_tok_s"]),
-            now: f(l, &["now", "prefill_tok_s"]),
-            goal: "≥ 1.2×",
-            goal_ratio: Some(1.2),
-        });
-    }
-    for m in models {
-        let l = &w[format!("llm/{m}").as_str()];
-        rows.push(Row {
-            workload: format!("LLM decode, f32 weights, {m}"),
-            unit: "weight GB/s",
-            peer: "memcpy bandwidth",
-            peer_value: f(l, &["now", "machine_copy_gb_s"]),
-            before: f(l, &["scalar", "decode_gb_s"]),
-            now: f(l, &["now", "decode_gb_s"]),
-            goal: "≥ 50 %",
-            goal_ratio: Some(0.5),
-        });
-    }
-    for m in models {
-        let l = &w[format!("llm/{m}").as_str()];
-        rows.push(Row {
-            workload: format!("LLM decode, {m}"),
-            unit: "tokens/s",
-            peer: "llama.cpp (quantised)",
-            peer_value: f(l, &["llama_cpp", "decode_tok_s"]),
-            before: f(l, &["scalar", "decode_tok_s"]),
-            now: f(l, &["now", "decode_tok_s"]),
-            goal: "measured",
-            goal_ratio: None,
-        });
+    let models = super::MODELS;
+    // (workload, unit, peer, peer's value, burn's value, goal, goal ratio) per LLM row kind
+    type Llm = (
+        &'static str,
+        &'static str,
+        &'static str,
+        [&'static str; 2],
+        &'static str,
+        &'static str,
+        Option<f64>,
+    );
+    let llm_rows: [Llm; 3] = [
+        (
+            "LLM prefill, 512 tokens",
+            "tokens/s",
+            "PyTorch f32",
+            ["torch", "prefill_tok_s"],
+            "prefill_tok_s",
+            "≥ 1.2×",
+            Some(1.2),
+        ),
+        (
+            "LLM decode, f32 weights",
+            "weight GB/s",
+            "memcpy bandwidth",
+            ["now", "machine_copy_gb_s"],
+            "decode_gb_s",
+            "≥ 50 %",
+            Some(0.5),
+        ),
+        (
+            "LLM decode",
+            "tokens/s",
+            "llama.cpp (quantised)",
+            ["llama_cpp", "decode_tok_s"],
+            "decode_tok_s",
+            "measured",
+            None,
+        ),
+    ];
+    for (workload, unit, peer, peer_path, key, goal, goal_ratio) in llm_rows {
+        for m in models {
+            let l = &w[format!("llm/{m}").as_str()];
+            rows.push(Row {
+                workload: format!("{workload}, {m}"),
+                unit,
+                peer,
+                peer_value: f(l, &peer_path),
+                before: f(l, &["scalar", key]),
+                now: f(l, &["now", key]),
+                goal,
+                goal_ratio,
+            });
+        }
     }
     md.push_str("## The targets of issue 12\n\n");
     md.push_str("| workload | unit | peer | peer | before | now | now ÷ before | now ÷ peer | goal | met |\n");
