@@ -1,7 +1,8 @@
 //! `cargo xtask figures [--check]`: renders every probe figure from the sweep files under
 //! `reports/probe/` (written by `icor probe`), and the EM-vs-cost figure of every RAG results
 //! file under `reports/rag/` (written by `icor rag run`), into `reports/figures/{name}.svg`
-//! and `.png`.
+//! and `.png`; and the mechanism study's figures from `reports/mechanism/` (`icor rag
+//! mechanism`).
 //!
 //! Each figure family (one file under `figures/`) turns one sweep file into plain figure specs
 //! (`spec.rs`); `render.rs` draws a spec on the SVG and on the bitmap backend. The text is laid
@@ -18,6 +19,7 @@ mod depth;
 mod docs;
 mod features;
 mod labels;
+mod mechanism;
 mod nonlinear;
 mod rag;
 mod render;
@@ -119,6 +121,7 @@ pub fn run(root: &Path, check: bool) -> Result<()> {
     register_font()?;
     let mut figs = build(&root.join("reports/probe"))?;
     figs.extend(rag::figures(&root.join("reports/rag"))?);
+    figs.extend(mechanism::figures(&root.join("reports"))?);
     let dest = root.join("reports/figures");
     if check {
         let tmp = tempfile::tempdir().context("creating a temporary folder")?;

@@ -10,12 +10,14 @@
 //!   `reports/probe/*.json` (see `figures.rs`); `--check` fails when a committed figure is stale.
 //! - `cargo xtask rag-report [--check]`: `reports/rag-<profile>.md` from
 //!   `reports/rag/<profile>.json` (written by `icor rag run`).
+//! - `cargo xtask mechanism-report [--check]`: `reports/mechanism.md` from
+//!   `reports/mechanism/*.json` (written by `icor rag mechanism`).
 //! - `cargo xtask features`: `cargo run -p icor`, `cargo xtask` and `cargo test --workspace`
 //!   resolve the same features, so burn is compiled once per build folder (see `features.rs`).
 //! - `cargo xtask reports-index [--check]`: `reports/README.md`, every report linked with its
 //!   headline results (the index `icor reproduce` writes for its own folder).
 //! - `cargo xtask check`: `features` and the `--check` of verify-report, probe-report,
-//!   rag-report, figures and reports-index; `reports/perf.md` matches `reports/perf.json`.
+//!   rag-report, mechanism-report, figures and reports-index; `reports/perf.md` matches `reports/perf.json`.
 //! - `cargo xtask bench perf [--probe] [--no-scalar]`: `reports/perf.md`, icor's speed with and
 //!   without burn's rayon/simd against JAX, sentence-transformers, PyTorch, llama.cpp and the
 //!   machine's memcpy/sgemm limits, in one run (see `perf/`).
@@ -26,6 +28,7 @@ mod bench;
 mod features;
 mod figures;
 mod machine;
+mod mechanism_report;
 mod perf;
 mod probe_report;
 mod rag_report;
@@ -49,16 +52,20 @@ fn main() -> Result<()> {
             .and_then(|_| verify_report::run(&root, true))
             .and_then(|_| probe_report::run(&root, true))
             .and_then(|_| rag_report::run(&root, true))
+            .and_then(|_| mechanism_report::run(&root, true))
             .and_then(|_| figures::run(&root, true))
             .and_then(|_| reports_index::run(&root, true))
             .and_then(|_| perf::check(&root)),
         Some("reports-index") => reports_index::run(&root, args.iter().any(|a| a == "--check")),
         Some("probe-report") => probe_report::run(&root, args.iter().any(|a| a == "--check")),
         Some("rag-report") => rag_report::run(&root, args.iter().any(|a| a == "--check")),
+        Some("mechanism-report") => {
+            mechanism_report::run(&root, args.iter().any(|a| a == "--check"))
+        }
         Some("figures") => figures::run(&root, args.iter().any(|a| a == "--check")),
         Some("retrieval-report") => retrieval_report::run(&root, &args[1..]),
         _ => bail!(
-            "usage: cargo xtask <features | verify-report [--check] | bench [criterion args] | bench perf [--probe] [--no-scalar] | check | retrieval-report [--limit N] [--skip-st] | probe-report [--check] | rag-report [--check] | figures [--check] | reports-index [--check]>"
+            "usage: cargo xtask <features | verify-report [--check] | bench [criterion args] | bench perf [--probe] [--no-scalar] | check | retrieval-report [--limit N] [--skip-st] | probe-report [--check] | rag-report [--check] | mechanism-report [--check] | figures [--check] | reports-index [--check]>"
         ),
     }
 }

@@ -60,6 +60,7 @@ pub mod rope;
 pub mod rows;
 pub mod tensor_util;
 pub mod tokenizer;
+pub mod trace;
 pub mod weights;
 
 pub use adapt::{Adaptation, Proj};

@@ -149,6 +149,11 @@ impl Llm {
         &self.device
     }
 
+    /// The rotary tables (for passes that run the blocks themselves, e.g. [`crate::trace`]).
+    pub(crate) fn rope(&self) -> &Rope {
+        &self.rope
+    }
+
     /// Final-norm hidden states `[b, t, d]` of token ids `[b, t]`, continuing `cache` (whose
     /// length is the position of the first token) when given.
     pub fn forward_hidden(

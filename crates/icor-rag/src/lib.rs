@@ -21,6 +21,7 @@
 //! | [`run`] | `icor rag run`: every stage, resumable |
 //! | [`merge`] | `icor rag merge`: one results file from runs over disjoint retrievers or methods |
 //! | [`ablation`] | a variant run (e.g. the interface on every layer) against the profile's, paired |
+//! | [`mechanism`] | `icor rag mechanism`: in-context demonstrations against one gradient step, with controls |
 
 pub mod ablation;
 pub mod adapter;
@@ -36,6 +37,7 @@ pub mod hypertuning;
 pub mod loss;
 pub mod matching;
 pub mod merge;
+pub mod mechanism;
 pub mod meta;
 pub mod method;
 pub mod optim;

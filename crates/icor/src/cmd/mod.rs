@@ -4,6 +4,7 @@ pub mod data;
 pub mod fetch;
 pub mod generate;
 pub mod logits;
+pub mod mechanism;
 pub mod probe;
 pub mod rag;
 pub mod reproduce;

@@ -51,6 +51,10 @@ enum Sub {
         #[arg(long, default_value = "reports")]
         report_dir: PathBuf,
     },
+    /// Does the frozen LLM use its retrieved demonstrations like one gradient step on the
+    /// Q/K/V interface? In-context effect vs the step, against random, shuffled-answer,
+    /// other-context and reordering controls (resumable; writes reports/mechanism.md).
+    Mechanism(crate::cmd::mechanism::Args),
     /// List a profile's settings and methods.
     Show {
         #[arg(long, default_value = "quick", value_parser = PROFILES)]
@@ -117,6 +121,7 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
     match args.command {
         Sub::Run(a) | Sub::Eval(a) => stages(a, Stage::Eval),
         Sub::Adapter(a) => stages(a, Stage::Adapter),
+        Sub::Mechanism(a) => crate::cmd::mechanism::run_cmd(a),
         Sub::Targets(a) => stages(a, Stage::Targets),
         Sub::Predictor(a) => stages(a, Stage::Predictor),
         Sub::Report { results, out } => {

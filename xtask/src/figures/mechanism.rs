@@ -1,0 +1,94 @@
+//! The mechanism study's figures, one per analysis file (`reports/mechanism/<name>.json`,
+//! written by `icor rag mechanism`): at the fitted η of each interface, the centred cosine of
+//! `Δ_ICL` with the step and with each control (95 % CI), the demo-specific parts matched and
+//! permuted; and SimAOU per layer for the step against the rescaled random update.
+
+use std::path::Path;
+
+use anyhow::Result;
+use icor_rag::mechanism::analysis::Interface;
+use icor_rag::mechanism::files::load_all;
+use icor_rag::stats::Estimate;
+
+use super::spec::{Figure, Kind, Panel, Point, Series, color};
+
+fn point(x: usize, e: &Estimate) -> Point {
+    let mut p = Point::new(x as f64, e.mean);
+    if e.lo.is_finite() {
+        p.lo = Some(e.lo);
+        p.hi = Some(e.hi);
+    }
+    p
+}
+
+fn cosines(i: &Interface) -> Panel {
+    let at = i.at.iter().find(|a| a.fitted).unwrap_or(&i.at[0]);
+    let mut p = Panel::new(
+        format!("interface {}, η = {:e}", i.name, at.eta),
+        "what Δ_ICL is compared with",
+        "centred cosine",
+    );
+    let mut cats: Vec<String> = vec![
+        "step".into(),
+        "step, shuffled".into(),
+        "step, other ctx".into(),
+        "random".into(),
+        "random, rescaled".into(),
+        "s: matched".into(),
+        "s: permuted".into(),
+    ];
+    let mut ests: Vec<&Estimate> = at.rows.iter().map(|r| &r.cos_centred).collect();
+    ests.push(&at.specific.matched);
+    ests.push(&at.specific.permuted);
+    cats.truncate(ests.len());
+    p.categories = Some(cats);
+    let pts: Vec<Point> = ests.iter().enumerate().map(|(x, e)| point(x, e)).collect();
+    p.series.push(Series::new("Δ_ICL vs …", color::MODEL, Kind::Points { joined: false }, pts));
+    p.series.push(Series::new("zero", color::CONTROL, Kind::HLine, vec![Point::new(0.0, 0.0)]));
+    p
+}
+
+fn simaou(i: &Interface, first: usize) -> Panel {
+    let at = i.at.iter().find(|a| a.fitted).unwrap_or(&i.at[0]);
+    let mut p = Panel::new(format!("SimAOU per layer, {}", i.name), "layer", "cosine of attention-output changes");
+    let pts = |v: &[Estimate]| -> Vec<Point> { v.iter().enumerate().map(|(l, e)| point(first + l, e)).collect() };
+    p.series.push(Series::new("step", color::GD, Kind::Line { dashed: false, band: true }, pts(&at.attn_layers)));
+    p.series.push(Series::new(
+        "random, rescaled",
+        color::CONTROL,
+        Kind::Line { dashed: true, band: true },
+        pts(&at.attn_layers_random),
+    ));
+    p
+}
+
+pub fn figures(reports: &Path) -> Result<Vec<Figure>> {
+    let mut out = Vec::new();
+    let dir = reports.join("mechanism");
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    for (name, a) in names.iter().zip(load_all(reports)?) {
+        let mut fig = Figure {
+            name: format!("mechanism-{name}"),
+            title: format!("In-context demonstrations vs one gradient step, {}", a.settings.model),
+            cols: a.interfaces.len().max(1),
+            panels: Vec::new(),
+        };
+        for i in &a.interfaces {
+            fig.panels.push(cosines(i));
+        }
+        for i in &a.interfaces {
+            let first = i.at.first().map_or(0, |at| a.n_layers - at.attn_layers.len());
+            fig.panels.push(simaou(i, first));
+        }
+        out.push(fig);
+    }
+    Ok(out)
+}
