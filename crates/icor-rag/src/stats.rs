@@ -6,13 +6,22 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-/// A mean with its 95 % percentile-bootstrap interval.
+/// A mean with its 95 % percentile-bootstrap interval (`lo`/`hi` NaN when there are too few
+/// samples; JSON writes NaN as `null`, read back as NaN).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Estimate {
+    #[serde(deserialize_with = "nan_if_null")]
     pub mean: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub lo: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub hi: f64,
     pub n: usize,
+}
+
+/// Reads a JSON number, or `null` (how serde_json writes NaN) as NaN.
+pub fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 fn mean(x: &[f64]) -> f64 {
@@ -116,6 +125,16 @@ pub fn median_p90(x: &[f64]) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_estimate_without_interval_round_trips_through_json() {
+        let e = Estimate { mean: 0.5, lo: f64::NAN, hi: f64::NAN, n: 1 };
+        let json = serde_json::to_string(&e).unwrap();
+        assert!(json.contains("null"));
+        let back: Estimate = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.mean, 0.5);
+        assert!(back.lo.is_nan() && back.hi.is_nan());
+    }
 
     #[test]
     fn bootstrap_interval_contains_the_mean_and_shrinks_with_n() {

@@ -9,6 +9,8 @@
 //!   predictor, against the untrained control.
 //! - Method: every `rag/<profile>.json`: which retrievers and sets it covers and the paper's
 //!   claims as `icor_rag::claims` judges them.
+//! - Premise: every `mechanism/<name>.json`: the verdicts `icor_rag::mechanism::analysis`
+//!   reaches at the fitted η of each interface.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -21,7 +23,7 @@ use icor_probe::sweep::{Run, summarise};
 pub const THEORY_CASES: u64 = 2000;
 
 /// Reports a folder may hold, with what each is; only those present are linked.
-const REPORTS: [(&str, &str); 20] = [
+const REPORTS: [(&str, &str); 22] = [
     (
         "verify.md",
         "theory: every identity of the linear theory on 2000 random cases",
@@ -69,6 +71,14 @@ const REPORTS: [(&str, &str); 20] = [
     ),
     ("rag-compute.md", "RAG-GD: compute cost of each stage"),
     (
+        "mechanism.md",
+        "the premise at LLM scale: in-context demonstrations against one gradient step on the Q/K/V interface, with controls, generated from `mechanism/*.json`",
+    ),
+    (
+        "mechanism-reading.md",
+        "the premise at LLM scale: what the mechanism study says for the paper and for RAG-GD",
+    ),
+    (
         "retrieval.md",
         "retrieval: recall@k and speed of BM25 and dense MiniLM",
     ),
@@ -112,6 +122,7 @@ pub fn render(dir: &Path) -> Result<String> {
     theory(&mut out)?;
     probe(&mut out, dir)?;
     rag(&mut out, dir)?;
+    mechanism(&mut out, dir)?;
     Ok(out)
 }
 
@@ -264,5 +275,42 @@ fn rag(out: &mut String, dir: &Path) -> Result<()> {
         icor_rag::claims::table(out, &claims);
         out.push('\n');
     }
+    Ok(())
+}
+
+/// Premise: the mechanism study's verdicts per model and interface.
+fn mechanism(out: &mut String, dir: &Path) -> Result<()> {
+    let analyses = icor_rag::mechanism::files::load_all(dir)?;
+    if analyses.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "### The premise at LLM scale: demonstrations in context vs one gradient step\n"
+    )?;
+    writeln!(out, "| model | contexts | interface | whole effect vs random update | demo-specific part vs permutation |")?;
+    writeln!(out, "|---|---|---|---|---|")?;
+    for a in &analyses {
+        for i in &a.interfaces {
+            let at = i.at.iter().find(|x| x.fitted).unwrap_or(&i.at[0]);
+            writeln!(
+                out,
+                "| {} | {} of {}{} | {} (η = {:e}) | {} (centred cos {:.3}) | {} (matched − permuted {:+.3} [{:+.3}, {:+.3}]) |",
+                a.settings.model,
+                a.measured,
+                a.settings.contexts,
+                if a.complete { "" } else { ", partial" },
+                i.name,
+                at.eta,
+                i.verdict_whole,
+                at.rows[0].cos_centred.mean,
+                i.verdict_specific,
+                at.specific.matched_minus_permuted.diff.mean,
+                at.specific.matched_minus_permuted.diff.lo,
+                at.specific.matched_minus_permuted.diff.hi,
+            )?;
+        }
+    }
+    out.push('\n');
     Ok(())
 }

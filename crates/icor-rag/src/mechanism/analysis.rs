@@ -3,21 +3,18 @@
 //! against each control, the permutation baseline of the demo-specific agreement, and a
 //! verdict by stated rules.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::contexts::Context;
-use super::effect::cosine;
+use super::cross::{Cross, icl_of};
 use super::record::{ContextRecord, gd_key, pair_key};
 use super::settings::{InterfaceSpec, Settings};
-use super::study::{context_stamp, vectors_path};
+use super::study::context_stamp;
 use crate::error::Result;
-use crate::stats::{Estimate, Paired, bootstrap_avg, paired};
-use crate::tensors::TensorFile;
+use crate::stats::{Estimate, Paired, bootstrap_avg, nan_if_null, paired};
 
 const RESAMPLES: usize = 2000;
 
@@ -50,6 +47,7 @@ pub struct Row {
 pub struct GridPoint {
     pub eta: f64,
     /// `Σ‖Δ_ICL − Δ_GD(η)‖² / Σ‖Δ_ICL‖²` over the fit split (centred; 1 = no update).
+    #[serde(deserialize_with = "nan_if_null")]
     pub residual: f64,
 }
 
@@ -61,9 +59,11 @@ pub struct EtaFit {
     pub best: f64,
     /// Least squares under linearity from the smallest η: `η₀ Σ⟨Δ_ICL, Δ_GD(η₀)⟩ / Σ‖Δ_GD(η₀)‖²`
     /// (negative: the step's direction is anti-aligned with the in-context effect).
+    #[serde(deserialize_with = "nan_if_null")]
     pub least_squares: f64,
     /// The η at which the step moves the output as far as the demonstrations do (median
     /// over the fit split of `η₀ ‖Δ_ICL‖ / ‖Δ_GD(η₀)‖`).
+    #[serde(deserialize_with = "nan_if_null")]
     pub size_match: f64,
     pub fit_contexts: usize,
 }
@@ -158,7 +158,9 @@ pub struct Analysis {
     pub reported: usize,
     pub complete: bool,
     /// Median seconds per context and its sequences' token counts.
+    #[serde(deserialize_with = "nan_if_null")]
     pub seconds_median: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub tokens_in_context_median: f64,
     pub in_context: InContext,
     pub interfaces: Vec<Interface>,
@@ -249,7 +251,8 @@ pub fn analyse(
         rep: records.iter().filter(|r| !s.is_fit(r.index)).collect(),
         seed,
     };
-    let vectors = load_vectors(s, &cx.rep, out, model_sha256)?;
+    let idx: Vec<usize> = cx.rep.iter().map(|r| r.index).collect();
+    let cross = Cross::update(out, &context_stamp(s, model_sha256), &idx, &cross_names(s))?;
     let icl = |k: &str, f: &dyn Fn(&super::effect::EffectSummary) -> f64| -> Vec<f64> {
         cx.rep.iter().map(|r| f(&r.effects[k])).collect()
     };
@@ -271,7 +274,7 @@ pub fn analyse(
     let interfaces = s
         .interfaces
         .iter()
-        .map(|spec| interface(&cx, &vectors, spec, n_layers - split_of(spec.top_layers, n_layers)))
+        .map(|spec| interface(&cx, &cross, spec, n_layers - split_of(spec.top_layers, n_layers)))
         .collect();
     Ok(Analysis {
         settings: s.clone(),
@@ -292,48 +295,36 @@ fn split_of(top: usize, n: usize) -> usize {
     if top == 0 || top >= n { 0 } else { n - top }
 }
 
-/// Centred first-answer vectors of the reported contexts, by context index and name.
-type Vectors = BTreeMap<usize, BTreeMap<String, Vec<f32>>>;
-
-fn load_vectors(s: &Settings, rep: &[&ContextRecord], out: &Path, sha: &str) -> Result<Vectors> {
-    let stamp = context_stamp(s, sha);
-    let mut v = BTreeMap::new();
-    for r in rep {
-        if let Some(f) = TensorFile::load(&vectors_path(out, r.index), &stamp)? {
-            v.insert(r.index, f.tensors);
+/// Per reported context `i` with both numbers: (matched `cos(icl_i, gd_i)`, centred, from the
+/// record; mean `cos(icl_i, gd_j)` over every other context `j` sharing no demonstration,
+/// from the kept cross cosines), and the number of cross pairs.
+fn permutation(cx: &Ctx<'_>, cross: &Cross, gd_name: &str) -> (Vec<f64>, Vec<f64>, usize) {
+    let idx: Vec<usize> = cx.rep.iter().map(|r| r.index).collect();
+    let (perm, pairs) = cross.permuted(gd_name, &idx);
+    let key = pair_key(icl_of(gd_name), gd_name);
+    let (mut matched, mut permuted) = (Vec::new(), Vec::new());
+    for r in &cx.rep {
+        if let (Some(m), Some(p)) = (r.pairs.get(&key), perm.get(&r.index)) {
+            matched.push(m.cos_centred);
+            permuted.push(*p);
         }
-    }
-    Ok(v)
-}
-
-fn cos32(a: &[f32], b: &[f32]) -> f64 {
-    let a: Vec<f64> = a.iter().map(|&x| f64::from(x)).collect();
-    let b: Vec<f64> = b.iter().map(|&x| f64::from(x)).collect();
-    cosine(&a, &b)
-}
-
-/// Per reported context `i`: (matched cosine, mean cosine against every other context `j`
-/// sharing no demonstration with `i`), of vectors `icl_name` (of `i`) and `gd_name` (of `j`).
-fn permutation(v: &Vectors, icl_name: &str, gd_name: &str) -> (Vec<f64>, Vec<f64>, usize) {
-    let (mut matched, mut permuted, mut pairs) = (Vec::new(), Vec::new(), 0);
-    for (&i, vi) in v {
-        let (Some(a), Some(b)) = (vi.get(icl_name), vi.get(gd_name)) else { continue };
-        let others: Vec<f64> = v
-            .iter()
-            .filter(|(j, _)| **j != i && **j != Context::partner(i))
-            .filter_map(|(_, vj)| vj.get(gd_name).map(|g| cos32(a, g)))
-            .collect();
-        if others.is_empty() {
-            continue;
-        }
-        pairs += others.len();
-        matched.push(cos32(a, b));
-        permuted.push(others.iter().sum::<f64>() / others.len() as f64);
     }
     (matched, permuted, pairs)
 }
 
-fn interface(cx: &Ctx<'_>, v: &Vectors, spec: &InterfaceSpec, layers: usize) -> Interface {
+/// Every step vector the cross cosines cover.
+pub fn cross_names(s: &Settings) -> Vec<String> {
+    s.interfaces
+        .iter()
+        .flat_map(|i| {
+            i.etas.iter().flat_map(move |&e| {
+                ["right", "specific"].map(|k| gd_key(&i.name(), e, k))
+            })
+        })
+        .collect()
+}
+
+fn interface(cx: &Ctx<'_>, v: &Cross, spec: &InterfaceSpec, layers: usize) -> Interface {
     let name = &spec.name();
     // η fit on the fit split, centred vectors.
     let grid: Vec<GridPoint> = spec
@@ -380,7 +371,7 @@ fn interface(cx: &Ctx<'_>, v: &Vectors, spec: &InterfaceSpec, layers: usize) -> 
     Interface { name: name.into(), eta, at, verdict_whole, verdict_specific }
 }
 
-fn at_eta(cx: &Ctx<'_>, v: &Vectors, name: &str, eta: f64, fitted: bool, layers: usize) -> AtEta {
+fn at_eta(cx: &Ctx<'_>, v: &Cross, name: &str, eta: f64, fitted: bool, layers: usize) -> AtEta {
     let seed = cx.seed;
     let g = |k: &str| gd_key(name, eta, k);
     let main = pair_key("icl/right", &g("right"));
@@ -397,8 +388,8 @@ fn at_eta(cx: &Ctx<'_>, v: &Vectors, name: &str, eta: f64, fitted: bool, layers:
         cx.row("answers shuffled, in context and in the step", pair_key("icl/shuffled", &g("shuffled")), None),
         cx.row("another context's demonstrations, in context and in the step", pair_key("icl/other", &g("other")), None),
     ];
-    let (sm, sp, pairs) = permutation(v, "icl/specific", &g("specific"));
-    let (wm, wp, _) = permutation(v, "icl/right", &g("right"));
+    let (sm, sp, pairs) = permutation(cx, v, &g("specific"));
+    let (wm, wp, _) = permutation(cx, v, &g("right"));
     let share = |k: &str, whole: &str| -> Vec<f64> {
         cx.rep
             .iter()

@@ -154,15 +154,16 @@ impl DenseUpdate {
     }
 }
 
-/// `∇_W L(W + ΔW; examples)` for the dense interface at `at`, with the loss: the mean
-/// answer-token cross-entropy over every answer token of `examples` (all layers run).
+/// `∇_W L(W + ΔW; examples)` for the dense interface at `at` (layers `at.first_layer..`), with
+/// the loss: the mean answer-token cross-entropy over every answer token of `examples`. The
+/// layers below the interface run once, without autodiff.
 pub fn gradient(model: &Llm, examples: &[Instance], at: &DenseUpdate) -> Result<(DenseUpdate, f32)> {
     let ad: Device = model.device().clone().autodiff();
     let adapter = at.adapter(&ad, true);
     let refs: Vec<&Instance> = examples.iter().collect();
-    let mut frozen = FrozenStates::new(0);
+    let mut frozen = FrozenStates::new(at.first_layer);
     let batch = AnswerBatch::new(model, &mut frozen, &refs)?;
-    let loss = answer_loss(model, 0, &batch, &Adaptation::lora(&adapter))?;
+    let loss = answer_loss(model, at.first_layer, &batch, &Adaptation::lora(&adapter))?;
     let value = to_vec_f32(loss.clone())[0];
     let grads = loss.backward();
     let mut g = at.clone();

@@ -110,11 +110,13 @@ impl Measurer<'_> {
             pairs: BTreeMap::new(),
             seconds: 0.0,
         };
-        // K = 1: one gradient per demonstration set serves every interface and η.
+        // K = 1: one gradient per demonstration set, on the widest interface, serves every
+        // interface (its restriction to their layers) and η.
+        let widest = s.interfaces.iter().map(|i| self.split(i.top_layers)).min().unwrap_or(0);
         let grads: Option<Vec<DenseUpdate>> = if s.steps == 1 {
             let mut gs = Vec::new();
             for (name, ex) in DEMO_SETS.iter().zip(&sets) {
-                let (g, loss) = gradient(model, ex, &DenseUpdate::zeros(&model.config, 0))?;
+                let (g, loss) = gradient(model, ex, &DenseUpdate::zeros(&model.config, widest))?;
                 record.losses.insert((*name).into(), vec![loss]);
                 gs.push(g);
             }

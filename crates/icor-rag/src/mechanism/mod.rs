@@ -25,10 +25,12 @@
 //! | [`readout`], [`effect`], [`pair`] | one forward pass's readings; effects; pair metrics |
 //! | [`measure`], [`record`] | one context measured and stored |
 //! | [`study`] | every context, resumable |
+//! | [`cross`] | the permutation baseline's cosines across contexts, kept |
 //! | [`analysis`], [`report`], [`files`] | η fit, CIs, baselines, verdicts; `reports/mechanism.md` and its JSON |
 
 pub mod analysis;
 pub mod contexts;
+pub mod cross;
 pub mod dense;
 pub mod effect;
 pub mod files;

@@ -2,7 +2,9 @@
 //! is done (`contexts/<i>.json`, and its vectors in `vectors/<i>.safetensors`, both atomic and
 //! stamped with the settings and the model's sha256), so a killed study resumes at the first
 //! context not on disk and a larger M extends a finished one. The run folder holds no
-//! absolute path: it can move between machines.
+//! absolute path: it can move between machines. The default folder is
+//! `runs/mechanism/<name>/`, committed but for `vectors/` (git-ignored), so a study spans
+//! sessions on different machines.
 
 use std::path::{Path, PathBuf};
 
@@ -125,9 +127,10 @@ pub fn run(o: &StudyOptions) -> Result<StudyRun> {
     })
 }
 
+/// A context is done when its record is on disk (its vectors may have stayed on another
+/// machine: the cross cosines they gave are kept in `cross.json`).
 fn done(out: &Path, i: usize, stamp: &Stamp) -> bool {
     matches!(load_or_rebuild::<ContextRecord>(&record_path(out, i), stamp), Ok(Some(_)))
-        && vectors_path(out, i).exists()
 }
 
 /// The questions of a study with their retrieved documents.

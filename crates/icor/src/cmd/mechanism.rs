@@ -54,7 +54,8 @@ pub struct Args {
     /// The analysis's name in the reports (default: the model's).
     #[arg(long)]
     name: Option<String>,
-    /// Run folder (default: target/icor-mechanism/<name>); a killed study resumes from it.
+    /// Run folder (default: runs/mechanism/<name>, committed but for its vectors/); a killed
+    /// study resumes from it, on this machine or another.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Where `mechanism/<name>.json` and `mechanism.md` go.
@@ -96,7 +97,7 @@ pub fn run_cmd(a: Args) -> Result<ExitCode> {
     };
     settings.check()?;
     let name = a.name.unwrap_or_else(|| sanitize(&a.model));
-    let out = a.out.unwrap_or_else(|| PathBuf::from("target/icor-mechanism").join(&name));
+    let out = a.out.unwrap_or_else(|| PathBuf::from("runs/mechanism").join(&name));
     let options = StudyOptions {
         settings,
         home: icor_assets::home(a.home.as_deref())?,
