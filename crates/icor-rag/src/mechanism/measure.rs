@@ -12,9 +12,10 @@ use super::dense::{DenseUpdate, gd_steps, gradient};
 use super::effect::Effect;
 use super::pair::PairMetrics;
 use super::readout::{Readout, read};
+use super::segments::Teacher;
 use super::record::{ContextRecord, Tokens, gd_key, pair_key};
 use super::segments::{Segments, examples};
-use super::settings::Settings;
+use super::settings::{InterfaceSpec, Settings};
 use crate::error::Result;
 use crate::frozen::FrozenStates;
 use crate::prompt::Instance;
@@ -47,6 +48,7 @@ pub struct Measurer<'a> {
     pub settings: &'a Settings,
 }
 
+/// Every effect of one context, by name (see [`super::record`]).
 struct Effects {
     map: BTreeMap<String, Effect>,
 }
@@ -55,6 +57,16 @@ impl Effects {
     fn get(&self, k: &str) -> &Effect {
         &self.map[k]
     }
+
+    fn insert(&mut self, k: impl Into<String>, e: Effect) {
+        self.map.insert(k.into(), e);
+    }
+}
+
+/// What every stage of one context reads: the query alone and its readout.
+struct Query {
+    alone: Teacher,
+    base: Readout,
 }
 
 impl Measurer<'_> {
@@ -63,30 +75,15 @@ impl Measurer<'_> {
         if top == 0 || top >= n { 0 } else { n - top }
     }
 
+    /// Every stage of one context: the query alone, the in-context effects, the gradients,
+    /// each interface's update effects, then the summaries, pairs and vectors.
     pub fn measure(&self, c: &ContextInput<'_>) -> Result<Measured> {
         let started = Instant::now();
-        let s = self.settings;
-        let model = self.model;
-        let none = Adaptation::none();
-        let mut full = FrozenStates::new(0);
         let alone = c.right.query_alone();
-        let base = read(model, &mut full, &alone, &none, None)?;
-        let n = c.right.demos.len();
-        let order: Vec<usize> = (0..n).collect();
-        let reversed: Vec<usize> = (0..n).rev().collect();
+        let base = read(self.model, &mut FrozenStates::new(0), &alone, &Adaptation::none(), None)?;
+        let q = Query { alone, base };
         let mut fx = Effects { map: BTreeMap::new() };
-        let in_context = c.right.in_context(&order);
-        let icl = [
-            ("icl/right", in_context.clone()),
-            ("icl/reordered", c.right.in_context(&reversed)),
-            ("icl/shuffled", c.shuffled.in_context(&order)),
-            ("icl/other", c.right.in_context_with(&c.other.demos)),
-        ];
-        for (name, seq) in &icl {
-            let r = read(model, &mut full, seq, &none, None)?;
-            fx.map.insert((*name).into(), Effect::between(&base, &r));
-        }
-        full.clear();
+        let in_context = self.in_context(c, &q, &mut fx)?;
         let sets: [Vec<Instance>; 3] = [
             c.right.gd_examples(),
             c.shuffled.gd_examples(),
@@ -98,10 +95,10 @@ impl Measurer<'_> {
             query: c.query.clone(),
             demos: c.demos.clone(),
             tokens: Tokens {
-                query_alone: alone.ids.len(),
-                in_context: in_context.ids.len(),
+                query_alone: q.alone.ids.len(),
+                in_context,
                 examples: sets[0].iter().map(|e| e.prompt.len() + e.answer.len()).sum(),
-                answer: alone.answer_len,
+                answer: q.alone.answer_len,
             },
             losses: BTreeMap::new(),
             update_norms: BTreeMap::new(),
@@ -110,91 +107,136 @@ impl Measurer<'_> {
             pairs: BTreeMap::new(),
             seconds: 0.0,
         };
-        // K = 1: one gradient per demonstration set, on the widest interface, serves every
-        // interface (its restriction to their layers) and η.
-        let widest = s.interfaces.iter().map(|i| self.split(i.top_layers)).min().unwrap_or(0);
-        let grads: Option<Vec<DenseUpdate>> = if s.steps == 1 {
-            let mut gs = Vec::new();
-            for (name, ex) in DEMO_SETS.iter().zip(&sets) {
-                let (g, loss) = gradient(model, ex, &DenseUpdate::zeros(&model.config, widest))?;
-                record.losses.insert((*name).into(), vec![loss]);
-                gs.push(g);
-            }
-            Some(gs)
-        } else {
-            None
-        };
-        for spec in &s.interfaces {
-            let top = spec.top_layers;
-            let split = self.split(top);
-            let iface = spec.name();
-            let mut frozen = FrozenStates::new(split);
-            for (ei, &eta) in spec.etas.iter().enumerate() {
-                let mut updates = Vec::new();
-                for (si, name) in DEMO_SETS.iter().enumerate() {
-                    let u = match &grads {
-                        Some(gs) => gs[si].restrict(split)?.scaled(-eta),
-                        None => {
-                            let (u, losses) = gd_steps(model, &sets[si], split, eta, s.steps)?;
-                            record.losses.insert(format!("{name}/{iface}/{eta:e}"), losses);
-                            u
-                        }
-                    };
-                    updates.push(u);
-                }
-                let seed = s.seed ^ ((c.index as u64) << 20) ^ ((top as u64) << 8) ^ ei as u64;
-                let random = updates[0].random_like(seed);
-                let named = DEMO_SETS.iter().copied().zip(&updates).chain([("random", &random)]);
-                for (name, u) in named {
-                    let key = gd_key(&iface, eta, name);
-                    let e = self.update_effect(&mut frozen, &alone, &base, u)?;
-                    record.update_norms.insert(key.clone(), u.norm());
-                    fx.map.insert(key, e);
-                }
-                // The random update rescaled to move the output as far as the step does.
-                let want = fx.get(&gd_key(&iface, eta, "right")).summary().norm_centred;
-                let got = fx.get(&gd_key(&iface, eta, "random")).summary().norm_centred;
-                let scale = if got > 0.0 { want / got } else { 1.0 };
-                let scaled = random.scaled(scale);
-                let key = gd_key(&iface, eta, "random-scaled");
-                let e = self.update_effect(&mut frozen, &alone, &base, &scaled)?;
-                record.update_norms.insert(key.clone(), scaled.norm());
-                record.random_scale.insert(key.clone(), scale);
-                fx.map.insert(key, e);
-                let spec = fx.get(&gd_key(&iface, eta, "right")).minus(fx.get(&gd_key(&iface, eta, "other")));
-                fx.map.insert(gd_key(&iface, eta, "specific"), spec);
-            }
+        let grads = self.gradients(&sets, &mut record)?;
+        for spec in &self.settings.interfaces {
+            self.interface(c.index, spec, &q, &sets, grads.as_deref(), &mut record, &mut fx)?;
         }
         let spec = fx.get("icl/right").minus(fx.get("icl/other"));
-        fx.map.insert("icl/specific".into(), spec);
-        for (k, e) in &fx.map {
-            record.effects.insert(k.clone(), e.summary());
-        }
-        for (a, b) in pairs(s) {
-            let m = PairMetrics::of(fx.get(&a), fx.get(&b));
-            record.pairs.insert(pair_key(&a, &b), m);
-        }
-        let vectors = fx
-            .map
-            .iter()
-            .filter(|(k, _)| k.ends_with("/right") || k.ends_with("/specific"))
-            .filter(|(k, _)| !k.starts_with("icl/") || *k == "icl/right" || *k == "icl/specific")
-            .map(|(k, e)| (k.clone(), e.centred().iter().map(|&x| x as f32).collect()))
-            .collect();
+        fx.insert("icl/specific", spec);
+        let vectors = self.finish(&fx, &mut record);
         record.seconds = started.elapsed().as_secs_f64();
         Ok(Measured { record, vectors })
     }
 
-    fn update_effect(
+    /// `Δ_ICL` with these demonstrations, reversed, answers shuffled, and another context's;
+    /// returns the in-context prompt's length.
+    fn in_context(&self, c: &ContextInput<'_>, q: &Query, fx: &mut Effects) -> Result<usize> {
+        let n = c.right.demos.len();
+        let order: Vec<usize> = (0..n).collect();
+        let reversed: Vec<usize> = (0..n).rev().collect();
+        let right = c.right.in_context(&order);
+        let len = right.ids.len();
+        let seqs = [
+            ("icl/right", right),
+            ("icl/reordered", c.right.in_context(&reversed)),
+            ("icl/shuffled", c.shuffled.in_context(&order)),
+            ("icl/other", c.right.in_context_with(&c.other.demos)),
+        ];
+        for (name, seq) in &seqs {
+            let r = read(self.model, &mut FrozenStates::new(0), seq, &Adaptation::none(), None)?;
+            fx.insert(*name, Effect::between(&q.base, &r));
+        }
+        Ok(len)
+    }
+
+    /// K = 1: one gradient per demonstration set, on the widest interface, serves every
+    /// interface (its restriction to their layers) and η. K > 1: none (each interface and η
+    /// steps on its own).
+    fn gradients(
         &self,
-        frozen: &mut FrozenStates,
-        alone: &super::segments::Teacher,
-        base: &Readout,
-        u: &DenseUpdate,
-    ) -> Result<Effect> {
+        sets: &[Vec<Instance>; 3],
+        record: &mut ContextRecord,
+    ) -> Result<Option<Vec<DenseUpdate>>> {
+        if self.settings.steps != 1 {
+            return Ok(None);
+        }
+        let widest = self.settings.interfaces.iter().map(|i| self.split(i.top_layers)).min();
+        let zero = DenseUpdate::zeros(&self.model.config, widest.unwrap_or(0));
+        let mut gs = Vec::new();
+        for (name, ex) in DEMO_SETS.iter().zip(sets) {
+            let (g, loss) = gradient(self.model, ex, &zero)?;
+            record.losses.insert((*name).into(), vec![loss]);
+            gs.push(g);
+        }
+        Ok(Some(gs))
+    }
+
+    /// One interface at every η of its grid: the step on each demonstration set, the random
+    /// update of the same block norms, the same rescaled, and the demo-specific part.
+    #[allow(clippy::too_many_arguments)]
+    fn interface(
+        &self,
+        index: usize,
+        spec: &InterfaceSpec,
+        q: &Query,
+        sets: &[Vec<Instance>; 3],
+        grads: Option<&[DenseUpdate]>,
+        record: &mut ContextRecord,
+        fx: &mut Effects,
+    ) -> Result<()> {
+        let split = self.split(spec.top_layers);
+        let iface = spec.name();
+        let mut frozen = FrozenStates::new(split);
+        for (ei, &eta) in spec.etas.iter().enumerate() {
+            let mut updates = Vec::new();
+            for (si, name) in DEMO_SETS.iter().enumerate() {
+                updates.push(match grads {
+                    Some(gs) => gs[si].restrict(split)?.scaled(-eta),
+                    None => {
+                        let (u, losses) = gd_steps(self.model, &sets[si], split, eta, self.settings.steps)?;
+                        record.losses.insert(format!("{name}/{iface}/{eta:e}"), losses);
+                        u
+                    }
+                });
+            }
+            let seed = self.settings.seed
+                ^ ((index as u64) << 20)
+                ^ ((spec.top_layers as u64) << 8)
+                ^ ei as u64;
+            let random = updates[0].random_like(seed);
+            let named = DEMO_SETS.iter().copied().zip(&updates).chain([("random", &random)]);
+            for (name, u) in named {
+                let key = gd_key(&iface, eta, name);
+                fx.insert(key.clone(), self.update_effect(&mut frozen, q, u)?);
+                record.update_norms.insert(key, u.norm());
+            }
+            // The random update rescaled to move the output as far as the step does.
+            let want = fx.get(&gd_key(&iface, eta, "right")).summary().norm_centred;
+            let got = fx.get(&gd_key(&iface, eta, "random")).summary().norm_centred;
+            let scale = if got > 0.0 { want / got } else { 1.0 };
+            let scaled = random.scaled(scale);
+            let key = gd_key(&iface, eta, "random-scaled");
+            fx.insert(key.clone(), self.update_effect(&mut frozen, q, &scaled)?);
+            record.update_norms.insert(key.clone(), scaled.norm());
+            record.random_scale.insert(key, scale);
+            let spec = fx.get(&gd_key(&iface, eta, "right")).minus(fx.get(&gd_key(&iface, eta, "other")));
+            fx.insert(gd_key(&iface, eta, "specific"), spec);
+        }
+        Ok(())
+    }
+
+    fn update_effect(&self, frozen: &mut FrozenStates, q: &Query, u: &DenseUpdate) -> Result<Effect> {
         let adapter = u.adapter(self.model.device(), false);
-        let r = read(self.model, frozen, alone, &Adaptation::lora(&adapter), Some(base))?;
-        Ok(Effect::between(base, &r))
+        let r = read(self.model, frozen, &q.alone, &Adaptation::lora(&adapter), Some(&q.base))?;
+        Ok(Effect::between(&q.base, &r))
+    }
+
+    /// Every effect's summary and every pair into the record; returns the vectors the
+    /// cross-context baseline reads (centred, whole and demo-specific).
+    fn finish(&self, fx: &Effects, record: &mut ContextRecord) -> Vec<(String, Vec<f32>)> {
+        for (k, e) in &fx.map {
+            record.effects.insert(k.clone(), e.summary());
+        }
+        for (a, b) in pairs(self.settings) {
+            let m = PairMetrics::of(fx.get(&a), fx.get(&b));
+            record.pairs.insert(pair_key(&a, &b), m);
+        }
+        fx.map
+            .iter()
+            .filter(|(k, _)| k.starts_with("gd/") || *k == "icl/right" || *k == "icl/specific")
+            .filter(|(k, _)| k.ends_with("/right") || k.ends_with("/specific"))
+            .map(|(k, e)| (k.clone(), e.centred().iter().map(|&x| x as f32).collect()))
+            .collect()
     }
 }
 
