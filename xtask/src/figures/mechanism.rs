@@ -25,18 +25,14 @@ fn cosines(i: &Interface) -> Panel {
     let at = i.at.iter().find(|a| a.fitted).unwrap_or(&i.at[0]);
     let mut p = Panel::new(
         format!("interface {}, η = {:e}", i.name, at.eta),
-        "what Δ_ICL is compared with",
+        "Δ_ICL against (s: demo-specific parts)",
         "centred cosine",
     );
-    let mut cats: Vec<String> = vec![
-        "step".into(),
-        "step, shuffled".into(),
-        "step, other ctx".into(),
-        "random".into(),
-        "random, rescaled".into(),
-        "s: matched".into(),
-        "s: permuted".into(),
-    ];
+    // Short labels (the panel is narrow): the step on these demonstrations, on answer-shuffled
+    // ones, on another context's; the random update, raw and rescaled; the demo-specific
+    // parts, matched and permuted.
+    let mut cats: Vec<String> =
+        ["step", "shuf.", "other", "rand.", "rand.×s", "s", "s perm."].map(String::from).to_vec();
     let mut ests: Vec<&Estimate> = at.rows.iter().map(|r| &r.cos_centred).collect();
     ests.push(&at.specific.matched);
     ests.push(&at.specific.permuted);
@@ -52,13 +48,12 @@ fn simaou(i: &Interface, first: usize) -> Panel {
     let at = i.at.iter().find(|a| a.fitted).unwrap_or(&i.at[0]);
     let mut p = Panel::new(format!("SimAOU per layer, {}", i.name), "layer", "cosine of attention-output changes");
     let pts = |v: &[Estimate]| -> Vec<Point> { v.iter().enumerate().map(|(l, e)| point(first + l, e)).collect() };
-    p.series.push(Series::new("step", color::GD, Kind::Line { dashed: false, band: true }, pts(&at.attn_layers)));
-    p.series.push(Series::new(
-        "random, rescaled",
-        color::CONTROL,
-        Kind::Line { dashed: true, band: true },
-        pts(&at.attn_layers_random),
-    ));
+    // A few layers read better as joined points than as a band.
+    let few = at.attn_layers.len() <= 4;
+    let kind = |dashed: bool| if few { Kind::Points { joined: true } } else { Kind::Line { dashed, band: true } };
+    p.series.push(Series::new("step", color::GD, kind(false), pts(&at.attn_layers)));
+    p.series.push(Series::new("random, rescaled", color::CONTROL, kind(true), pts(&at.attn_layers_random)));
+    p.dodge = if few { 0.05 } else { 0.0 };
     p
 }
 

@@ -36,6 +36,8 @@ pub struct Row {
     pub cos: Estimate,
     pub cos_centred: Estimate,
     pub top1_agree: Estimate,
+    /// Cosine of the gold answer tokens' log-probability changes (teacher-forced).
+    pub gold_cos: Estimate,
     /// Mean SimAOU over the adapted layers.
     pub attn: Estimate,
     /// `cos_centred` of the main comparison minus this row's, paired over contexts.
@@ -229,6 +231,7 @@ impl Ctx<'_> {
             cos: est(&self.pair_values(&pair, |m| m.cos), self.seed),
             cos_centred: est(&cc, self.seed),
             top1_agree: est(&self.pair_values(&pair, |m| b2f(m.top1_agree)), self.seed),
+            gold_cos: est(&self.pair_values(&pair, |m| m.gold_cos), self.seed),
             attn: est(&self.pair_values(&pair, |m| m.attn_mean()), self.seed),
             main_minus_this,
             pair,

@@ -42,7 +42,9 @@ pub fn render(analyses: &[Analysis]) -> String {
          next-token log-probabilities at the first answer position over the whole vocabulary; *centred* removes \
          each vector's mean over the vocabulary (the shift every token shares). η is one value for all contexts, \
          fitted on every {}-th context and reported on the others. CIs are 95 % bootstrap intervals over contexts; \
-         paired differences resample contexts jointly.\n",
+         paired differences resample contexts jointly. *Gold tokens cos* compares the changes of the gold \
+         answer's token log-probabilities, teacher-forced; *SimAOU* (Dai et al. 2023) the changes of each adapted \
+         layer's attention output at the first answer position, averaged over layers.\n",
         analyses.first().map_or(4, |a| a.settings.fit_every)
     );
     let _ = writeln!(o, "## Verdicts at the fitted η\n");
@@ -153,15 +155,16 @@ fn interface(o: &mut String, a: &Analysis, i: &Interface) {
     );
     let at = fitted(i);
     let _ = writeln!(o, "At η = {:e} ({} reported contexts):\n", at.eta, a.reported);
-    let _ = writeln!(o, "| `Δ_ICL` (these demonstrations) against | cos | centred cos | top-1 agree | SimAOU | step − this, centred |");
-    let _ = writeln!(o, "|---|---|---|---|---|---|");
+    let _ = writeln!(o, "| `Δ_ICL` (these demonstrations) against | cos | centred cos | gold tokens cos | top-1 agree | SimAOU | step − this, centred |");
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|");
     for r in at.rows.iter().chain(&at.icl_rows) {
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             r.label,
             e(&r.cos),
             e(&r.cos_centred),
+            e(&r.gold_cos),
             pct(&r.top1_agree),
             e(&r.attn),
             r.main_minus_this.as_ref().map_or("–".into(), p)
