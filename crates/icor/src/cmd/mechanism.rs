@@ -132,12 +132,24 @@ pub fn run_cmd(a: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A model path or name as a file name.
+/// A model's catalogue name as it is (`qwen2.5-0.5b`), a path by its file stem; as a file name.
 fn sanitize(s: &str) -> String {
-    let base = std::path::Path::new(s)
-        .file_stem()
-        .map_or_else(|| s.to_string(), |f| f.to_string_lossy().into_owned());
+    let p = std::path::Path::new(s);
+    let base = if s.contains(std::path::MAIN_SEPARATOR) || s.ends_with(".gguf") {
+        p.file_stem().map_or_else(|| s.to_string(), |f| f.to_string_lossy().into_owned())
+    } else {
+        s.to_string()
+    };
     base.chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_keep_the_catalogue_name_and_take_a_path_by_its_stem() {
+        assert_eq!(super::sanitize("qwen2.5-0.5b"), "qwen2.5-0.5b");
+        assert_eq!(super::sanitize("/models/My Model.Q4.gguf"), "My_Model.Q4");
+    }
 }
