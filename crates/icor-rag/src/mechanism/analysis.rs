@@ -487,3 +487,34 @@ fn rule(d: Estimate, cos: f64, strong: f64) -> &'static str {
         "inconclusive"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(mean: f64, lo: f64, hi: f64) -> Estimate {
+        Estimate { mean, lo, hi, n: 50 }
+    }
+
+    #[test]
+    fn verdict_rules_read_the_interval_and_the_threshold() {
+        assert_eq!(rule(d(0.3, 0.2, 0.4), 0.6, 0.5), "holds");
+        assert_eq!(rule(d(0.3, 0.2, 0.4), 0.4, 0.5), "above the control, but weak");
+        assert_eq!(rule(d(0.0, -0.04, 0.04), 0.6, 0.5), "does not hold");
+        assert_eq!(rule(d(-0.2, -0.3, -0.1), 0.6, 0.5), "does not hold");
+        assert_eq!(rule(d(0.05, -0.1, 0.2), 0.6, 0.5), "inconclusive");
+    }
+
+    #[test]
+    fn correlation_is_pearson_with_an_interval_that_holds_it() {
+        let x: Vec<f64> = (0..40).map(f64::from).collect();
+        let y: Vec<f64> = x.iter().map(|v| 2.0 * v + 1.0).collect();
+        let r = correlation(&x, &y, 1);
+        assert!((r.mean - 1.0).abs() < 1e-12 && r.lo > 0.99);
+        let z: Vec<f64> = x.iter().map(|v| -v).collect();
+        assert!((correlation(&x, &z, 1).mean + 1.0).abs() < 1e-12);
+        let noise: Vec<f64> = (0..40).map(|i| f64::from((i * 7919) % 13)).collect();
+        let r = correlation(&x, &noise, 1);
+        assert!(r.lo <= r.mean && r.mean <= r.hi);
+    }
+}

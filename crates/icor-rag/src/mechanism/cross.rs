@@ -116,3 +116,25 @@ impl Cross {
         (out, pairs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_permuted_baseline_skips_the_context_and_its_partner() {
+        let mut c = Cross::default();
+        let m = c.cos.entry("gd/all/1e-2/specific".into()).or_default();
+        // Context 0's partner is 1: only j = 2, 3 enter its baseline.
+        for (i, j, v) in [(0, 1, 9.0), (0, 2, 0.2), (0, 3, 0.4), (2, 0, 0.1), (2, 3, 9.0)] {
+            m.insert(key(i, j), v);
+        }
+        let (per, pairs) = c.permuted("gd/all/1e-2/specific", &[0, 1, 2, 3]);
+        assert!((per[&0] - 0.3).abs() < 1e-12);
+        assert!((per[&2] - 0.1).abs() < 1e-12, "2's partner 3 is left out");
+        assert!(!per.contains_key(&1));
+        assert_eq!(pairs, 3);
+        assert_eq!(icl_of("gd/top2/1e-1/specific"), "icl/specific");
+        assert_eq!(icl_of("gd/top2/1e-1/right"), "icl/right");
+    }
+}
