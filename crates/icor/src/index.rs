@@ -295,13 +295,13 @@ fn mechanism(out: &mut String, dir: &Path) -> Result<()> {
             let at = i.at.iter().find(|x| x.fitted).unwrap_or(&i.at[0]);
             writeln!(
                 out,
-                "| {} | {} of {}{} | {} (η = {:e}) | {} (centred cos {:.3}) | {} (matched − permuted {:+.3} [{:+.3}, {:+.3}]) |",
+                "| {} | {} of {}{} | {} (η = {}) | {} (centred cos {:.3}) | {} (matched − permuted {:+.3} [{:+.3}, {:+.3}]) |",
                 a.settings.model,
                 a.measured,
                 a.settings.contexts,
                 if a.complete { "" } else { ", partial" },
                 i.name,
-                at.eta,
+                at.label(),
                 i.verdict_whole,
                 at.rows[0].cos_centred.mean,
                 i.verdict_specific,

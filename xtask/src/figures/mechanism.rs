@@ -24,7 +24,7 @@ fn point(x: usize, e: &Estimate) -> Point {
 fn cosines(i: &Interface) -> Panel {
     let at = i.at.iter().find(|a| a.fitted).unwrap_or(&i.at[0]);
     let mut p = Panel::new(
-        format!("interface {}, η = {:e}", i.name, at.eta),
+        format!("interface {}, η = {}", i.name, at.label()),
         "Δ_ICL against (s: demo-specific parts)",
         "centred cosine",
     );

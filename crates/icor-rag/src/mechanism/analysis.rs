@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::cross::{Cross, icl_of};
-use super::record::{ContextRecord, gd_key, pair_key};
+use super::record::{ContextRecord, Point, gd_key, pair_key};
 use super::settings::{InterfaceSpec, Settings};
 use super::study::context_stamp;
 use crate::error::Result;
@@ -44,10 +44,12 @@ pub struct Row {
     pub main_minus_this: Option<Paired>,
 }
 
-/// One point of the η grid, fitted on the fit split.
+/// One point of the η grid (after k steps), fitted on the fit split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GridPoint {
     pub eta: f64,
+    #[serde(default = "one")]
+    pub k: usize,
     /// `Σ‖Δ_ICL − Δ_GD(η)‖² / Σ‖Δ_ICL‖²` over the fit split (centred; 1 = no update).
     #[serde(deserialize_with = "nan_if_null")]
     pub residual: f64,
@@ -57,8 +59,10 @@ pub struct GridPoint {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EtaFit {
     pub grid: Vec<GridPoint>,
-    /// The grid η with the least residual.
+    /// The grid η (and step count) with the least residual.
     pub best: f64,
+    #[serde(default = "one")]
+    pub best_k: usize,
     /// Least squares under linearity from the smallest η: `η₀ Σ⟨Δ_ICL, Δ_GD(η₀)⟩ / Σ‖Δ_GD(η₀)‖²`
     /// (negative: the step's direction is anti-aligned with the in-context effect).
     #[serde(deserialize_with = "nan_if_null")]
@@ -103,10 +107,12 @@ pub struct Gold {
     pub gd_change: Estimate,
 }
 
-/// Everything at one η of one interface.
+/// Everything at one η (after k steps) of one interface.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AtEta {
     pub eta: f64,
+    #[serde(default = "one")]
+    pub k: usize,
     pub fitted: bool,
     pub rows: Vec<Row>,
     /// In-context controls against the step on these demonstrations.
@@ -166,6 +172,18 @@ pub struct Analysis {
     pub tokens_in_context_median: f64,
     pub in_context: InContext,
     pub interfaces: Vec<Interface>,
+}
+
+/// Files written before K > 1 existed read as one step.
+fn one() -> usize {
+    1
+}
+
+impl AtEta {
+    /// `η`, or `η×k` after k > 1 steps.
+    pub fn label(&self) -> String {
+        Point { eta: self.eta, k: self.k }.label()
+    }
 }
 
 fn est(v: &[f64], seed: u64) -> Estimate {
@@ -277,7 +295,7 @@ pub fn analyse(
     let interfaces = s
         .interfaces
         .iter()
-        .map(|spec| interface(&cx, &cross, spec, n_layers - split_of(spec.top_layers, n_layers)))
+        .map(|spec| interface(&cx, &cross, spec, s.steps, n_layers - split_of(spec.top_layers, n_layers)))
         .collect();
     Ok(Analysis {
         settings: s.clone(),
@@ -320,21 +338,21 @@ pub fn cross_names(s: &Settings) -> Vec<String> {
     s.interfaces
         .iter()
         .flat_map(|i| {
-            i.etas.iter().flat_map(move |&e| {
-                ["right", "specific"].map(|k| gd_key(&i.name(), e, k))
-            })
+            i.points(s.steps)
+                .into_iter()
+                .flat_map(move |p| ["right", "specific"].map(|k| gd_key(&i.name(), p, k)))
         })
         .collect()
 }
 
-fn interface(cx: &Ctx<'_>, v: &Cross, spec: &InterfaceSpec, layers: usize) -> Interface {
+fn interface(cx: &Ctx<'_>, v: &Cross, spec: &InterfaceSpec, steps: usize, layers: usize) -> Interface {
     let name = &spec.name();
-    // η fit on the fit split, centred vectors.
-    let grid: Vec<GridPoint> = spec
-        .etas
+    let points = spec.points(steps);
+    // η (and K) fit on the fit split, centred vectors.
+    let grid: Vec<GridPoint> = points
         .iter()
-        .map(|&eta| {
-            let k = gd_key(name, eta, "right");
+        .map(|&p| {
+            let k = gd_key(name, p, "right");
             let (mut num, mut den) = (0.0, 0.0);
             for r in &cx.fit {
                 let a = r.effects["icl/right"].norm_centred;
@@ -343,15 +361,15 @@ fn interface(cx: &Ctx<'_>, v: &Cross, spec: &InterfaceSpec, layers: usize) -> In
                 num += a * a - 2.0 * ab + b * b;
                 den += a * a;
             }
-            GridPoint { eta, residual: if den > 0.0 { num / den } else { f64::NAN } }
+            GridPoint { eta: p.eta, k: p.k, residual: if den > 0.0 { num / den } else { f64::NAN } }
         })
         .collect();
     let best = grid
         .iter()
         .min_by(|a, b| a.residual.total_cmp(&b.residual))
-        .map_or(spec.etas[0], |g| g.eta);
+        .map_or(points[0], |g| Point { eta: g.eta, k: g.k });
     let eta0 = spec.etas.iter().copied().fold(f64::INFINITY, f64::min);
-    let k0 = gd_key(name, eta0, "right");
+    let k0 = gd_key(name, Point { eta: eta0, k: 1 }, "right");
     let (mut ab, mut bb, mut ratios) = (0.0, 0.0, Vec::new());
     for r in &cx.fit {
         let b = r.effects[&k0].norm_centred;
@@ -363,20 +381,21 @@ fn interface(cx: &Ctx<'_>, v: &Cross, spec: &InterfaceSpec, layers: usize) -> In
     }
     let eta = EtaFit {
         grid,
-        best,
+        best: best.eta,
+        best_k: best.k,
         least_squares: if bb > 0.0 { eta0 * ab / bb } else { f64::NAN },
         size_match: median(ratios),
         fit_contexts: cx.fit.len(),
     };
-    let at: Vec<AtEta> = spec.etas.iter().map(|&e| at_eta(cx, v, name, e, e == best, layers)).collect();
+    let at: Vec<AtEta> = points.iter().map(|&p| at_eta(cx, v, name, p, p == best, layers)).collect();
     let fitted = at.iter().find(|a| a.fitted).unwrap_or(&at[0]);
     let (verdict_whole, verdict_specific) = verdicts(fitted);
     Interface { name: name.into(), eta, at, verdict_whole, verdict_specific }
 }
 
-fn at_eta(cx: &Ctx<'_>, v: &Cross, name: &str, eta: f64, fitted: bool, layers: usize) -> AtEta {
+fn at_eta(cx: &Ctx<'_>, v: &Cross, name: &str, p: Point, fitted: bool, layers: usize) -> AtEta {
     let seed = cx.seed;
-    let g = |k: &str| gd_key(name, eta, k);
+    let g = |k: &str| gd_key(name, p, k);
     let main = pair_key("icl/right", &g("right"));
     let rows = UPDATE_ROWS
         .iter()
@@ -435,7 +454,8 @@ fn at_eta(cx: &Ctx<'_>, v: &Cross, name: &str, eta: f64, fitted: bool, layers: u
             .collect()
     };
     AtEta {
-        eta,
+        eta: p.eta,
+        k: p.k,
         fitted,
         rows,
         icl_rows,

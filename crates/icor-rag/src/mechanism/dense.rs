@@ -184,21 +184,23 @@ pub fn gradient(model: &Llm, examples: &[Instance], at: &DenseUpdate) -> Result<
     Ok((g, value))
 }
 
-/// K gradient-descent steps of size `eta` from `ΔW = 0`: `ΔW_GD^(K)`, with the loss before
-/// each step.
+/// K gradient-descent steps of size `eta` from `ΔW = 0`: `ΔW_GD^(k)` after every step
+/// `k = 1…K`, with the loss before each step.
 pub fn gd_steps(
     model: &Llm,
     examples: &[Instance],
     first_layer: usize,
     eta: f64,
     steps: usize,
-) -> Result<(DenseUpdate, Vec<f32>)> {
+) -> Result<(Vec<DenseUpdate>, Vec<f32>)> {
     let mut w = DenseUpdate::zeros(&model.config, first_layer);
     let mut losses = Vec::with_capacity(steps);
+    let mut snapshots = Vec::with_capacity(steps);
     for _ in 0..steps {
         let (g, loss) = gradient(model, examples, &w)?;
         w.add_scaled(&g, -eta)?;
         losses.push(loss);
+        snapshots.push(w.clone());
     }
-    Ok((w, losses))
+    Ok((snapshots, losses))
 }

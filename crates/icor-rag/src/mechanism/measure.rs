@@ -13,7 +13,7 @@ use super::effect::Effect;
 use super::pair::PairMetrics;
 use super::readout::{Readout, read};
 use super::segments::Teacher;
-use super::record::{ContextRecord, Tokens, gd_key, pair_key};
+use super::record::{ContextRecord, Point, Tokens, gd_key, pair_key};
 use super::segments::{Segments, examples};
 use super::settings::{InterfaceSpec, Settings};
 use crate::error::Result;
@@ -161,8 +161,7 @@ impl Measurer<'_> {
         Ok(Some(gs))
     }
 
-    /// One interface at every η of its grid: the step on each demonstration set, the random
-    /// update of the same block norms, the same rescaled, and the demo-specific part.
+    /// One interface at every η of its grid and every step k = 1…K.
     #[allow(clippy::too_many_arguments)]
     fn interface(
         &self,
@@ -178,10 +177,11 @@ impl Measurer<'_> {
         let iface = spec.name();
         let mut frozen = FrozenStates::new(split);
         for (ei, &eta) in spec.etas.iter().enumerate() {
-            let mut updates = Vec::new();
+            // snapshots[set][k − 1]: the update after k steps on each demonstration set.
+            let mut snapshots: Vec<Vec<DenseUpdate>> = Vec::new();
             for (si, name) in DEMO_SETS.iter().enumerate() {
-                updates.push(match grads {
-                    Some(gs) => gs[si].restrict(split)?.scaled(-eta),
+                snapshots.push(match grads {
+                    Some(gs) => vec![gs[si].restrict(split)?.scaled(-eta)],
                     None => {
                         let (u, losses) = gd_steps(self.model, &sets[si], split, eta, self.settings.steps)?;
                         record.losses.insert(format!("{name}/{iface}/{eta:e}"), losses);
@@ -189,29 +189,52 @@ impl Measurer<'_> {
                     }
                 });
             }
-            let seed = self.settings.seed
-                ^ ((index as u64) << 20)
-                ^ ((spec.top_layers as u64) << 8)
-                ^ ei as u64;
-            let random = updates[0].random_like(seed);
-            let named = DEMO_SETS.iter().copied().zip(&updates).chain([("random", &random)]);
-            for (name, u) in named {
-                let key = gd_key(&iface, eta, name);
-                fx.insert(key.clone(), self.update_effect(&mut frozen, q, u)?);
-                record.update_norms.insert(key, u.norm());
+            for k in 1..=snapshots[0].len() {
+                let p = Point { eta, k };
+                let updates: Vec<&DenseUpdate> = snapshots.iter().map(|s| &s[k - 1]).collect();
+                let seed = self.settings.seed
+                    ^ ((index as u64) << 20)
+                    ^ ((spec.top_layers as u64) << 8)
+                    ^ ((k as u64 - 1) << 40)
+                    ^ ei as u64;
+                self.point(&iface, p, seed, &updates, &mut frozen, q, record, fx)?;
             }
-            // The random update rescaled to move the output as far as the step does.
-            let want = fx.get(&gd_key(&iface, eta, "right")).summary().norm_centred;
-            let got = fx.get(&gd_key(&iface, eta, "random")).summary().norm_centred;
-            let scale = if got > 0.0 { want / got } else { 1.0 };
-            let scaled = random.scaled(scale);
-            let key = gd_key(&iface, eta, "random-scaled");
-            fx.insert(key.clone(), self.update_effect(&mut frozen, q, &scaled)?);
-            record.update_norms.insert(key.clone(), scaled.norm());
-            record.random_scale.insert(key, scale);
-            let spec = fx.get(&gd_key(&iface, eta, "right")).minus(fx.get(&gd_key(&iface, eta, "other")));
-            fx.insert(gd_key(&iface, eta, "specific"), spec);
         }
+        Ok(())
+    }
+
+    /// The effects of one (η, k): the step on each demonstration set, the random update of
+    /// the same block norms, the same rescaled, and the demo-specific part.
+    #[allow(clippy::too_many_arguments)]
+    fn point(
+        &self,
+        iface: &str,
+        p: Point,
+        seed: u64,
+        updates: &[&DenseUpdate],
+        frozen: &mut FrozenStates,
+        q: &Query,
+        record: &mut ContextRecord,
+        fx: &mut Effects,
+    ) -> Result<()> {
+        let random = updates[0].random_like(seed);
+        let named = DEMO_SETS.iter().copied().zip(updates.iter().copied()).chain([("random", &random)]);
+        for (name, u) in named {
+            let key = gd_key(iface, p, name);
+            fx.insert(key.clone(), self.update_effect(frozen, q, u)?);
+            record.update_norms.insert(key, u.norm());
+        }
+        // The random update rescaled to move the output as far as the step does.
+        let want = fx.get(&gd_key(iface, p, "right")).summary().norm_centred;
+        let got = fx.get(&gd_key(iface, p, "random")).summary().norm_centred;
+        let scale = if got > 0.0 { want / got } else { 1.0 };
+        let scaled = random.scaled(scale);
+        let key = gd_key(iface, p, "random-scaled");
+        fx.insert(key.clone(), self.update_effect(frozen, q, &scaled)?);
+        record.update_norms.insert(key.clone(), scaled.norm());
+        record.random_scale.insert(key, scale);
+        let spec = fx.get(&gd_key(iface, p, "right")).minus(fx.get(&gd_key(iface, p, "other")));
+        fx.insert(gd_key(iface, p, "specific"), spec);
         Ok(())
     }
 
@@ -252,8 +275,8 @@ pub fn pairs(s: &Settings) -> Vec<(String, String)> {
     .collect();
     for spec in &s.interfaces {
         let iface = spec.name();
-        for &eta in &spec.etas {
-            let g = |k: &str| gd_key(&iface, eta, k);
+        for p in spec.points(s.steps) {
+            let g = |k: &str| gd_key(&iface, p, k);
             for kind in ["right", "shuffled", "other", "random", "random-scaled"] {
                 out.push(("icl/right".into(), g(kind)));
             }

@@ -5,7 +5,8 @@
 //! `icl/shuffled` (answers deranged), `icl/other` (the partner context's demonstrations),
 //! `icl/specific` (`icl/right − icl/other`); `gd/<interface>/<η>/<kind>` with kind `right`,
 //! `shuffled`, `other`, `random` (equal per-matrix norms), `random-scaled` (rescaled to move
-//! the first-answer log-probabilities as far as `right`) and `specific` (`right − other`).
+//! the first-answer log-probabilities as far as `right`) and `specific` (`right − other`);
+//! `<η>` is `1e-2` after one step and `1e-2x3` after three (K > 1 keeps every step).
 //! Pair names: `<a> | <b>`.
 
 use std::collections::BTreeMap;
@@ -54,12 +55,21 @@ pub fn pair_key(a: &str, b: &str) -> String {
     format!("{a} | {b}")
 }
 
-/// The name of an update's effect.
-pub fn gd_key(interface: &str, eta: f64, kind: &str) -> String {
-    format!("gd/{interface}/{}/{kind}", eta_label(eta))
+/// One point of an interface's schedule: K steps of size η.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub eta: f64,
+    pub k: usize,
 }
 
-/// `η` as written in names (`1e-2`).
-pub fn eta_label(eta: f64) -> String {
-    format!("{eta:e}")
+impl Point {
+    /// As written in names: `1e-2` for one step, `1e-2x3` for three.
+    pub fn label(&self) -> String {
+        if self.k == 1 { format!("{:e}", self.eta) } else { format!("{:e}x{}", self.eta, self.k) }
+    }
+}
+
+/// The name of an update's effect.
+pub fn gd_key(interface: &str, p: Point, kind: &str) -> String {
+    format!("gd/{interface}/{}/{kind}", p.label())
 }

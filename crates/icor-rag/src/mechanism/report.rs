@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use super::analysis::{Analysis, AtEta, Interface};
+use super::record::Point;
 use crate::stats::{Estimate, Paired};
 
 fn e(x: &Estimate) -> String {
@@ -56,10 +57,10 @@ pub fn render(analyses: &[Analysis]) -> String {
             let rnd = at.rows.iter().find(|r| r.pair.ends_with("/random-scaled"));
             let _ = writeln!(
                 o,
-                "| {} | {} | {:e} | **{}**: centred cos {} vs {}, diff {} | **{}**: matched {} vs permuted {}, diff {} |",
+                "| {} | {} | {} | **{}**: centred cos {} vs {}, diff {} | **{}**: matched {} vs permuted {}, diff {} |",
                 a.settings.model,
                 i.name,
-                at.eta,
+                at.label(),
                 i.verdict_whole,
                 e(&at.rows[0].cos_centred),
                 rnd.map_or("–".into(), |r| e(&r.cos_centred)),
@@ -140,21 +141,21 @@ fn interface(o: &mut String, a: &Analysis, i: &Interface) {
     let _ = writeln!(
         o,
         "η fitted on {} contexts: residual `Σ‖Δ_ICL − Δ_GD(η)‖² / Σ‖Δ_ICL‖²` (centred; 1 is no update) per grid \
-         η: {}. Best grid η **{:e}**; least squares under linearity {:+.3e} ({}); the η that matches \
+         η (`η×k`: after k steps): {}. Best grid η **{}**; least squares under linearity {:+.3e} ({}); the η that matches \
          `‖Δ_ICL‖` {:.3e}.\n",
         f.fit_contexts,
         f.grid
             .iter()
-            .map(|g| format!("{:e} → {:.3}", g.eta, g.residual))
+            .map(|g| format!("{} → {:.3}", Point { eta: g.eta, k: g.k }.label(), g.residual))
             .collect::<Vec<_>>()
             .join(", "),
-        f.best,
+        Point { eta: f.best, k: f.best_k }.label(),
         f.least_squares,
         if f.least_squares >= 0.0 { "positive: the step's direction" } else { "**negative**: against the step" },
         f.size_match,
     );
     let at = fitted(i);
-    let _ = writeln!(o, "At η = {:e} ({} reported contexts):\n", at.eta, a.reported);
+    let _ = writeln!(o, "At η = {} ({} reported contexts):\n", at.label(), a.reported);
     let _ = writeln!(o, "| `Δ_ICL` (these demonstrations) against | cos | centred cos | gold tokens cos | top-1 agree | SimAOU | step − this, centred |");
     let _ = writeln!(o, "|---|---|---|---|---|---|---|");
     for r in at.rows.iter().chain(&at.icl_rows) {
@@ -208,8 +209,8 @@ fn interface(o: &mut String, a: &Analysis, i: &Interface) {
         let rnd = x.rows.iter().find(|r| r.pair.ends_with("/random-scaled"));
         let _ = writeln!(
             o,
-            "| {:e}{} | {} | {} | {} | {} | {} |",
-            x.eta,
+            "| {}{} | {} | {} | {} | {} | {} |",
+            x.label(),
             if x.fitted { " (fitted)" } else { "" },
             e(&x.rows[0].cos_centred),
             rnd.map_or("–".into(), |r| e(&r.cos_centred)),

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::record::Point;
 use crate::error::{Error, Result};
 
 /// One interface: the dense ΔW of Q/K/V on the top L layers (0 = every layer), stepped
@@ -21,6 +22,14 @@ impl InterfaceSpec {
     /// `all` or `top<L>`.
     pub fn name(&self) -> String {
         Settings::interface_name(self.top_layers)
+    }
+
+    /// Every (η, k) the study reads: each η of the grid after each of the K steps.
+    pub fn points(&self, steps: usize) -> Vec<Point> {
+        self.etas
+            .iter()
+            .flat_map(|&eta| (1..=steps).map(move |k| Point { eta, k }))
+            .collect()
     }
 }
 
@@ -68,7 +77,7 @@ pub struct Settings {
     pub docs: usize,
     /// Tokens kept of each document (0: all).
     pub doc_tokens: usize,
-    /// K, gradient steps per update.
+    /// K, gradient steps per update; with K > 1 every step's update is read (K = 1…K).
     pub steps: usize,
     /// The interfaces and the step sizes each is stepped with.
     pub interfaces: Vec<InterfaceSpec>,
