@@ -62,6 +62,18 @@ fn a_stopped_study_resumes_and_its_folder_moves_between_machines() {
     let all = records(&out);
     assert_eq!(all.len(), 4);
     assert_eq!(&all[..2], &first[..], "finished contexts are not redone");
+    // Other settings in the same folder are refused, and the records stay.
+    let o = icor()
+        .args(["rag", "mechanism", "--contexts", "4", "--demos", "3", "--quiet", "--out"])
+        .arg(&out)
+        .arg("--report-dir")
+        .arg(&reports)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("other settings") && err.contains("--name"), "{err}");
+    assert_eq!(records(&out), all);
     let md = std::fs::read_to_string(reports.join("mechanism.md")).unwrap();
     assert!(md.contains("## smollm2-135m") && md.contains("### Interface `top2`"), "{md}");
     let before = analysis(&reports);

@@ -19,10 +19,10 @@ use super::measure::{ContextInput, Measurer};
 use super::record::ContextRecord;
 use super::segments::{BlockBuilder, Segments, shifted_answers};
 use super::settings::Settings;
-use crate::error::{Result, io_err};
+use crate::error::{Error, Result, io_err};
 use crate::prompt::Item;
 use crate::retrieval::{Items, retrieve_missing};
-use crate::store::{Stamp, load_or_rebuild, remove_partials, save_json};
+use crate::store::{Stamp, load_json, remove_partials, save_json};
 use crate::tensors::TensorFile;
 
 /// Where and how a study runs.
@@ -74,6 +74,7 @@ pub fn run(o: &StudyOptions) -> Result<StudyRun> {
     let LoadedModel { model, tokenizer, path, .. } = load_model(&s.model, &o.device)?;
     let model_sha256 = icor_assets::verify::hash_file(&path).map_err(io_err(&path))?.1;
     let stamp = context_stamp(s, &model_sha256);
+    refuse_other_settings(&o.out, &stamp)?;
     let contexts = draw(&o.home, s)?;
     let items = ItemsOf::retrieve(o, &contexts)?;
     let builder = BlockBuilder::new(&tokenizer, s.doc_tokens);
@@ -114,7 +115,7 @@ pub fn run(o: &StudyOptions) -> Result<StudyRun> {
     bar.finish_and_clear();
     let mut records = Vec::new();
     for i in 0..contexts.len() {
-        if let Some(r) = load_or_rebuild::<ContextRecord>(&record_path(&o.out, i), &stamp)? {
+        if let Some(r) = load_json::<ContextRecord>(&record_path(&o.out, i), &stamp)? {
             records.push(r);
         }
     }
@@ -130,7 +131,33 @@ pub fn run(o: &StudyOptions) -> Result<StudyRun> {
 /// A context is done when its record is on disk (its vectors may have stayed on another
 /// machine: the cross cosines they gave are kept in `cross.json`).
 fn done(out: &Path, i: usize, stamp: &Stamp) -> bool {
-    matches!(load_or_rebuild::<ContextRecord>(&record_path(out, i), stamp), Ok(Some(_)))
+    matches!(load_json::<ContextRecord>(&record_path(out, i), stamp), Ok(Some(_)))
+}
+
+/// A folder that holds a study made with other settings (or another model, or code version)
+/// is refused rather than overwritten: its records may be the only copy of hours of work.
+fn refuse_other_settings(out: &Path, stamp: &Stamp) -> Result<()> {
+    let dir = out.join("contexts");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "json") {
+            match load_json::<ContextRecord>(&p, stamp) {
+                Err(Error::Stale { reason, .. }) => {
+                    return Err(Error::Config(format!(
+                        "{} holds a study made with other settings ({reason}): give this one \
+                         another --name or --out, or remove that folder to start over",
+                        out.display()
+                    )));
+                }
+                Err(e) => return Err(e),
+                Ok(_) => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The questions of a study with their retrieved documents.

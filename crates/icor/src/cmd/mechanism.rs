@@ -23,7 +23,7 @@ pub struct Args {
     /// N, demonstrations per context.
     #[arg(long, default_value_t = Settings::default().demos)]
     demos: usize,
-    /// K, gradient steps per update.
+    /// K, gradient steps per update (every step k = 1…K is read).
     #[arg(long, default_value_t = Settings::default().steps)]
     steps: usize,
     /// An interface and its η grid, `all=1e-4,1e-3,1e-2` or `top2=0.01,0.1,1` (dense ΔW of
@@ -49,9 +49,11 @@ pub struct Args {
     /// Every n-th context fits η; the others are reported.
     #[arg(long, default_value_t = Settings::default().fit_every)]
     fit_every: usize,
+    /// Seed of the contexts' draw and of the random controls.
     #[arg(long, default_value_t = Settings::default().seed)]
     seed: u64,
-    /// The analysis's name in the reports (default: the model's).
+    /// The study's name: its run folder and its file in the reports (default: the model's;
+    /// give variants their own, e.g. `smollm2-135m--n5`).
     #[arg(long)]
     name: Option<String>,
     /// Run folder (default: runs/mechanism/<name>, committed but for its vectors/); a killed
