@@ -107,9 +107,13 @@ fn delta_gd_matches_the_directional_derivative_of_the_query_log_probabilities() 
     let err = fd.iter().zip(&ratio).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     assert!(scale > 1e-3, "the step moves the query's distribution");
     assert!(err < 5e-2 * scale, "Δ_GD/η vs finite difference: max error {err} of {scale}");
-    // The step lowers the demonstrations' loss.
+    // The steps lower the demonstrations' loss, and every step's update is kept: the first
+    // is the one-step update, the loss after step k is the loss before step k + 1.
     let (w, losses) = gd_steps(&m, &demos(), 0, 0.5, 2).unwrap();
-    assert!(loss(&m, &w) < f64::from(losses[0]));
+    assert_eq!(w.len(), 2);
+    assert_eq!(w[0], g.scaled(-0.5));
+    assert!((loss(&m, &w[0]) - f64::from(losses[1])).abs() < 1e-5);
+    assert!(loss(&m, &w[1]) < f64::from(losses[1]));
     assert!(losses[1] < losses[0]);
 }
 
