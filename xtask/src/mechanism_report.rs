@@ -20,7 +20,10 @@ pub fn run(root: &Path, check: bool) -> Result<()> {
         let committed =
             std::fs::read_to_string(&md).with_context(|| format!("reading {}", md.display()))?;
         if committed != fresh {
-            bail!("{} is stale: run `cargo xtask mechanism-report` and commit it", md.display());
+            bail!(
+                "{} is stale: run `cargo xtask mechanism-report` and commit it",
+                md.display()
+            );
         }
         println!("{} is up to date", md.display());
     } else {

@@ -31,7 +31,9 @@ impl Llm {
         let [b, t, d] = x.dims();
         adapt.check_batch(&self.config, b)?;
         if at >= t {
-            return Err(Error::Llm(format!("traced position {at} outside {t} tokens")));
+            return Err(Error::Llm(format!(
+                "traced position {at} outside {t} tokens"
+            )));
         }
         if layers.end > self.config.n_layers || layers.start > layers.end {
             return Err(Error::Llm(format!(
@@ -57,6 +59,9 @@ impl Llm {
             let m = blk.mlp.forward(blk.ffn_norm.forward(h.clone()));
             x = h.add(m);
         }
-        Ok(Traced { stream: x, attn_out })
+        Ok(Traced {
+            stream: x,
+            attn_out,
+        })
     }
 }

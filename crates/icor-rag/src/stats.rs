@@ -128,7 +128,12 @@ mod tests {
 
     #[test]
     fn an_estimate_without_interval_round_trips_through_json() {
-        let e = Estimate { mean: 0.5, lo: f64::NAN, hi: f64::NAN, n: 1 };
+        let e = Estimate {
+            mean: 0.5,
+            lo: f64::NAN,
+            hi: f64::NAN,
+            n: 1,
+        };
         let json = serde_json::to_string(&e).unwrap();
         assert!(json.contains("null"));
         let back: Estimate = serde_json::from_str(&json).unwrap();

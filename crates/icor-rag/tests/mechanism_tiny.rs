@@ -20,7 +20,10 @@ use icor_rag::prompt::Instance;
 use tiny::{RandomSource, tiny_config};
 
 fn config() -> LlmConfig {
-    LlmConfig { n_layers: 3, ..tiny_config(4, 2) }
+    LlmConfig {
+        n_layers: 3,
+        ..tiny_config(4, 2)
+    }
 }
 
 fn model() -> Llm {
@@ -30,13 +33,23 @@ fn model() -> Llm {
 
 fn demos() -> Vec<Instance> {
     vec![
-        Instance { prompt: vec![3, 17, 42, 5, 61], answer: vec![9, 2] },
-        Instance { prompt: vec![3, 17, 30, 8], answer: vec![11, 12, 2] },
+        Instance {
+            prompt: vec![3, 17, 42, 5, 61],
+            answer: vec![9, 2],
+        },
+        Instance {
+            prompt: vec![3, 17, 30, 8],
+            answer: vec![11, 12, 2],
+        },
     ]
 }
 
 fn query() -> Teacher {
-    Teacher { ids: vec![3, 17, 50, 51, 52, 20, 21], first: 4, answer_len: 2 }
+    Teacher {
+        ids: vec![3, 17, 50, 51, 52, 20, 21],
+        first: 4,
+        answer_len: 2,
+    }
 }
 
 fn loss(m: &Llm, u: &DenseUpdate) -> f64 {
@@ -88,7 +101,14 @@ fn delta_gd_matches_the_directional_derivative_of_the_query_log_probabilities() 
     let base = read(&m, &mut frozen, &q, &Adaptation::none(), None).unwrap();
     let at = |s: f64| {
         let a = dir.scaled(s).adapter(m.device(), false);
-        read(&m, &mut FrozenStates::new(0), &q, &Adaptation::lora(&a), None).unwrap()
+        read(
+            &m,
+            &mut FrozenStates::new(0),
+            &q,
+            &Adaptation::lora(&a),
+            None,
+        )
+        .unwrap()
     };
     // Central difference of log p at the first answer position along the step's direction.
     let h = 1e-2;
@@ -104,9 +124,16 @@ fn delta_gd_matches_the_directional_derivative_of_the_query_log_probabilities() 
     let small = Effect::between(&base, &at(eta));
     let ratio: Vec<f64> = small.first.iter().map(|x| x / eta).collect();
     let scale = fd.iter().map(|x| x.abs()).fold(0.0, f64::max);
-    let err = fd.iter().zip(&ratio).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let err = fd
+        .iter()
+        .zip(&ratio)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
     assert!(scale > 1e-3, "the step moves the query's distribution");
-    assert!(err < 5e-2 * scale, "Δ_GD/η vs finite difference: max error {err} of {scale}");
+    assert!(
+        err < 5e-2 * scale,
+        "Δ_GD/η vs finite difference: max error {err} of {scale}"
+    );
     // The steps lower the demonstrations' loss, and every step's update is kept: the first
     // is the one-step update, the loss after step k is the loss before step k + 1.
     let (w, losses) = gd_steps(&m, &demos(), 0, 0.5, 2).unwrap();
@@ -127,9 +154,19 @@ fn traced_pass_gives_the_plain_logits_and_top_layers_read_from_the_split() {
     let [_, t, v] = logits.dims();
     let logp = to_vec_f32(log_softmax(logits.reshape([t, v]), 1));
     let want = &logp[q.first * v..(q.first + 1) * v];
-    let err = want.iter().zip(&base.first).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-    assert!(err < 1e-4, "first-position log-probabilities differ by {err}");
-    assert_eq!(base.gold[0], logp[q.first * v + q.ids[q.first + 1] as usize]);
+    let err = want
+        .iter()
+        .zip(&base.first)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(
+        err < 1e-4,
+        "first-position log-probabilities differ by {err}"
+    );
+    assert_eq!(
+        base.gold[0],
+        logp[q.first * v + q.ids[q.first + 1] as usize]
+    );
     assert_eq!(base.attn.len(), 3);
     // A top-1 update read from the split equals the same update with every layer run.
     let (g, _) = gradient(&m, &demos(), &DenseUpdate::zeros(&m.config, 0)).unwrap();
@@ -138,10 +175,22 @@ fn traced_pass_gives_the_plain_logits_and_top_layers_read_from_the_split() {
     let mut split = FrozenStates::new(2);
     let r_split = read(&m, &mut split, &q, &Adaptation::lora(&a_top), Some(&base)).unwrap();
     let r_full = read(&m, &mut full, &q, &Adaptation::lora(&a_top), None).unwrap();
-    let err = r_split.first.iter().zip(&r_full.first).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    let err = r_split
+        .first
+        .iter()
+        .zip(&r_full.first)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
     assert!(err < 1e-4, "split vs full: {err}");
     assert_eq!(r_split.attn[..2], base.attn[..2]);
-    let err = r_split.attn[2].iter().zip(&r_full.attn[2]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    let err = r_split.attn[2]
+        .iter()
+        .zip(&r_full.attn[2])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
     assert!(err < 1e-4);
-    assert_ne!(r_split.attn[2], base.attn[2], "the update changes the top layer's attention");
+    assert_ne!(
+        r_split.attn[2], base.attn[2],
+        "the update changes the top layer's attention"
+    );
 }

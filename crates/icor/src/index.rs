@@ -288,7 +288,10 @@ fn mechanism(out: &mut String, dir: &Path) -> Result<()> {
         out,
         "### The premise at LLM scale: demonstrations in context vs one gradient step\n"
     )?;
-    writeln!(out, "| model | contexts | interface | whole effect vs random update | demo-specific part vs permutation |")?;
+    writeln!(
+        out,
+        "| model | contexts | interface | whole effect vs random update | demo-specific part vs permutation |"
+    )?;
     writeln!(out, "|---|---|---|---|---|")?;
     for a in &analyses {
         for i in &a.interfaces {

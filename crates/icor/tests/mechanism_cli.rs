@@ -14,8 +14,22 @@ fn icor() -> Command {
 fn study(out: &Path, reports: &Path, extra: &[&str]) -> String {
     let o = icor()
         .args([
-            "rag", "mechanism", "--contexts", "4", "--demos", "2", "--docs", "1", "--doc-tokens",
-            "8", "--interface", "top2=0.1,1", "--fit-every", "2", "--quiet", "--out",
+            "rag",
+            "mechanism",
+            "--contexts",
+            "4",
+            "--demos",
+            "2",
+            "--docs",
+            "1",
+            "--doc-tokens",
+            "8",
+            "--interface",
+            "top2=0.1,1",
+            "--fit-every",
+            "2",
+            "--quiet",
+            "--out",
         ])
         .arg(out)
         .arg("--report-dir")
@@ -33,7 +47,10 @@ fn records(out: &Path) -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .map(|e| {
             let p = e.unwrap().path();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap())
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
         })
         .collect();
     v.sort();
@@ -56,7 +73,10 @@ fn a_stopped_study_resumes_and_its_folder_moves_between_machines() {
     assert!(err.contains("0 measured, 2 to do now"), "{err}");
     let first = records(&out);
     assert_eq!(first.len(), 2);
-    assert!(!reports.join("mechanism.md").exists(), "two contexts are too few to analyse");
+    assert!(
+        !reports.join("mechanism.md").exists(),
+        "two contexts are too few to analyse"
+    );
     let err = study(&out, &reports, &[]);
     assert!(err.contains("2 measured, 2 to do now"), "{err}");
     let all = records(&out);
@@ -64,7 +84,16 @@ fn a_stopped_study_resumes_and_its_folder_moves_between_machines() {
     assert_eq!(&all[..2], &first[..], "finished contexts are not redone");
     // Other settings in the same folder are refused, and the records stay.
     let o = icor()
-        .args(["rag", "mechanism", "--contexts", "4", "--demos", "3", "--quiet", "--out"])
+        .args([
+            "rag",
+            "mechanism",
+            "--contexts",
+            "4",
+            "--demos",
+            "3",
+            "--quiet",
+            "--out",
+        ])
         .arg(&out)
         .arg("--report-dir")
         .arg(&reports)
@@ -72,10 +101,16 @@ fn a_stopped_study_resumes_and_its_folder_moves_between_machines() {
         .unwrap();
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("other settings") && err.contains("--name"), "{err}");
+    assert!(
+        err.contains("other settings") && err.contains("--name"),
+        "{err}"
+    );
     assert_eq!(records(&out), all);
     let md = std::fs::read_to_string(reports.join("mechanism.md")).unwrap();
-    assert!(md.contains("## smollm2-135m") && md.contains("### Interface `top2`"), "{md}");
+    assert!(
+        md.contains("## smollm2-135m") && md.contains("### Interface `top2`"),
+        "{md}"
+    );
     let before = analysis(&reports);
     // Another machine: the folder at another path, without the git-ignored vectors.
     let moved = dir.path().join("elsewhere");
@@ -104,7 +139,11 @@ fn bad_settings_are_refused_before_any_model_loads() {
         (vec!["--interface", "all=-1"], "positive"),
         (vec!["--fit-every", "1"], "fit_every"),
     ] {
-        let o = icor().args(["rag", "mechanism"]).args(&args).output().unwrap();
+        let o = icor()
+            .args(["rag", "mechanism"])
+            .args(&args)
+            .output()
+            .unwrap();
         assert!(!o.status.success(), "{args:?} accepted");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(err.contains(says), "{args:?}: {err}");

@@ -31,28 +31,64 @@ fn cosines(i: &Interface) -> Panel {
     // Short labels (the panel is narrow): the step on these demonstrations, on answer-shuffled
     // ones, on another context's; the random update, raw and rescaled; the demo-specific
     // parts, matched and permuted.
-    let mut cats: Vec<String> =
-        ["step", "shuf.", "other", "rand.", "rand.×s", "s", "s perm."].map(String::from).to_vec();
+    let mut cats: Vec<String> = ["step", "shuf.", "other", "rand.", "rand.×s", "s", "s perm."]
+        .map(String::from)
+        .to_vec();
     let mut ests: Vec<&Estimate> = at.rows.iter().map(|r| &r.cos_centred).collect();
     ests.push(&at.specific.matched);
     ests.push(&at.specific.permuted);
     cats.truncate(ests.len());
     p.categories = Some(cats);
     let pts: Vec<Point> = ests.iter().enumerate().map(|(x, e)| point(x, e)).collect();
-    p.series.push(Series::new("Δ_ICL vs …", color::MODEL, Kind::Points { joined: false }, pts));
-    p.series.push(Series::new("zero", color::CONTROL, Kind::HLine, vec![Point::new(0.0, 0.0)]));
+    p.series.push(Series::new(
+        "Δ_ICL vs …",
+        color::MODEL,
+        Kind::Points { joined: false },
+        pts,
+    ));
+    p.series.push(Series::new(
+        "zero",
+        color::CONTROL,
+        Kind::HLine,
+        vec![Point::new(0.0, 0.0)],
+    ));
     p
 }
 
 fn simaou(i: &Interface, first: usize) -> Panel {
     let at = i.at.iter().find(|a| a.fitted).unwrap_or(&i.at[0]);
-    let mut p = Panel::new(format!("SimAOU per layer, {}", i.name), "layer", "cosine of attention-output changes");
-    let pts = |v: &[Estimate]| -> Vec<Point> { v.iter().enumerate().map(|(l, e)| point(first + l, e)).collect() };
+    let mut p = Panel::new(
+        format!("SimAOU per layer, {}", i.name),
+        "layer",
+        "cosine of attention-output changes",
+    );
+    let pts = |v: &[Estimate]| -> Vec<Point> {
+        v.iter()
+            .enumerate()
+            .map(|(l, e)| point(first + l, e))
+            .collect()
+    };
     // A few layers read better as joined points than as a band.
     let few = at.attn_layers.len() <= 4;
-    let kind = |dashed: bool| if few { Kind::Points { joined: true } } else { Kind::Line { dashed, band: true } };
-    p.series.push(Series::new("step", color::GD, kind(false), pts(&at.attn_layers)));
-    p.series.push(Series::new("random, rescaled", color::CONTROL, kind(true), pts(&at.attn_layers_random)));
+    let kind = |dashed: bool| {
+        if few {
+            Kind::Points { joined: true }
+        } else {
+            Kind::Line { dashed, band: true }
+        }
+    };
+    p.series.push(Series::new(
+        "step",
+        color::GD,
+        kind(false),
+        pts(&at.attn_layers),
+    ));
+    p.series.push(Series::new(
+        "random, rescaled",
+        color::CONTROL,
+        kind(true),
+        pts(&at.attn_layers_random),
+    ));
     p.dodge = if few { 0.05 } else { 0.0 };
     p
 }
@@ -72,7 +108,10 @@ pub fn figures(reports: &Path) -> Result<Vec<Figure>> {
     for (name, a) in names.iter().zip(load_all(reports)?) {
         let mut fig = Figure {
             name: format!("mechanism-{name}"),
-            title: format!("In-context demonstrations vs one gradient step, {}", a.settings.model),
+            title: format!(
+                "In-context demonstrations vs one gradient step, {}",
+                a.settings.model
+            ),
             cols: a.interfaces.len().max(1),
             panels: Vec::new(),
         };
@@ -80,7 +119,9 @@ pub fn figures(reports: &Path) -> Result<Vec<Figure>> {
             fig.panels.push(cosines(i));
         }
         for i in &a.interfaces {
-            let first = i.at.first().map_or(0, |at| a.n_layers - at.attn_layers.len());
+            let first =
+                i.at.first()
+                    .map_or(0, |at| a.n_layers - at.attn_layers.len());
             fig.panels.push(simaou(i, first));
         }
         out.push(fig);

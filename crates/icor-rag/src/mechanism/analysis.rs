@@ -24,7 +24,10 @@ pub const UPDATE_ROWS: [(&str, &str); 5] = [
     ("step, answers shuffled", "shuffled"),
     ("step on another context's demonstrations", "other"),
     ("random update, equal per-matrix norms", "random"),
-    ("random update, rescaled to move the output as far", "random-scaled"),
+    (
+        "random update, rescaled to move the output as far",
+        "random-scaled",
+    ),
 ];
 
 /// One metric over the reported contexts.
@@ -182,7 +185,11 @@ fn one() -> usize {
 impl AtEta {
     /// `η`, or `η×k` after k > 1 steps.
     pub fn label(&self) -> String {
-        Point { eta: self.eta, k: self.k }.label()
+        Point {
+            eta: self.eta,
+            k: self.k,
+        }
+        .label()
     }
 }
 
@@ -210,7 +217,11 @@ pub fn correlation(x: &[f64], y: &[f64], seed: u64) -> Estimate {
         let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
         let sxx: f64 = x.iter().map(|a| (a - mx) * (a - mx)).sum();
         let syy: f64 = y.iter().map(|b| (b - my) * (b - my)).sum();
-        if sxx > 0.0 && syy > 0.0 { sxy / (sxx * syy).sqrt() } else { 0.0 }
+        if sxx > 0.0 && syy > 0.0 {
+            sxy / (sxx * syy).sqrt()
+        } else {
+            0.0
+        }
     }
     let n = x.len();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -223,8 +234,19 @@ pub fn correlation(x: &[f64], y: &[f64], seed: u64) -> Estimate {
         })
         .collect();
     reps.sort_by(f64::total_cmp);
-    let q = |p: f64| if reps.is_empty() { f64::NAN } else { reps[((reps.len() - 1) as f64 * p).round() as usize] };
-    Estimate { mean: if n > 1 { r(x, y) } else { f64::NAN }, lo: q(0.025), hi: q(0.975), n }
+    let q = |p: f64| {
+        if reps.is_empty() {
+            f64::NAN
+        } else {
+            reps[((reps.len() - 1) as f64 * p).round() as usize]
+        }
+    };
+    Estimate {
+        mean: if n > 1 { r(x, y) } else { f64::NAN },
+        lo: q(0.025),
+        hi: q(0.975),
+        n,
+    }
 }
 
 struct Ctx<'a> {
@@ -235,7 +257,10 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn pair_values(&self, pair: &str, f: impl Fn(&super::pair::PairMetrics) -> f64) -> Vec<f64> {
-        self.rep.iter().filter_map(|r| r.pairs.get(pair).map(&f)).collect()
+        self.rep
+            .iter()
+            .filter_map(|r| r.pairs.get(pair).map(&f))
+            .collect()
     }
 
     fn row(&self, label: &str, pair: String, main: Option<&str>) -> Row {
@@ -279,13 +304,29 @@ pub fn analyse(
     };
     let order = cx.pair_values(&pair_key("icl/right", "icl/reordered"), |m| m.cos_centred);
     let in_context = InContext {
-        order_distance: est(&order.iter().map(|c| (2.0 - 2.0 * c).max(0.0).sqrt()).collect::<Vec<_>>(), seed),
+        order_distance: est(
+            &order
+                .iter()
+                .map(|c| (2.0 - 2.0 * c).max(0.0).sqrt())
+                .collect::<Vec<_>>(),
+            seed,
+        ),
         order_cos: est(&order, seed),
-        other_cos: est(&cx.pair_values(&pair_key("icl/right", "icl/other"), |m| m.cos_centred), seed),
-        shuffled_cos: est(&cx.pair_values(&pair_key("icl/right", "icl/shuffled"), |m| m.cos_centred), seed),
+        other_cos: est(
+            &cx.pair_values(&pair_key("icl/right", "icl/other"), |m| m.cos_centred),
+            seed,
+        ),
+        shuffled_cos: est(
+            &cx.pair_values(&pair_key("icl/right", "icl/shuffled"), |m| m.cos_centred),
+            seed,
+        ),
         shift_share: est(
             &icl("icl/right", &|e| {
-                if e.norm > 0.0 { vocab as f64 * e.shift * e.shift / (e.norm * e.norm) } else { 0.0 }
+                if e.norm > 0.0 {
+                    vocab as f64 * e.shift * e.shift / (e.norm * e.norm)
+                } else {
+                    0.0
+                }
             }),
             seed,
         ),
@@ -295,7 +336,15 @@ pub fn analyse(
     let interfaces = s
         .interfaces
         .iter()
-        .map(|spec| interface(&cx, &cross, spec, s.steps, n_layers - split_of(spec.top_layers, n_layers)))
+        .map(|spec| {
+            interface(
+                &cx,
+                &cross,
+                spec,
+                s.steps,
+                n_layers - split_of(spec.top_layers, n_layers),
+            )
+        })
         .collect();
     Ok(Analysis {
         settings: s.clone(),
@@ -306,7 +355,9 @@ pub fn analyse(
         reported: cx.rep.len(),
         complete: records.len() == s.contexts,
         seconds_median: median(records.iter().map(|r| r.seconds).collect()),
-        tokens_in_context_median: median(records.iter().map(|r| r.tokens.in_context as f64).collect()),
+        tokens_in_context_median: median(
+            records.iter().map(|r| r.tokens.in_context as f64).collect(),
+        ),
         in_context,
         interfaces,
     })
@@ -345,7 +396,13 @@ pub fn cross_names(s: &Settings) -> Vec<String> {
         .collect()
 }
 
-fn interface(cx: &Ctx<'_>, v: &Cross, spec: &InterfaceSpec, steps: usize, layers: usize) -> Interface {
+fn interface(
+    cx: &Ctx<'_>,
+    v: &Cross,
+    spec: &InterfaceSpec,
+    steps: usize,
+    layers: usize,
+) -> Interface {
     let name = &spec.name();
     let points = spec.points(steps);
     // η (and K) fit on the fit split, centred vectors.
@@ -361,7 +418,11 @@ fn interface(cx: &Ctx<'_>, v: &Cross, spec: &InterfaceSpec, steps: usize, layers
                 num += a * a - 2.0 * ab + b * b;
                 den += a * a;
             }
-            GridPoint { eta: p.eta, k: p.k, residual: if den > 0.0 { num / den } else { f64::NAN } }
+            GridPoint {
+                eta: p.eta,
+                k: p.k,
+                residual: if den > 0.0 { num / den } else { f64::NAN },
+            }
         })
         .collect();
     let best = grid
@@ -387,10 +448,19 @@ fn interface(cx: &Ctx<'_>, v: &Cross, spec: &InterfaceSpec, steps: usize, layers
         size_match: median(ratios),
         fit_contexts: cx.fit.len(),
     };
-    let at: Vec<AtEta> = points.iter().map(|&p| at_eta(cx, v, name, p, p == best, layers)).collect();
+    let at: Vec<AtEta> = points
+        .iter()
+        .map(|&p| at_eta(cx, v, name, p, p == best, layers))
+        .collect();
     let fitted = at.iter().find(|a| a.fitted).unwrap_or(&at[0]);
     let (verdict_whole, verdict_specific) = verdicts(fitted);
-    Interface { name: name.into(), eta, at, verdict_whole, verdict_specific }
+    Interface {
+        name: name.into(),
+        eta,
+        at,
+        verdict_whole,
+        verdict_specific,
+    }
 }
 
 fn at_eta(cx: &Ctx<'_>, v: &Cross, name: &str, p: Point, fitted: bool, layers: usize) -> AtEta {
@@ -406,9 +476,21 @@ fn at_eta(cx: &Ctx<'_>, v: &Cross, name: &str, p: Point, fitted: bool, layers: u
         })
         .collect();
     let icl_rows = vec![
-        cx.row("demonstrations in reverse order", pair_key("icl/reordered", &g("right")), Some(&main)),
-        cx.row("answers shuffled, in context and in the step", pair_key("icl/shuffled", &g("shuffled")), None),
-        cx.row("another context's demonstrations, in context and in the step", pair_key("icl/other", &g("other")), None),
+        cx.row(
+            "demonstrations in reverse order",
+            pair_key("icl/reordered", &g("right")),
+            Some(&main),
+        ),
+        cx.row(
+            "answers shuffled, in context and in the step",
+            pair_key("icl/shuffled", &g("shuffled")),
+            None,
+        ),
+        cx.row(
+            "another context's demonstrations, in context and in the step",
+            pair_key("icl/other", &g("other")),
+            None,
+        ),
     ];
     let (sm, sp, pairs) = permutation(cx, v, &g("specific"));
     let (wm, wp, _) = permutation(cx, v, &g("right"));
@@ -417,7 +499,11 @@ fn at_eta(cx: &Ctx<'_>, v: &Cross, name: &str, p: Point, fitted: bool, layers: u
             .iter()
             .map(|r| {
                 let w = r.effects[whole].norm_centred;
-                if w > 0.0 { r.effects[k].norm_centred / w } else { 0.0 }
+                if w > 0.0 {
+                    r.effects[k].norm_centred / w
+                } else {
+                    0.0
+                }
             })
             .collect()
     };
@@ -440,13 +526,26 @@ fn at_eta(cx: &Ctx<'_>, v: &Cross, name: &str, p: Point, fitted: bool, layers: u
     let gi: Vec<f64> = cx.rep.iter().map(|r| r.effects["icl/right"].gold).collect();
     let gg: Vec<f64> = cx.rep.iter().map(|r| r.effects[&g("right")].gold).collect();
     let gold = Gold {
-        sign_agree: est(&gi.iter().zip(&gg).map(|(a, b)| b2f(a.signum() == b.signum())).collect::<Vec<_>>(), seed),
+        sign_agree: est(
+            &gi.iter()
+                .zip(&gg)
+                .map(|(a, b)| b2f(a.signum() == b.signum()))
+                .collect::<Vec<_>>(),
+            seed,
+        ),
         correlation: correlation(&gi, &gg, seed),
         icl_change: est(&gi, seed),
         gd_change: est(&gg, seed),
     };
-    let changed: Vec<&&ContextRecord> = cx.rep.iter().filter(|r| r.effects["icl/right"].top1_changed).collect();
-    let reproduced: Vec<f64> = changed.iter().map(|r| b2f(r.pairs[&main].top1_reproduced)).collect();
+    let changed: Vec<&&ContextRecord> = cx
+        .rep
+        .iter()
+        .filter(|r| r.effects["icl/right"].top1_changed)
+        .collect();
+    let reproduced: Vec<f64> = changed
+        .iter()
+        .map(|r| b2f(r.pairs[&main].top1_reproduced))
+        .collect();
     let layer_est = |pair: &str| -> Vec<Estimate> {
         let n = cx.rep.first().map_or(0, |r| r.pairs[pair].attn_cos.len());
         (n.saturating_sub(layers)..n)
@@ -461,14 +560,24 @@ fn at_eta(cx: &Ctx<'_>, v: &Cross, name: &str, p: Point, fitted: bool, layers: u
         icl_rows,
         specific,
         gold,
-        top1_changed_icl: est(&cx.rep.iter().map(|r| b2f(r.effects["icl/right"].top1_changed)).collect::<Vec<_>>(), seed),
+        top1_changed_icl: est(
+            &cx.rep
+                .iter()
+                .map(|r| b2f(r.effects["icl/right"].top1_changed))
+                .collect::<Vec<_>>(),
+            seed,
+        ),
         top1_reproduced: est(&reproduced, seed),
         norm_ratio: est(
             &cx.rep
                 .iter()
                 .map(|r| {
                     let a = r.effects["icl/right"].norm_centred;
-                    if a > 0.0 { r.effects[&g("right")].norm_centred / a } else { 0.0 }
+                    if a > 0.0 {
+                        r.effects[&g("right")].norm_centred / a
+                    } else {
+                        0.0
+                    }
                 })
                 .collect::<Vec<_>>(),
             seed,
@@ -492,7 +601,11 @@ pub fn verdicts(a: &AtEta) -> (String, String) {
         Some(p) => rule(p.diff, a.rows[0].cos_centred.mean, 0.5),
         None => "inconclusive",
     };
-    let spec = rule(a.specific.matched_minus_permuted.diff, a.specific.matched.mean, 0.3);
+    let spec = rule(
+        a.specific.matched_minus_permuted.diff,
+        a.specific.matched.mean,
+        0.3,
+    );
     (whole.into(), spec.into())
 }
 
@@ -513,13 +626,21 @@ mod tests {
     use super::*;
 
     fn d(mean: f64, lo: f64, hi: f64) -> Estimate {
-        Estimate { mean, lo, hi, n: 50 }
+        Estimate {
+            mean,
+            lo,
+            hi,
+            n: 50,
+        }
     }
 
     #[test]
     fn verdict_rules_read_the_interval_and_the_threshold() {
         assert_eq!(rule(d(0.3, 0.2, 0.4), 0.6, 0.5), "holds");
-        assert_eq!(rule(d(0.3, 0.2, 0.4), 0.4, 0.5), "above the control, but weak");
+        assert_eq!(
+            rule(d(0.3, 0.2, 0.4), 0.4, 0.5),
+            "above the control, but weak"
+        );
         assert_eq!(rule(d(0.0, -0.04, 0.04), 0.6, 0.5), "does not hold");
         assert_eq!(rule(d(-0.2, -0.3, -0.1), 0.6, 0.5), "does not hold");
         assert_eq!(rule(d(0.05, -0.1, 0.2), 0.6, 0.5), "inconclusive");

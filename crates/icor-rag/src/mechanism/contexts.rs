@@ -9,7 +9,9 @@
 
 use std::path::Path;
 
-use icor_qa::data::{QaExample, ReadOptions, dataset_path, ensure_prepared, find_dataset, read_all};
+use icor_qa::data::{
+    QaExample, ReadOptions, dataset_path, ensure_prepared, find_dataset, read_all,
+};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -58,7 +60,11 @@ fn load_shuffled(home: &Path, key: &str, seed: u64, stream: u64) -> Result<Vec<Q
         .filter(|q| !q.golden_answers.is_empty())
         .map(|q| {
             let first = q.golden_answers[0].clone();
-            let answer = if spec.regex_answers { regex_answer_text(&first) } else { first };
+            let answer = if spec.regex_answers {
+                regex_answer_text(&first)
+            } else {
+                first
+            };
             Question {
                 key: format!("{key}:{}", q.id),
                 example: q,
@@ -112,7 +118,11 @@ mod tests {
     fn q(set: &str, i: usize) -> Question {
         Question {
             key: format!("{set}:{i}"),
-            example: QaExample::new(format!("{i}"), format!("question {i}"), vec![format!("a{i}")]),
+            example: QaExample::new(
+                format!("{i}"),
+                format!("question {i}"),
+                vec![format!("a{i}")],
+            ),
             answer: format!("a{i}"),
         }
     }

@@ -21,7 +21,11 @@ use crate::tensors::TensorFile;
 
 /// The in-context vector a step vector is compared with.
 pub fn icl_of(gd_name: &str) -> &'static str {
-    if gd_name.ends_with("/specific") { "icl/specific" } else { "icl/right" }
+    if gd_name.ends_with("/specific") {
+        "icl/specific"
+    } else {
+        "icl/right"
+    }
 }
 
 /// `cos[name]["i,j"]`: in-context vector of `i` against step vector `name` of `j`.
@@ -53,9 +57,9 @@ impl Cross {
             .iter()
             .copied()
             .filter(|&i| {
-                contexts.iter().any(|&j| {
-                    wanted(i, j) && names.iter().any(|n| cross.get(n, i, j).is_none())
-                })
+                contexts
+                    .iter()
+                    .any(|&j| wanted(i, j) && names.iter().any(|n| cross.get(n, i, j).is_none()))
             })
             .collect();
         if missing.is_empty() {
@@ -85,7 +89,11 @@ impl Cross {
                     let a = vectors.get(&i).and_then(|v| v.get(icl_of(n)));
                     let b = vectors.get(&j).and_then(|v| v.get(n));
                     if let (Some(a), Some(b)) = (a, b) {
-                        cross.cos.entry(n.clone()).or_default().insert(key(i, j), cosine(a, b));
+                        cross
+                            .cos
+                            .entry(n.clone())
+                            .or_default()
+                            .insert(key(i, j), cosine(a, b));
                         added += 1;
                     }
                 }
@@ -126,7 +134,13 @@ mod tests {
         let mut c = Cross::default();
         let m = c.cos.entry("gd/all/1e-2/specific".into()).or_default();
         // Context 0's partner is 1: only j = 2, 3 enter its baseline.
-        for (i, j, v) in [(0, 1, 9.0), (0, 2, 0.2), (0, 3, 0.4), (2, 0, 0.1), (2, 3, 9.0)] {
+        for (i, j, v) in [
+            (0, 1, 9.0),
+            (0, 2, 0.2),
+            (0, 3, 0.4),
+            (2, 0, 0.1),
+            (2, 3, 9.0),
+        ] {
             m.insert(key(i, j), v);
         }
         let (per, pairs) = c.permuted("gd/all/1e-2/specific", &[0, 1, 2, 3]);

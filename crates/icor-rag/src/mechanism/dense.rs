@@ -38,7 +38,12 @@ impl DenseUpdate {
         let blocks = (first_layer..config.n_layers)
             .flat_map(|_| d_out.iter().map(|&o| vec![0f32; config.d_model * o]))
             .collect();
-        Self { first_layer, d_in: config.d_model, d_out, blocks }
+        Self {
+            first_layer,
+            d_in: config.d_model,
+            d_out,
+            blocks,
+        }
     }
 
     /// Layers covered.
@@ -50,7 +55,12 @@ impl DenseUpdate {
     pub fn block_norms(&self) -> Vec<f64> {
         self.blocks
             .iter()
-            .map(|b| b.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt())
+            .map(|b| {
+                b.iter()
+                    .map(|&x| f64::from(x) * f64::from(x))
+                    .sum::<f64>()
+                    .sqrt()
+            })
             .collect()
     }
 
@@ -98,7 +108,11 @@ impl DenseUpdate {
             )));
         }
         let skip = 3 * (first_layer - self.first_layer);
-        Ok(Self { first_layer, blocks: self.blocks[skip..].to_vec(), ..self.clone() })
+        Ok(Self {
+            first_layer,
+            blocks: self.blocks[skip..].to_vec(),
+            ..self.clone()
+        })
     }
 
     /// A random update with every block's Frobenius norm equal to this one's (Gaussian
@@ -107,7 +121,9 @@ impl DenseUpdate {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut out = self.clone();
         for (b, target) in out.blocks.iter_mut().zip(self.block_norms()) {
-            let draw: Vec<f64> = (0..b.len()).map(|_| rng.sample::<f64, _>(StandardNormal)).collect();
+            let draw: Vec<f64> = (0..b.len())
+                .map(|_| rng.sample::<f64, _>(StandardNormal))
+                .collect();
             let n = draw.iter().map(|x| x * x).sum::<f64>().sqrt();
             let s = if n > 0.0 { target / n } else { 0.0 };
             for (x, d) in b.iter_mut().zip(draw) {
@@ -122,7 +138,12 @@ impl DenseUpdate {
         self.blocks
             .iter()
             .zip(&other.blocks)
-            .map(|(a, b)| a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum::<f64>())
+            .map(|(a, b)| {
+                a.iter()
+                    .zip(b)
+                    .map(|(&x, &y)| f64::from(x) * f64::from(y))
+                    .sum::<f64>()
+            })
             .sum()
     }
 
@@ -147,17 +168,30 @@ impl DenseUpdate {
                     ))
                     .set_require_grad(trainable),
                 };
-                LoraLayer { q: pair(0), k: pair(1), v: pair(2) }
+                LoraLayer {
+                    q: pair(0),
+                    k: pair(1),
+                    v: pair(2),
+                }
             })
             .collect();
-        LoraAdapter { layers, first_layer: self.first_layer, rank: d, alpha: d as f32 }
+        LoraAdapter {
+            layers,
+            first_layer: self.first_layer,
+            rank: d,
+            alpha: d as f32,
+        }
     }
 }
 
 /// `∇_W L(W + ΔW; examples)` for the dense interface at `at` (layers `at.first_layer..`), with
 /// the loss: the mean answer-token cross-entropy over every answer token of `examples`. The
 /// layers below the interface run once, without autodiff.
-pub fn gradient(model: &Llm, examples: &[Instance], at: &DenseUpdate) -> Result<(DenseUpdate, f32)> {
+pub fn gradient(
+    model: &Llm,
+    examples: &[Instance],
+    at: &DenseUpdate,
+) -> Result<(DenseUpdate, f32)> {
     let ad: Device = model.device().clone().autodiff();
     let adapter = at.adapter(&ad, true);
     let refs: Vec<&Instance> = examples.iter().collect();

@@ -39,12 +39,20 @@ impl Effect {
     /// The effect that took `before` to `after`.
     pub fn between(before: &Readout, after: &Readout) -> Self {
         let d = |a: &[f32], b: &[f32]| -> Vec<f64> {
-            a.iter().zip(b).map(|(&x, &y)| f64::from(x) - f64::from(y)).collect()
+            a.iter()
+                .zip(b)
+                .map(|(&x, &y)| f64::from(x) - f64::from(y))
+                .collect()
         };
         Self {
             first: d(&after.first, &before.first),
             gold: d(&after.gold, &before.gold),
-            attn: after.attn.iter().zip(&before.attn).map(|(a, b)| d(a, b)).collect(),
+            attn: after
+                .attn
+                .iter()
+                .zip(&before.attn)
+                .map(|(a, b)| d(a, b))
+                .collect(),
             top1: after.top1(),
             top1_before: before.top1(),
         }
@@ -52,11 +60,17 @@ impl Effect {
 
     /// `self − other`, the part of `self` that `other` does not share (top-1 of `self`).
     pub fn minus(&self, other: &Effect) -> Self {
-        let d = |a: &[f64], b: &[f64]| -> Vec<f64> { a.iter().zip(b).map(|(x, y)| x - y).collect() };
+        let d =
+            |a: &[f64], b: &[f64]| -> Vec<f64> { a.iter().zip(b).map(|(x, y)| x - y).collect() };
         Self {
             first: d(&self.first, &other.first),
             gold: d(&self.gold, &other.gold),
-            attn: self.attn.iter().zip(&other.attn).map(|(a, b)| d(a, b)).collect(),
+            attn: self
+                .attn
+                .iter()
+                .zip(&other.attn)
+                .map(|(a, b)| d(a, b))
+                .collect(),
             top1: self.top1,
             top1_before: self.top1_before,
         }
@@ -81,7 +95,11 @@ impl Effect {
 }
 
 pub fn mean(x: &[f64]) -> f64 {
-    if x.is_empty() { 0.0 } else { x.iter().sum::<f64>() / x.len() as f64 }
+    if x.is_empty() {
+        0.0
+    } else {
+        x.iter().sum::<f64>() / x.len() as f64
+    }
 }
 
 pub fn norm(x: &[f64]) -> f64 {

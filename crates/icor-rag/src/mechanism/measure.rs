@@ -12,8 +12,8 @@ use super::dense::{DenseUpdate, gd_steps, gradient};
 use super::effect::Effect;
 use super::pair::PairMetrics;
 use super::readout::{Readout, read};
-use super::segments::Teacher;
 use super::record::{ContextRecord, Point, Tokens, gd_key, pair_key};
+use super::segments::Teacher;
 use super::segments::{Segments, examples};
 use super::settings::{InterfaceSpec, Settings};
 use crate::error::Result;
@@ -80,9 +80,17 @@ impl Measurer<'_> {
     pub fn measure(&self, c: &ContextInput<'_>) -> Result<Measured> {
         let started = Instant::now();
         let alone = c.right.query_alone();
-        let base = read(self.model, &mut FrozenStates::new(0), &alone, &Adaptation::none(), None)?;
+        let base = read(
+            self.model,
+            &mut FrozenStates::new(0),
+            &alone,
+            &Adaptation::none(),
+            None,
+        )?;
         let q = Query { alone, base };
-        let mut fx = Effects { map: BTreeMap::new() };
+        let mut fx = Effects {
+            map: BTreeMap::new(),
+        };
         let in_context = self.in_context(c, &q, &mut fx)?;
         let sets: [Vec<Instance>; 3] = [
             c.right.gd_examples(),
@@ -97,7 +105,10 @@ impl Measurer<'_> {
             tokens: Tokens {
                 query_alone: q.alone.ids.len(),
                 in_context,
-                examples: sets[0].iter().map(|e| e.prompt.len() + e.answer.len()).sum(),
+                examples: sets[0]
+                    .iter()
+                    .map(|e| e.prompt.len() + e.answer.len())
+                    .sum(),
                 answer: q.alone.answer_len,
             },
             losses: BTreeMap::new(),
@@ -109,7 +120,15 @@ impl Measurer<'_> {
         };
         let grads = self.gradients(&sets, &mut record)?;
         for spec in &self.settings.interfaces {
-            self.interface(c.index, spec, &q, &sets, grads.as_deref(), &mut record, &mut fx)?;
+            self.interface(
+                c.index,
+                spec,
+                &q,
+                &sets,
+                grads.as_deref(),
+                &mut record,
+                &mut fx,
+            )?;
         }
         let spec = fx.get("icl/right").minus(fx.get("icl/other"));
         fx.insert("icl/specific", spec);
@@ -133,7 +152,13 @@ impl Measurer<'_> {
             ("icl/other", c.right.in_context_with(&c.other.demos)),
         ];
         for (name, seq) in &seqs {
-            let r = read(self.model, &mut FrozenStates::new(0), seq, &Adaptation::none(), None)?;
+            let r = read(
+                self.model,
+                &mut FrozenStates::new(0),
+                seq,
+                &Adaptation::none(),
+                None,
+            )?;
             fx.insert(*name, Effect::between(&q.base, &r));
         }
         Ok(len)
@@ -150,7 +175,12 @@ impl Measurer<'_> {
         if self.settings.steps != 1 {
             return Ok(None);
         }
-        let widest = self.settings.interfaces.iter().map(|i| self.split(i.top_layers)).min();
+        let widest = self
+            .settings
+            .interfaces
+            .iter()
+            .map(|i| self.split(i.top_layers))
+            .min();
         let zero = DenseUpdate::zeros(&self.model.config, widest.unwrap_or(0));
         let mut gs = Vec::new();
         for (name, ex) in DEMO_SETS.iter().zip(sets) {
@@ -183,8 +213,11 @@ impl Measurer<'_> {
                 snapshots.push(match grads {
                     Some(gs) => vec![gs[si].restrict(split)?.scaled(-eta)],
                     None => {
-                        let (u, losses) = gd_steps(self.model, &sets[si], split, eta, self.settings.steps)?;
-                        record.losses.insert(format!("{name}/{iface}/{eta:e}"), losses);
+                        let (u, losses) =
+                            gd_steps(self.model, &sets[si], split, eta, self.settings.steps)?;
+                        record
+                            .losses
+                            .insert(format!("{name}/{iface}/{eta:e}"), losses);
                         u
                     }
                 });
@@ -218,7 +251,11 @@ impl Measurer<'_> {
         fx: &mut Effects,
     ) -> Result<()> {
         let random = updates[0].random_like(seed);
-        let named = DEMO_SETS.iter().copied().zip(updates.iter().copied()).chain([("random", &random)]);
+        let named = DEMO_SETS
+            .iter()
+            .copied()
+            .zip(updates.iter().copied())
+            .chain([("random", &random)]);
         for (name, u) in named {
             let key = gd_key(iface, p, name);
             fx.insert(key.clone(), self.update_effect(frozen, q, u)?);
@@ -233,14 +270,27 @@ impl Measurer<'_> {
         fx.insert(key.clone(), self.update_effect(frozen, q, &scaled)?);
         record.update_norms.insert(key.clone(), scaled.norm());
         record.random_scale.insert(key, scale);
-        let spec = fx.get(&gd_key(iface, p, "right")).minus(fx.get(&gd_key(iface, p, "other")));
+        let spec = fx
+            .get(&gd_key(iface, p, "right"))
+            .minus(fx.get(&gd_key(iface, p, "other")));
         fx.insert(gd_key(iface, p, "specific"), spec);
         Ok(())
     }
 
-    fn update_effect(&self, frozen: &mut FrozenStates, q: &Query, u: &DenseUpdate) -> Result<Effect> {
+    fn update_effect(
+        &self,
+        frozen: &mut FrozenStates,
+        q: &Query,
+        u: &DenseUpdate,
+    ) -> Result<Effect> {
         let adapter = u.adapter(self.model.device(), false);
-        let r = read(self.model, frozen, &q.alone, &Adaptation::lora(&adapter), Some(&q.base))?;
+        let r = read(
+            self.model,
+            frozen,
+            &q.alone,
+            &Adaptation::lora(&adapter),
+            Some(&q.base),
+        )?;
         Ok(Effect::between(&q.base, &r))
     }
 

@@ -37,14 +37,28 @@ impl PairMetrics {
             gold_cos: cosine(&a.gold, &b.gold),
             top1_agree: a.top1 == b.top1,
             top1_reproduced: changed && b.top1 == a.top1,
-            attn_cos: a.attn.iter().zip(&b.attn).map(|(x, y)| cosine(x, y)).collect(),
+            attn_cos: a
+                .attn
+                .iter()
+                .zip(&b.attn)
+                .map(|(x, y)| cosine(x, y))
+                .collect(),
         }
     }
 
     /// Mean SimAOU over layers whose change is non-zero on both sides.
     pub fn attn_mean(&self) -> f64 {
-        let v: Vec<f64> = self.attn_cos.iter().copied().filter(|c| *c != 0.0).collect();
-        if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 }
+        let v: Vec<f64> = self
+            .attn_cos
+            .iter()
+            .copied()
+            .filter(|c| *c != 0.0)
+            .collect();
+        if v.is_empty() {
+            0.0
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
     }
 }
 
@@ -68,7 +82,10 @@ mod tests {
         let m = PairMetrics::of(&a, &a);
         assert!((m.cos - 1.0).abs() < 1e-12 && (m.cos_centred - 1.0).abs() < 1e-12);
         assert!(m.top1_agree && m.top1_reproduced);
-        assert!((m.attn_mean() - 1.0).abs() < 1e-12, "the zero layer is left out of the mean");
+        assert!(
+            (m.attn_mean() - 1.0).abs() < 1e-12,
+            "the zero layer is left out of the mean"
+        );
         let b = effect(&[-1.0, 2.0, -0.5], 0, 0);
         let m = PairMetrics::of(&a, &b);
         assert!((m.cos + 1.0).abs() < 1e-12);

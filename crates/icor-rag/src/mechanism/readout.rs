@@ -63,8 +63,11 @@ pub fn read(
     let traced = model.forward_traced(x, split..n, seq.first, adapt)?;
     let h = model.final_norm(traced.stream);
     let [_, t, d] = h.dims();
-    let picks: Vec<i64> = (0..seq.answer_len).map(|j| (seq.first + j) as i64).collect();
-    let idx: Tensor<1, Int> = Tensor::from_data(TensorData::new(picks, [seq.answer_len]), model.device());
+    let picks: Vec<i64> = (0..seq.answer_len)
+        .map(|j| (seq.first + j) as i64)
+        .collect();
+    let idx: Tensor<1, Int> =
+        Tensor::from_data(TensorData::new(picks, [seq.answer_len]), model.device());
     let logp = log_softmax(model.project(h.reshape([t, d]).select(0, idx)), 1);
     let labels: Vec<i64> = seq.ids[seq.first + 1..seq.first + 1 + seq.answer_len]
         .iter()

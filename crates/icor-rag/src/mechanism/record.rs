@@ -65,7 +65,11 @@ pub struct Point {
 impl Point {
     /// As written in names: `1e-2` for one step, `1e-2x3` for three.
     pub fn label(&self) -> String {
-        if self.k == 1 { format!("{:e}", self.eta) } else { format!("{:e}x{}", self.eta, self.k) }
+        if self.k == 1 {
+            format!("{:e}", self.eta)
+        } else {
+            format!("{:e}x{}", self.eta, self.k)
+        }
     }
 }
 

@@ -69,7 +69,12 @@ pub struct BlockBuilder<'a> {
 
 impl<'a> BlockBuilder<'a> {
     pub fn new(tokenizer: &'a LlmTokenizer, doc_tokens: usize) -> Self {
-        Self { prompter: Prompter { tokenizer, doc_tokens } }
+        Self {
+            prompter: Prompter {
+                tokenizer,
+                doc_tokens,
+            },
+        }
     }
 
     fn tok(&self) -> &LlmTokenizer {
@@ -77,16 +82,22 @@ impl<'a> BlockBuilder<'a> {
     }
 
     fn raw(&self, text: &str) -> Result<Vec<u32>> {
-        let enc = self.tok().inner().encode(text, false).map_err(|e| icor_llm::Error::Tokenizer {
-            source_name: "mechanism prompt".into(),
-            reason: e.to_string(),
-        })?;
+        let enc =
+            self.tok()
+                .inner()
+                .encode(text, false)
+                .map_err(|e| icor_llm::Error::Tokenizer {
+                    source_name: "mechanism prompt".into(),
+                    reason: e.to_string(),
+                })?;
         Ok(enc.get_ids().to_vec())
     }
 
     /// The system turn.
     pub fn prefix(&self) -> Result<Vec<u32>> {
-        Ok(self.tok().encode(&format!("<|im_start|>system\n{INSTRUCTION}<|im_end|>\n"))?)
+        Ok(self
+            .tok()
+            .encode(&format!("<|im_start|>system\n{INSTRUCTION}<|im_end|>\n"))?)
     }
 
     /// The user turn's text of `item` (documents, then the question).
@@ -106,7 +117,11 @@ impl<'a> BlockBuilder<'a> {
         ))?;
         let mut ans = self.raw(answer)?;
         ans.extend(self.prompter.end_of_turn());
-        Ok(Block { user, answer: ans, close: self.raw("\n")? })
+        Ok(Block {
+            user,
+            answer: ans,
+            close: self.raw("\n")?,
+        })
     }
 
     /// The segments of a context: demonstrations answered by `demo_answers[i]`.
@@ -136,7 +151,9 @@ impl<'a> BlockBuilder<'a> {
             .zip(demo_answers)
             .map(|(d, a)| Ok((self.user_text(d)?, a.to_string())))
             .collect::<Result<Vec<_>>>()?;
-        Ok(self.tok().chat_prompt_turns(Some(INSTRUCTION), &exchanges, &self.user_text(query)?))
+        Ok(self
+            .tok()
+            .chat_prompt_turns(Some(INSTRUCTION), &exchanges, &self.user_text(query)?))
     }
 }
 
@@ -168,7 +185,11 @@ impl Segments {
         ids.extend_from_slice(&self.query.user);
         let first = ids.len() - 1;
         ids.extend_from_slice(&self.query.answer);
-        Teacher { ids, first, answer_len: self.query.answer.len() }
+        Teacher {
+            ids,
+            first,
+            answer_len: self.query.answer.len(),
+        }
     }
 
     /// The gradient step's examples: `P Dᵢ` with the loss on `Dᵢ`'s answer.

@@ -50,7 +50,11 @@ impl std::str::FromStr for InterfaceSpec {
         };
         let etas = etas
             .split(',')
-            .map(|e| e.trim().parse::<f64>().map_err(|_| format!("`{e}` is not a step size")))
+            .map(|e| {
+                e.trim()
+                    .parse::<f64>()
+                    .map_err(|_| format!("`{e}` is not a step size"))
+            })
             .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(Self { top_layers, etas })
     }
@@ -99,9 +103,18 @@ impl Default for Settings {
             doc_tokens: 24,
             steps: 1,
             interfaces: vec![
-                InterfaceSpec { top_layers: 0, etas: vec![1e-4, 1e-3, 1e-2] },
-                InterfaceSpec { top_layers: 8, etas: vec![1e-3, 1e-2, 1e-1] },
-                InterfaceSpec { top_layers: 2, etas: vec![1e-2, 1e-1, 1.0] },
+                InterfaceSpec {
+                    top_layers: 0,
+                    etas: vec![1e-4, 1e-3, 1e-2],
+                },
+                InterfaceSpec {
+                    top_layers: 8,
+                    etas: vec![1e-3, 1e-2, 1e-1],
+                },
+                InterfaceSpec {
+                    top_layers: 2,
+                    etas: vec![1e-2, 1e-1, 1.0],
+                },
             ],
             fit_every: 4,
             seed: 0,
@@ -174,22 +187,49 @@ mod tests {
     #[test]
     fn interfaces_parse_and_bad_settings_are_refused() {
         let i: InterfaceSpec = "top2=0.1,1".parse().unwrap();
-        assert_eq!(i, InterfaceSpec { top_layers: 2, etas: vec![0.1, 1.0] });
+        assert_eq!(
+            i,
+            InterfaceSpec {
+                top_layers: 2,
+                etas: vec![0.1, 1.0]
+            }
+        );
         assert_eq!("all=1e-3".parse::<InterfaceSpec>().unwrap().top_layers, 0);
         assert!("top2".parse::<InterfaceSpec>().is_err());
         assert!("topx=1".parse::<InterfaceSpec>().is_err());
         assert!("all=a".parse::<InterfaceSpec>().is_err());
         assert!(Settings::default().check().is_ok());
         for bad in [
-            Settings { contexts: 5, ..Settings::default() },
-            Settings { demos: 0, ..Settings::default() },
-            Settings { fit_every: 1, ..Settings::default() },
-            Settings { interfaces: vec![InterfaceSpec { top_layers: 0, etas: vec![-1.0] }], ..Settings::default() },
+            Settings {
+                contexts: 5,
+                ..Settings::default()
+            },
+            Settings {
+                demos: 0,
+                ..Settings::default()
+            },
+            Settings {
+                fit_every: 1,
+                ..Settings::default()
+            },
+            Settings {
+                interfaces: vec![InterfaceSpec {
+                    top_layers: 0,
+                    etas: vec![-1.0],
+                }],
+                ..Settings::default()
+            },
         ] {
             assert!(bad.check().is_err(), "{bad:?} accepted");
         }
         // The per-context stamp does not depend on M.
-        let more = Settings { contexts: 200, ..Settings::default() };
-        assert_eq!(more.per_context_key(), Settings::default().per_context_key());
+        let more = Settings {
+            contexts: 200,
+            ..Settings::default()
+        };
+        assert_eq!(
+            more.per_context_key(),
+            Settings::default().per_context_key()
+        );
     }
 }

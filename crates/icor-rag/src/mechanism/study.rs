@@ -71,14 +71,24 @@ pub fn run(o: &StudyOptions) -> Result<StudyRun> {
     for sub in ["contexts", "vectors"] {
         remove_partials(&o.out.join(sub))?;
     }
-    let LoadedModel { model, tokenizer, path, .. } = load_model(&s.model, &o.device)?;
-    let model_sha256 = icor_assets::verify::hash_file(&path).map_err(io_err(&path))?.1;
+    let LoadedModel {
+        model,
+        tokenizer,
+        path,
+        ..
+    } = load_model(&s.model, &o.device)?;
+    let model_sha256 = icor_assets::verify::hash_file(&path)
+        .map_err(io_err(&path))?
+        .1;
     let stamp = context_stamp(s, &model_sha256);
     refuse_other_settings(&o.out, &stamp)?;
     let contexts = draw(&o.home, s)?;
     let items = ItemsOf::retrieve(o, &contexts)?;
     let builder = BlockBuilder::new(&tokenizer, s.doc_tokens);
-    let measurer = Measurer { model: &model, settings: s };
+    let measurer = Measurer {
+        model: &model,
+        settings: s,
+    };
     let todo: Vec<usize> = (0..contexts.len())
         .filter(|&i| !done(&o.out, i, &stamp))
         .collect();
@@ -107,7 +117,10 @@ pub fn run(o: &StudyOptions) -> Result<StudyRun> {
             other: &other,
         };
         let m = measurer.measure(&input)?;
-        let file = TensorFile { tensors: m.vectors.into_iter().collect(), meta: Default::default() };
+        let file = TensorFile {
+            tensors: m.vectors.into_iter().collect(),
+            meta: Default::default(),
+        };
         file.save(&vectors_path(&o.out, i), &stamp)?;
         save_json(&record_path(&o.out, i), &stamp, &m.record)?;
         bar.inc(1);
@@ -131,7 +144,10 @@ pub fn run(o: &StudyOptions) -> Result<StudyRun> {
 /// A context is done when its record is on disk (its vectors may have stayed on another
 /// machine: the cross cosines they gave are kept in `cross.json`).
 fn done(out: &Path, i: usize, stamp: &Stamp) -> bool {
-    matches!(load_json::<ContextRecord>(&record_path(out, i), stamp), Ok(Some(_)))
+    matches!(
+        load_json::<ContextRecord>(&record_path(out, i), stamp),
+        Ok(Some(_))
+    )
 }
 
 /// A folder that holds a study made with other settings (or another model, or code version)
@@ -189,13 +205,32 @@ impl ItemsOf {
             wanted.push((s.query_set.clone(), &c.query.example));
             wanted.extend(c.demos.iter().map(|d| (s.demo_pool.clone(), &d.example)));
         }
-        let path = o.out.join("retrieval").join(format!("{}.json", s.retriever));
-        let map = retrieve_missing(retriever.as_ref(), &wanted, s.docs, &path, &rstamp, o.progress)?;
-        Ok(Self { corpus, map, query_set: s.query_set.clone(), demo_pool: s.demo_pool.clone() })
+        let path = o
+            .out
+            .join("retrieval")
+            .join(format!("{}.json", s.retriever));
+        let map = retrieve_missing(
+            retriever.as_ref(),
+            &wanted,
+            s.docs,
+            &path,
+            &rstamp,
+            o.progress,
+        )?;
+        Ok(Self {
+            corpus,
+            map,
+            query_set: s.query_set.clone(),
+            demo_pool: s.demo_pool.clone(),
+        })
     }
 
     fn item(&self, set: &str, q: &Question) -> Result<Item> {
-        Items { corpus: &self.corpus, map: &self.map }.item(set, &q.example)
+        Items {
+            corpus: &self.corpus,
+            map: &self.map,
+        }
+        .item(set, &q.example)
     }
 
     /// The context's segments, its demonstrations' answers deranged when `shuffled`.
@@ -207,7 +242,11 @@ impl ItemsOf {
             .map(|d| self.item(&self.demo_pool, d))
             .collect::<Result<_>>()?;
         let answers: Vec<&str> = c.demos.iter().map(|d| d.answer.as_str()).collect();
-        let answers = if shuffled { shifted_answers(&answers) } else { answers };
+        let answers = if shuffled {
+            shifted_answers(&answers)
+        } else {
+            answers
+        };
         b.segments(&query, &c.query.answer, &demos, &answers)
     }
 }

@@ -99,7 +99,9 @@ pub fn run_cmd(a: Args) -> Result<ExitCode> {
     };
     settings.check()?;
     let name = a.name.unwrap_or_else(|| sanitize(&a.model));
-    let out = a.out.unwrap_or_else(|| PathBuf::from("runs/mechanism").join(&name));
+    let out = a
+        .out
+        .unwrap_or_else(|| PathBuf::from("runs/mechanism").join(&name));
     let options = StudyOptions {
         settings,
         home: icor_assets::home(a.home.as_deref())?,
@@ -110,7 +112,10 @@ pub fn run_cmd(a: Args) -> Result<ExitCode> {
     };
     let study = run(&options)?;
     if study.records.len() < 4 {
-        eprintln!("{} contexts measured: too few to analyse yet", study.records.len());
+        eprintln!(
+            "{} contexts measured: too few to analyse yet",
+            study.records.len()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     let analysis = analyse(
@@ -138,12 +143,19 @@ pub fn run_cmd(a: Args) -> Result<ExitCode> {
 fn sanitize(s: &str) -> String {
     let p = std::path::Path::new(s);
     let base = if s.contains(std::path::MAIN_SEPARATOR) || s.ends_with(".gguf") {
-        p.file_stem().map_or_else(|| s.to_string(), |f| f.to_string_lossy().into_owned())
+        p.file_stem()
+            .map_or_else(|| s.to_string(), |f| f.to_string_lossy().into_owned())
     } else {
         s.to_string()
     };
     base.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
