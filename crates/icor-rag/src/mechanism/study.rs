@@ -6,6 +6,7 @@
 //! `runs/mechanism/<name>/`, committed but for `vectors/` (git-ignored), so a study spans
 //! sessions on different machines.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
@@ -81,7 +82,7 @@ pub fn run(o: &StudyOptions) -> Result<StudyRun> {
         .map_err(io_err(&path))?
         .1;
     let stamp = context_stamp(s, &model_sha256);
-    refuse_other_settings(&o.out, &stamp)?;
+    let mut have = existing(&o.out, &stamp)?;
     let contexts = draw(&o.home, s)?;
     let items = ItemsOf::retrieve(o, &contexts)?;
     let builder = BlockBuilder::new(&tokenizer, s.doc_tokens);
@@ -90,7 +91,7 @@ pub fn run(o: &StudyOptions) -> Result<StudyRun> {
         settings: s,
     };
     let todo: Vec<usize> = (0..contexts.len())
-        .filter(|&i| !done(&o.out, i, &stamp))
+        .filter(|i| !have.contains_key(i))
         .collect();
     let limit = o.max_new.unwrap_or(usize::MAX).min(todo.len());
     eprintln!(
@@ -123,15 +124,14 @@ pub fn run(o: &StudyOptions) -> Result<StudyRun> {
         };
         file.save(&vectors_path(&o.out, i), &stamp)?;
         save_json(&record_path(&o.out, i), &stamp, &m.record)?;
+        have.insert(i, m.record);
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let mut records = Vec::new();
-    for i in 0..contexts.len() {
-        if let Some(r) = load_json::<ContextRecord>(&record_path(&o.out, i), &stamp)? {
-            records.push(r);
-        }
-    }
+    let records: Vec<ContextRecord> = have
+        .into_values()
+        .filter(|r| r.index < contexts.len())
+        .collect();
     Ok(StudyRun {
         complete: records.len() == contexts.len(),
         records,
@@ -141,39 +141,37 @@ pub fn run(o: &StudyOptions) -> Result<StudyRun> {
     })
 }
 
-/// A context is done when its record is on disk (its vectors may have stayed on another
-/// machine: the cross cosines they gave are kept in `cross.json`).
-fn done(out: &Path, i: usize, stamp: &Stamp) -> bool {
-    matches!(
-        load_json::<ContextRecord>(&record_path(out, i), stamp),
-        Ok(Some(_))
-    )
-}
-
-/// A folder that holds a study made with other settings (or another model, or code version)
-/// is refused rather than overwritten: its records may be the only copy of hours of work.
-fn refuse_other_settings(out: &Path, stamp: &Stamp) -> Result<()> {
-    let dir = out.join("contexts");
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Ok(());
+/// The records already on disk, by context index, each read once. A context is done when its
+/// record is there (its vectors may have stayed on another machine: the cross cosines they
+/// gave are kept in `cross.json`). A folder that holds a study made with other settings (or
+/// another model, or code version) is refused rather than overwritten: its records may be
+/// the only copy of hours of work.
+fn existing(out: &Path, stamp: &Stamp) -> Result<BTreeMap<usize, ContextRecord>> {
+    let mut have = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(out.join("contexts")) else {
+        return Ok(have);
     };
     for e in entries.flatten() {
         let p = e.path();
-        if p.extension().is_some_and(|x| x == "json") {
-            match load_json::<ContextRecord>(&p, stamp) {
-                Err(Error::Stale { reason, .. }) => {
-                    return Err(Error::Config(format!(
-                        "{} holds a study made with other settings ({reason}): give this one \
-                         another --name or --out, or remove that folder to start over",
-                        out.display()
-                    )));
-                }
-                Err(e) => return Err(e),
-                Ok(_) => {}
+        if !p.extension().is_some_and(|x| x == "json") {
+            continue;
+        }
+        match load_json::<ContextRecord>(&p, stamp) {
+            Err(Error::Stale { reason, .. }) => {
+                return Err(Error::Config(format!(
+                    "{} holds a study made with other settings ({reason}): give this one \
+                     another --name or --out, or remove that folder to start over",
+                    out.display()
+                )));
             }
+            Err(e) => return Err(e),
+            Ok(Some(r)) => {
+                have.insert(r.index, r);
+            }
+            Ok(None) => {}
         }
     }
-    Ok(())
+    Ok(have)
 }
 
 /// The questions of a study with their retrieved documents.
