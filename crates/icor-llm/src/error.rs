@@ -6,8 +6,9 @@ pub enum Error {
     /// An asset could not be fetched or verified.
     #[error(transparent)]
     Asset(#[from] icor_assets::Error),
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    /// Reading or writing a file failed. The reason is the `source()`, not part of this
+    /// message, so a chain printed with `{:#}` names it once.
+    #[error("{path}")]
     Io {
         path: std::path::PathBuf,
         #[source]

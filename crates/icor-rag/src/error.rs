@@ -14,8 +14,9 @@ pub enum Error {
     /// An asset could not be fetched or verified.
     #[error(transparent)]
     Asset(Box<icor_assets::Error>),
-    /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    /// Reading or writing a file failed. The reason is the `source()`, not part of this
+    /// message, so a chain printed with `{:#}` names it once.
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -66,5 +67,46 @@ pub(crate) fn io_err(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> E
     move |source| Error::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The message and every source below it, as `{:#}` prints them.
+    fn chain(e: &dyn std::error::Error) -> String {
+        let mut parts = vec![e.to_string()];
+        let mut s = e.source();
+        while let Some(x) = s {
+            parts.push(x.to_string());
+            s = x.source();
+        }
+        parts.join(": ")
+    }
+
+    #[test]
+    fn an_io_error_names_its_path_and_its_reason_once_in_every_crate() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "the reason");
+        let path = std::path::PathBuf::from("/some/file");
+        let errors = [
+            Error::Io {
+                path: path.clone(),
+                source: io(),
+            },
+            Error::from(icor_llm::Error::Io {
+                path: path.clone(),
+                source: io(),
+            }),
+            Error::from(icor_qa::Error::Io {
+                path: path.clone(),
+                source: io(),
+            }),
+        ];
+        for e in &errors {
+            let c = chain(e);
+            assert_eq!(c.matches("the reason").count(), 1, "{c}");
+            assert_eq!(c.matches("/some/file").count(), 1, "{c}");
+        }
     }
 }

@@ -1,11 +1,13 @@
 //! The frozen lower layers, run once per token sequence: when the interface sits on the top
 //! `L` layers only, the residual stream entering layer `n − L` depends on the token ids alone,
-//! so every method, every K and every SGD step that reads the same sequence shares it.
+//! so every method, every K and every SGD step that reads the same sequence shares it. A
+//! fixed adapter may sit on the lower layers too (`W_0^ret` below a top-L interface that
+//! steps only its upper factors): the stream then depends on the ids and that adapter.
 
 use std::collections::HashMap;
 
 use burn::tensor::Tensor;
-use icor_llm::{Adaptation, Llm};
+use icor_llm::{Adaptation, Llm, LoraAdapter};
 
 use crate::error::{Error, Result};
 
@@ -13,6 +15,8 @@ use crate::error::{Error, Result};
 #[derive(Debug)]
 pub struct FrozenStates {
     split: usize,
+    /// A fixed adapter applied on layers `0..split`.
+    below: Option<LoraAdapter>,
     map: HashMap<Vec<u32>, Tensor<3>>,
 }
 
@@ -21,7 +25,16 @@ impl FrozenStates {
     pub fn new(split: usize) -> Self {
         Self {
             split,
+            below: None,
             map: HashMap::new(),
+        }
+    }
+
+    /// Layers `0..split` are frozen with the fixed adapter `below` applied on them.
+    pub fn with_below(split: usize, below: LoraAdapter) -> Self {
+        Self {
+            below: Some(below),
+            ..Self::new(split)
         }
     }
 
@@ -36,7 +49,11 @@ impl FrozenStates {
             return Ok(x.clone());
         }
         let x = model.embed(ids, 1)?;
-        let x = model.forward_layers(x, 0..self.split, None, &Adaptation::none())?;
+        let adapt = self
+            .below
+            .as_ref()
+            .map_or_else(Adaptation::none, Adaptation::lora);
+        let x = model.forward_layers(x, 0..self.split, None, &adapt)?;
         self.map.insert(ids.to_vec(), x.clone());
         Ok(x)
     }

@@ -3,7 +3,7 @@
 //! | stage | what | artefact (in the run folder) |
 //! |---|---|---|
 //! | 0 | retrieval of every question the run uses | `retrieval/<retriever>.json` |
-//! | 1 | `W_0^ret` | `adapter-<retriever>.safetensors` (checkpointed) |
+//! | 1 | `W_0^ret` | `adapter-<retriever>.safetensors` (checkpointed); `w0-<retriever>.safetensors` (PEFT layout) |
 //! | 2 | gradient-step targets, K = max, snapshots | `targets/<retriever>/<pool>-<c>.safetensors` |
 //! | 3 | bases and `g_φ` per (K, norm term) | in memory (seconds; deterministic) |
 //! | 4 | evaluation of every method | `eval/<retriever>/<set>.json` (per question) |
@@ -329,6 +329,9 @@ pub fn run(options: &RunOptions) -> Result<Results> {
             vec![0f32; layout.len]
         };
         let w0 = layout.adapter(&w0_flat, &options.device);
+        if needs_w0 {
+            export_w0(&w0, &options.out.join(format!("w0-{rname}.safetensors")))?;
+        }
         // Prompt tuning: the same instances and budget, a soft prefix instead of the LoRA.
         let soft = match &p.prompt_tuning {
             Some(pt) if needs_soft => {
@@ -1001,4 +1004,12 @@ pub fn method_labels(profile: &Profile) -> Vec<String> {
         .into_iter()
         .map(|m: Method| format!("{} ({})", m.label, m.id))
         .collect()
+}
+
+/// `W_0^ret` in PEFT's LoRA layout (what `icor rag mechanism --adapter` and PyTorch's PEFT
+/// read), written through a temporary file so a killed run leaves no partial file.
+fn export_w0(w0: &icor_llm::LoraAdapter, path: &std::path::Path) -> Result<()> {
+    let tmp = path.with_extension("safetensors.tmp");
+    w0.save(&tmp)?;
+    std::fs::rename(&tmp, path).map_err(crate::error::io_err(path))
 }

@@ -2,7 +2,9 @@
 //! interface, short prompts): a study stopped part-way resumes without redoing finished
 //! contexts and ends as one uninterrupted run; the run folder copied to another path, its
 //! vectors left behind (as on another machine), resumes without recomputing anything and
-//! gives the same analysis; bad settings are refused before any model loads.
+//! gives the same analysis; bad settings are refused before any model loads. A study at
+//! `W_0^ret` keeps its own copy of the adapter, named by sha256, and refuses a study without
+//! it, with another one, or with a copy that was changed.
 
 use std::path::Path;
 use std::process::Command;
@@ -129,6 +131,93 @@ fn a_stopped_study_resumes_and_its_folder_moves_between_machines() {
     assert_eq!(records(&moved), all);
     let after = analysis(&reports2);
     assert_eq!(after, before, "the moved folder gives the same analysis");
+}
+
+/// A non-trivial `W_0^ret` on SmolLM2's top 2 layers (both factors non-zero), in PEFT's layout.
+fn write_w0(path: &Path, shift: f32) {
+    let device = icor_llm::device_by_name("flex").unwrap();
+    let m = icor_llm::load_model("smollm2-135m", &device).unwrap().model;
+    let layout = icor_rag::params::LoraLayout::new(&m.config, 28, 4, 8.0);
+    let flat: Vec<f32> = (0..layout.len)
+        .map(|i| 0.05 * (i as f32 * 0.754_877 + shift).sin())
+        .collect();
+    layout.adapter(&flat, &device).save(path).unwrap();
+}
+
+/// `--adapter <p>`.
+fn flag(p: &Path) -> [&std::ffi::OsStr; 2] {
+    [std::ffi::OsStr::new("--adapter"), p.as_os_str()]
+}
+
+fn refused(out: &Path, reports: &Path, extra: &[&std::ffi::OsStr]) -> String {
+    let o = icor()
+        .args([
+            "rag",
+            "mechanism",
+            "--contexts",
+            "4",
+            "--demos",
+            "2",
+            "--docs",
+            "1",
+            "--doc-tokens",
+            "8",
+            "--interface",
+            "top2=0.1,1",
+            "--fit-every",
+            "2",
+            "--quiet",
+            "--out",
+        ])
+        .arg(out)
+        .arg("--report-dir")
+        .arg(reports)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "accepted: {extra:?}");
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_study_at_w0_keeps_its_adapter_and_refuses_any_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, reports) = (dir.path().join("run"), dir.path().join("reports"));
+    let (w0, other) = (
+        dir.path().join("w0.safetensors"),
+        dir.path().join("w1.safetensors"),
+    );
+    write_w0(&w0, 0.0);
+    write_w0(&other, 1.0);
+    let err = study(&out, &reports, &["--adapter", w0.to_str().unwrap()]);
+    assert!(err.contains("0 measured, 4 to do now"), "{err}");
+    assert_eq!(
+        std::fs::read(out.join("w0.safetensors")).unwrap(),
+        std::fs::read(&w0).unwrap(),
+        "the run folder keeps W_0^ret"
+    );
+    let md = std::fs::read_to_string(reports.join("mechanism.md")).unwrap();
+    assert!(
+        md.contains("LoRA top2 at W_0^ret") && md.contains("LoRA factors of W_0^ret"),
+        "{md}"
+    );
+    // The step moves the LoRA factors: every record holds a non-zero update of them.
+    let rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("contexts/0000.json")).unwrap()).unwrap();
+    let norm = rec["value"]["update_norms"]["gd/top2/1e-1/right"]
+        .as_f64()
+        .unwrap();
+    assert!(norm > 0.0, "{norm}");
+    // Without it, with another adapter: other settings.
+    let err = refused(&out, &reports, &[]);
+    assert!(err.contains("other settings"), "{err}");
+    let err = refused(&out, &reports, &flag(&other));
+    assert!(err.contains("other settings"), "{err}");
+    // The folder's copy changed under the same settings: named, not used.
+    std::fs::copy(&other, out.join("w0.safetensors")).unwrap();
+    std::fs::remove_file(out.join("contexts/0003.json")).unwrap();
+    let err = refused(&out, &reports, &flag(&w0));
+    assert!(err.contains("w0.safetensors has sha256"), "{err}");
 }
 
 #[test]

@@ -99,18 +99,17 @@ pub fn figures(reports: &Path) -> Result<Vec<Figure>> {
     if !dir.is_dir() {
         return Ok(out);
     }
-    let mut names: Vec<String> = std::fs::read_dir(&dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .collect();
-    names.sort();
-    for (name, a) in names.iter().zip(load_all(reports)?) {
+    for a in load_all(reports)? {
+        let space = if a.settings.adapter.is_some() {
+            ", LoRA at W_0^ret"
+        } else {
+            ""
+        };
         let mut fig = Figure {
-            name: format!("mechanism-{name}"),
+            name: format!("mechanism-{}", a.name),
             title: format!(
-                "In-context demonstrations vs one gradient step, {}",
-                a.settings.model
+                "In-context demonstrations vs one gradient step, {} (N = {}, K = {}{space})",
+                a.name, a.settings.demos, a.settings.steps
             ),
             cols: a.interfaces.len().max(1),
             panels: Vec::new(),

@@ -161,6 +161,9 @@ pub struct InContext {
 /// The study's findings for one model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Analysis {
+    /// The study's name (its run folder and file stem), set when the file is read back.
+    #[serde(default, skip_serializing)]
+    pub name: String,
     pub settings: Settings,
     pub model_sha256: String,
     pub n_layers: usize,
@@ -347,6 +350,7 @@ pub fn analyse(
         })
         .collect();
     Ok(Analysis {
+        name: String::new(),
         settings: s.clone(),
         model_sha256: model_sha256.into(),
         n_layers,

@@ -27,7 +27,7 @@ pub fn save(dir: &Path, name: &str, a: &Analysis) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Every analysis in `<dir>/mechanism/`, by file name.
+/// Every analysis in `<dir>/mechanism/`, by file name (each named by its file stem).
 pub fn load_all(dir: &Path) -> Result<Vec<Analysis>> {
     let folder = dir.join("mechanism");
     let mut paths: Vec<PathBuf> = match std::fs::read_dir(&folder) {
@@ -43,10 +43,14 @@ pub fn load_all(dir: &Path) -> Result<Vec<Analysis>> {
         .iter()
         .map(|p| {
             let bytes = std::fs::read(p).map_err(io_err(p))?;
-            serde_json::from_slice(&bytes).map_err(|e| Error::Format {
+            let mut a: Analysis = serde_json::from_slice(&bytes).map_err(|e| Error::Format {
                 path: p.clone(),
                 reason: e.to_string(),
-            })
+            })?;
+            a.name = p
+                .file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+            Ok(a)
         })
         .collect()
 }

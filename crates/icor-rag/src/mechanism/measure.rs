@@ -1,14 +1,14 @@
 //! One context measured: the query read alone, with its demonstrations in context (right,
-//! reordered, answers shuffled, another context's), and after a gradient step on the dense
-//! Q/K/V interface taken on each demonstration set (and on random updates of the same size),
-//! for every interface and η; then every effect and every compared pair.
+//! reordered, answers shuffled, another context's), and after a gradient step on the Q/K/V
+//! interface (dense, or `W_0^ret`'s LoRA factors: [`Space`]) taken on each demonstration set
+//! (and on random updates of the same size), for every interface and η; then every effect
+//! and every compared pair.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use icor_llm::{Adaptation, Llm};
 
-use super::dense::{DenseUpdate, gd_steps, gradient};
 use super::effect::Effect;
 use super::pair::PairMetrics;
 use super::readout::{Readout, read};
@@ -16,6 +16,8 @@ use super::record::{ContextRecord, Point, Tokens, gd_key, pair_key};
 use super::segments::Teacher;
 use super::segments::{Segments, examples};
 use super::settings::{InterfaceSpec, Settings};
+use super::space::Space;
+use super::update::Update;
 use crate::error::Result;
 use crate::frozen::FrozenStates;
 use crate::prompt::Instance;
@@ -46,6 +48,8 @@ pub struct Measured {
 pub struct Measurer<'a> {
     pub model: &'a Llm,
     pub settings: &'a Settings,
+    /// What the steps move (and what every read applies).
+    pub space: Space<'a>,
 }
 
 /// Every effect of one context, by name (see [`super::record`]).
@@ -70,9 +74,15 @@ struct Query {
 }
 
 impl Measurer<'_> {
+    /// The first layer of the top-`top` interface (`0`: every layer the space has).
     fn split(&self, top: usize) -> usize {
         let n = self.model.config.n_layers;
-        if top == 0 || top >= n { 0 } else { n - top }
+        let lowest = self.space.first_layer();
+        if top == 0 || top >= n {
+            lowest
+        } else {
+            (n - top).max(lowest)
+        }
     }
 
     /// Every stage of one context: the query alone, the in-context effects, the gradients,
@@ -84,7 +94,7 @@ impl Measurer<'_> {
             self.model,
             &mut FrozenStates::new(0),
             &alone,
-            &Adaptation::none(),
+            &self.space.base(),
             None,
         )?;
         let q = Query { alone, base };
@@ -156,7 +166,7 @@ impl Measurer<'_> {
                 self.model,
                 &mut FrozenStates::new(0),
                 seq,
-                &Adaptation::none(),
+                &self.space.base(),
                 None,
             )?;
             fx.insert(*name, Effect::between(&q.base, &r));
@@ -171,7 +181,7 @@ impl Measurer<'_> {
         &self,
         sets: &[Vec<Instance>; 3],
         record: &mut ContextRecord,
-    ) -> Result<Option<Vec<DenseUpdate>>> {
+    ) -> Result<Option<Vec<Update>>> {
         if self.settings.steps != 1 {
             return Ok(None);
         }
@@ -181,10 +191,10 @@ impl Measurer<'_> {
             .iter()
             .map(|i| self.split(i.top_layers))
             .min();
-        let zero = DenseUpdate::zeros(&self.model.config, widest.unwrap_or(0));
+        let zero = self.space.zeros(self.model, widest.unwrap_or(0))?;
         let mut gs = Vec::new();
         for (name, ex) in DEMO_SETS.iter().zip(sets) {
-            let (g, loss) = gradient(self.model, ex, &zero)?;
+            let (g, loss) = self.space.gradient(self.model, ex, &zero)?;
             record.losses.insert((*name).into(), vec![loss]);
             gs.push(g);
         }
@@ -199,22 +209,27 @@ impl Measurer<'_> {
         spec: &InterfaceSpec,
         q: &Query,
         sets: &[Vec<Instance>; 3],
-        grads: Option<&[DenseUpdate]>,
+        grads: Option<&[Update]>,
         record: &mut ContextRecord,
         fx: &mut Effects,
     ) -> Result<()> {
         let split = self.split(spec.top_layers);
         let iface = spec.name();
-        let mut frozen = FrozenStates::new(split);
+        let mut frozen = self.space.frozen(split);
         for (ei, &eta) in spec.etas.iter().enumerate() {
             // snapshots[set][k − 1]: the update after k steps on each demonstration set.
-            let mut snapshots: Vec<Vec<DenseUpdate>> = Vec::new();
+            let mut snapshots: Vec<Vec<Update>> = Vec::new();
             for (si, name) in DEMO_SETS.iter().enumerate() {
                 snapshots.push(match grads {
                     Some(gs) => vec![gs[si].restrict(split)?.scaled(-eta)],
                     None => {
-                        let (u, losses) =
-                            gd_steps(self.model, &sets[si], split, eta, self.settings.steps)?;
+                        let (u, losses) = self.space.gd_steps(
+                            self.model,
+                            &sets[si],
+                            split,
+                            eta,
+                            self.settings.steps,
+                        )?;
                         record
                             .losses
                             .insert(format!("{name}/{iface}/{eta:e}"), losses);
@@ -224,7 +239,7 @@ impl Measurer<'_> {
             }
             for k in 1..=snapshots[0].len() {
                 let p = Point { eta, k };
-                let updates: Vec<&DenseUpdate> = snapshots.iter().map(|s| &s[k - 1]).collect();
+                let updates: Vec<&Update> = snapshots.iter().map(|s| &s[k - 1]).collect();
                 let seed = self.settings.seed
                     ^ ((index as u64) << 20)
                     ^ ((spec.top_layers as u64) << 8)
@@ -244,7 +259,7 @@ impl Measurer<'_> {
         iface: &str,
         p: Point,
         seed: u64,
-        updates: &[&DenseUpdate],
+        updates: &[&Update],
         frozen: &mut FrozenStates,
         q: &Query,
         record: &mut ContextRecord,
@@ -277,13 +292,10 @@ impl Measurer<'_> {
         Ok(())
     }
 
-    fn update_effect(
-        &self,
-        frozen: &mut FrozenStates,
-        q: &Query,
-        u: &DenseUpdate,
-    ) -> Result<Effect> {
-        let adapter = u.adapter(self.model.device(), false);
+    fn update_effect(&self, frozen: &mut FrozenStates, q: &Query, u: &Update) -> Result<Effect> {
+        let adapter = self
+            .space
+            .adapter(self.model, u, self.model.device(), false)?;
         let r = read(
             self.model,
             frozen,

@@ -9,7 +9,8 @@
 //!   context ([`segments`]: each demonstration block is token-identical to the example the
 //!   step's loss reads);
 //! - `Δ_GD`: the change after `ΔW = −η ∇_W L(W; D)` on the dense Q/K/V interface of every
-//!   layer or the top L ([`dense`]), the query alone in the prompt;
+//!   layer or the top L ([`dense`]), or on the LoRA factors of `W_0^ret` ([`base`]; the
+//!   study then reads everything with `W_0^ret` applied), the query alone in the prompt;
 //! - the controls: random updates of equal per-matrix norm, raw and rescaled to move the
 //!   output as far; the step on answer-shuffled and on another context's demonstrations; the
 //!   same controls in context, plus another order;
@@ -21,7 +22,8 @@
 //! | [`settings`] | what a study measures (data, not code) |
 //! | [`contexts`] | the M contexts, demonstrations drawn without replacement |
 //! | [`segments`] | token blocks: the in-context prompt and the step's examples |
-//! | [`dense`] | the dense interface, its gradient and updates |
+//! | [`space`], [`update`] | what a step moves, its gradient; an update's arithmetic |
+//! | [`dense`], [`base`] | the dense interface; `W_0^ret`'s LoRA interface |
 //! | [`readout`], [`effect`], [`pair`] | one forward pass's readings; effects; pair metrics |
 //! | [`measure`], [`record`] | one context measured and stored |
 //! | [`study`] | every context, resumable |
@@ -29,6 +31,7 @@
 //! | [`analysis`], [`report`], [`files`] | η fit, CIs, baselines, verdicts; `reports/mechanism.md` and its JSON |
 
 pub mod analysis;
+pub mod base;
 pub mod contexts;
 pub mod cross;
 pub mod dense;
@@ -41,6 +44,8 @@ pub mod record;
 pub mod report;
 pub mod segments;
 pub mod settings;
+pub mod space;
 pub mod study;
+pub mod update;
 
 pub use settings::{InterfaceSpec, Settings};

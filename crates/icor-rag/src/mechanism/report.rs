@@ -47,7 +47,10 @@ pub fn render(analyses: &[Analysis]) -> String {
          query's log-probabilities when the demonstrations are put in the prompt, and `Δ_GD` the change after one \
          gradient step `ΔW = −η ∇_W L(W; D)` on the dense Q/K/V weights (every layer, or the top L), taken on the \
          demonstrations' answer loss (mean over their answer tokens) with the query alone in the prompt. Each \
-         demonstration block of the prompt is token-identical to the example its loss reads. Vectors are the \
+         demonstration block of the prompt is token-identical to the example its loss reads. A study with \
+         `W_0^ret` (the trained base adapter, named by its sha256) steps its LoRA factors instead, from their \
+         trained values, and reads everything (the query alone, in context, after a step) with `W_0^ret` \
+         applied: the interface RAG-GD's targets live on. Vectors are the \
          next-token log-probabilities at the first answer position over the whole vocabulary; *centred* removes \
          each vector's mean over the vocabulary (the shift every token shares). η is one value for all contexts, \
          fitted on every {}-th context and reported on the others. CIs are 95 % bootstrap intervals over contexts; \
@@ -59,18 +62,21 @@ pub fn render(analyses: &[Analysis]) -> String {
     let _ = writeln!(o, "## Verdicts at the fitted η\n");
     let _ = writeln!(
         o,
-        "| model | interface | fitted η | whole effect vs random update | demo-specific part vs permutation |"
+        "| study | N | K | interface | fitted η | whole effect vs random update | demo-specific part vs permutation |"
     );
-    let _ = writeln!(o, "|---|---|---|---|---|");
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|");
     for a in analyses {
         for i in &a.interfaces {
             let at = fitted(i);
             let rnd = at.rows.iter().find(|r| r.pair.ends_with("/random-scaled"));
             let _ = writeln!(
                 o,
-                "| {} | {} | {} | **{}**: centred cos {} vs {}, diff {} | **{}**: matched {} vs permuted {}, diff {} |",
-                a.settings.model,
-                i.name,
+                "| {}{} | {} | {} | {} | {} | **{}**: centred cos {} vs {}, diff {} | **{}**: matched {} vs permuted {}, diff {} |",
+                label(a),
+                if a.complete { "" } else { " (partial)" },
+                a.settings.demos,
+                a.settings.steps,
+                interface_label(a, &i.name),
                 at.label(),
                 i.verdict_whole,
                 e(&at.rows[0].cos_centred),
@@ -98,13 +104,37 @@ pub fn render(analyses: &[Analysis]) -> String {
     o
 }
 
+/// The study's name (its file stem), or its model for an analysis not read from a file.
+fn label(a: &Analysis) -> &str {
+    if a.name.is_empty() {
+        &a.settings.model
+    } else {
+        &a.name
+    }
+}
+
+/// `all` / `top8` (dense), or `LoRA all` … at `W_0^ret`.
+fn interface_label(a: &Analysis, name: &str) -> String {
+    match a.settings.adapter {
+        Some(_) => format!("LoRA {name} at W_0^ret"),
+        None => name.to_string(),
+    }
+}
+
 fn fitted(i: &Interface) -> &AtEta {
     i.at.iter().find(|a| a.fitted).unwrap_or(&i.at[0])
 }
 
 fn model(o: &mut String, a: &Analysis) {
     let s = &a.settings;
-    let _ = writeln!(o, "## {}\n", s.model);
+    let _ = writeln!(o, "## {}\n", label(a));
+    if let Some(sha) = &s.adapter {
+        let _ = writeln!(
+            o,
+            "Steps on the LoRA factors of `W_0^ret` (sha256 `{}`), every read with `W_0^ret` applied.\n",
+            &sha[..sha.len().min(16)]
+        );
+    }
     let _ = writeln!(
         o,
         "{} of {} contexts measured{}; {} reported, {} fit η. N = {} demonstrations from `{}`, queries from `{}`, \
@@ -176,7 +206,12 @@ fn model(o: &mut String, a: &Analysis) {
 }
 
 fn interface(o: &mut String, a: &Analysis, i: &Interface) {
-    let _ = writeln!(o, "### Interface `{}` (dense ΔW of Q/K/V)\n", i.name);
+    let what = if a.settings.adapter.is_some() {
+        "LoRA factors of W_0^ret on Q/K/V"
+    } else {
+        "dense ΔW of Q/K/V"
+    };
+    let _ = writeln!(o, "### Interface `{}` ({what})\n", i.name);
     let f = &i.eta;
     let _ = writeln!(
         o,

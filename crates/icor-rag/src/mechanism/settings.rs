@@ -88,6 +88,12 @@ pub struct Settings {
     /// Every `fit_every`-th context (index ≡ 0) fits η; the others are reported.
     pub fit_every: usize,
     pub seed: u64,
+    /// The sha256 of `W_0^ret` (PEFT safetensors) when the study steps its LoRA factors:
+    /// every interface is then the LoRA interface on its layers (`all` = every layer
+    /// `W_0^ret` covers), and every read, in context or after a step, applies `W_0^ret`.
+    /// Absent: the dense interface of the bare backbone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<String>,
 }
 
 impl Default for Settings {
@@ -118,6 +124,7 @@ impl Default for Settings {
             ],
             fit_every: 4,
             seed: 0,
+            adapter: None,
         }
     }
 }
@@ -168,6 +175,15 @@ impl Settings {
     /// Whether context `i` fits η.
     pub fn is_fit(&self, i: usize) -> bool {
         i % self.fit_every == 0
+    }
+
+    /// What the steps move: `dense` or `lora` (at `W_0^ret`).
+    pub fn space_name(&self) -> &'static str {
+        if self.adapter.is_some() {
+            "lora"
+        } else {
+            "dense"
+        }
     }
 
     /// An interface's name: `all` or `top<L>`.

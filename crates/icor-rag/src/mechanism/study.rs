@@ -15,11 +15,13 @@ use icor_qa::data::{CORPUS_NAME, QaExample, corpus_path};
 use icor_qa::retrieve::setup::{OpenOptions, RetrieverKind, open};
 use icor_qa::retrieve::{Corpus, CorpusStamp};
 
+use super::base::BaseAdapter;
 use super::contexts::{Context, Question, draw};
 use super::measure::{ContextInput, Measurer};
 use super::record::ContextRecord;
 use super::segments::{BlockBuilder, Segments, shifted_answers};
 use super::settings::Settings;
+use super::space::Space;
 use crate::error::{Error, Result, io_err};
 use crate::prompt::Item;
 use crate::retrieval::{Items, retrieve_missing};
@@ -38,6 +40,9 @@ pub struct StudyOptions {
     pub progress: bool,
     /// Stop after this many newly measured contexts (a part of a study that spans sessions).
     pub max_new: Option<usize>,
+    /// `W_0^ret` to copy into the run folder when the settings name one and the folder has
+    /// no copy yet.
+    pub adapter_file: Option<PathBuf>,
 }
 
 /// A study's records, in context order, and the model it ran on.
@@ -86,9 +91,20 @@ pub fn run(o: &StudyOptions) -> Result<StudyRun> {
     let contexts = draw(&o.home, s)?;
     let items = ItemsOf::retrieve(o, &contexts)?;
     let builder = BlockBuilder::new(&tokenizer, s.doc_tokens);
+    let w0 = match &s.adapter {
+        Some(sha) => Some(BaseAdapter::open(
+            &o.out,
+            o.adapter_file.as_deref(),
+            sha,
+            &model.config,
+            &o.device,
+        )?),
+        None => None,
+    };
     let measurer = Measurer {
         model: &model,
         settings: s,
+        space: w0.as_ref().map_or(Space::Dense, Space::Lora),
     };
     let todo: Vec<usize> = (0..contexts.len())
         .filter(|i| !have.contains_key(i))

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use icor_llm::device_by_name;
 use icor_rag::mechanism::analysis::analyse;
 use icor_rag::mechanism::files::{save, write_report};
@@ -52,6 +52,12 @@ pub struct Args {
     /// Seed of the contexts' draw and of the random controls.
     #[arg(long, default_value_t = Settings::default().seed)]
     seed: u64,
+    /// W_0^ret (a LoRA on Q/K/V in PEFT's safetensors layout, e.g. the `w0-<retriever>.safetensors`
+    /// that `icor rag adapter` writes): the steps then move its LoRA factors from their trained
+    /// values (`all` = every layer it covers, `top<L>` its top L), and every read applies it.
+    /// It is copied into the run folder and named in the settings by its sha256.
+    #[arg(long)]
+    adapter: Option<PathBuf>,
     /// The study's name: its run folder and its file in the reports (default: the model's;
     /// give variants their own, e.g. `smollm2-135m--n5`).
     #[arg(long)]
@@ -96,6 +102,15 @@ pub fn run_cmd(a: Args) -> Result<ExitCode> {
         },
         fit_every: a.fit_every,
         seed: a.seed,
+        adapter: a
+            .adapter
+            .as_deref()
+            .map(|p| {
+                icor_assets::verify::hash_file(p)
+                    .map(|(_, sha)| sha)
+                    .with_context(|| format!("reading the adapter {}", p.display()))
+            })
+            .transpose()?,
     };
     settings.check()?;
     let name = a.name.unwrap_or_else(|| sanitize(&a.model));
@@ -109,6 +124,7 @@ pub fn run_cmd(a: Args) -> Result<ExitCode> {
         device: device_by_name(&a.device)?,
         progress: !a.quiet,
         max_new: a.max_new,
+        adapter_file: a.adapter,
     };
     let study = run(&options)?;
     if study.records.len() < 4 {
