@@ -36,6 +36,12 @@ fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 impl LoraAdapter {
     /// Writes the adapter to `path`.
     pub fn save(&self, path: &Path) -> Result<()> {
+        self.save_with(path, &[])
+    }
+
+    /// Writes the adapter to `path` with `extra` entries in the header metadata (what it was
+    /// trained on, say); the keys `rank`, `alpha`, `first_layer` and `format` are its own.
+    pub fn save_with(&self, path: &Path, extra: &[(String, String)]) -> Result<()> {
         let mut tensors: Vec<(String, Vec<u8>, Vec<usize>)> = Vec::new();
         for (l, layer) in self.layer_range().zip(&self.layers) {
             for proj in Proj::ALL {
@@ -63,13 +69,13 @@ impl LoraAdapter {
                     })
             })
             .collect::<Result<_>>()?;
-        let meta: HashMap<String, String> = [
+        let mut meta: HashMap<String, String> = extra.iter().cloned().collect();
+        meta.extend([
             ("rank".to_string(), self.rank.to_string()),
             ("alpha".to_string(), self.alpha.to_string()),
             ("first_layer".to_string(), self.first_layer.to_string()),
             ("format".to_string(), "icor-lora-qkv".to_string()),
-        ]
-        .into();
+        ]);
         let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| Error::Safetensors {
             path: path.to_path_buf(),
             reason: e.to_string(),
@@ -78,6 +84,21 @@ impl LoraAdapter {
             path: path.to_path_buf(),
             source,
         })
+    }
+
+    /// The header metadata of an adapter file (`rank`, `alpha`, … and whatever
+    /// [`LoraAdapter::save_with`] added).
+    pub fn metadata(path: &Path) -> Result<HashMap<String, String>> {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let (_, header) =
+            safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| Error::Safetensors {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        Ok(header.metadata().clone().unwrap_or_default())
     }
 
     /// Reads an adapter written by [`LoraAdapter::save`] (or PEFT with the same target

@@ -143,6 +143,9 @@ struct StageKey<'a, T: Serialize> {
     stage: T,
 }
 
+/// The metadata entry of an exported `W_0^ret` that lists its training questions.
+pub const TRAINED_ON: &str = "trained_on";
+
 /// Runs every stage of `options.profile`.
 pub fn run(options: &RunOptions) -> Result<Results> {
     let started = Instant::now();
@@ -330,7 +333,16 @@ pub fn run(options: &RunOptions) -> Result<Results> {
         };
         let w0 = layout.adapter(&w0_flat, &options.device);
         if needs_w0 {
-            export_w0(&w0, &options.out.join(format!("w0-{rname}.safetensors")))?;
+            let trained_on: Vec<String> = splits
+                .adapter_train
+                .iter()
+                .map(|q| format!("{adapter_set}:{}", q.id))
+                .collect();
+            export_w0(
+                &w0,
+                &trained_on,
+                &options.out.join(format!("w0-{rname}.safetensors")),
+            )?;
         }
         // Prompt tuning: the same instances and budget, a soft prefix instead of the LoRA.
         let soft = match &p.prompt_tuning {
@@ -1007,9 +1019,15 @@ pub fn method_labels(profile: &Profile) -> Vec<String> {
 }
 
 /// `W_0^ret` in PEFT's LoRA layout (what `icor rag mechanism --adapter` and PyTorch's PEFT
-/// read), written through a temporary file so a killed run leaves no partial file.
-fn export_w0(w0: &icor_llm::LoraAdapter, path: &std::path::Path) -> Result<()> {
+/// read), with the keys of its training questions (`name/split:id`, one per line) in the
+/// metadata entry [`TRAINED_ON`], written through a temporary file so a killed run leaves
+/// no partial file.
+fn export_w0(
+    w0: &icor_llm::LoraAdapter,
+    trained_on: &[String],
+    path: &std::path::Path,
+) -> Result<()> {
     let tmp = path.with_extension("safetensors.tmp");
-    w0.save(&tmp)?;
+    w0.save_with(&tmp, &[(TRAINED_ON.to_string(), trained_on.join("\n"))])?;
     std::fs::rename(&tmp, path).map_err(crate::error::io_err(path))
 }

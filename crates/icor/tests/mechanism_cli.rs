@@ -3,8 +3,9 @@
 //! contexts and ends as one uninterrupted run; the run folder copied to another path, its
 //! vectors left behind (as on another machine), resumes without recomputing anything and
 //! gives the same analysis; bad settings are refused before any model loads. A study at
-//! `W_0^ret` keeps its own copy of the adapter, named by sha256, and refuses a study without
-//! it, with another one, or with a copy that was changed.
+//! `W_0^ret` keeps its own copy of the adapter, named by sha256, draws none of its training
+//! questions, and refuses a study without it, with another one, or with a copy that was
+//! changed.
 
 use std::path::Path;
 use std::process::Command;
@@ -133,15 +134,36 @@ fn a_stopped_study_resumes_and_its_folder_moves_between_machines() {
     assert_eq!(after, before, "the moved folder gives the same analysis");
 }
 
-/// A non-trivial `W_0^ret` on SmolLM2's top 2 layers (both factors non-zero), in PEFT's layout.
-fn write_w0(path: &Path, shift: f32) {
+/// A non-trivial `W_0^ret` on SmolLM2's top 2 layers (both factors non-zero), in PEFT's
+/// layout, that says it was trained on `trained_on`.
+fn write_w0(path: &Path, shift: f32, trained_on: &[String]) {
     let device = icor_llm::device_by_name("flex").unwrap();
     let m = icor_llm::load_model("smollm2-135m", &device).unwrap().model;
     let layout = icor_rag::params::LoraLayout::new(&m.config, 28, 4, 8.0);
     let flat: Vec<f32> = (0..layout.len)
         .map(|i| 0.05 * (i as f32 * 0.754_877 + shift).sin())
         .collect();
-    layout.adapter(&flat, &device).save(path).unwrap();
+    let meta = [(icor_rag::run::TRAINED_ON.to_string(), trained_on.join("\n"))];
+    layout
+        .adapter(&flat, &device)
+        .save_with(path, &meta)
+        .unwrap();
+}
+
+/// The questions the test study would draw without an adapter: context 0's query and
+/// demonstrations.
+fn first_context_keys() -> Vec<String> {
+    let home = icor_assets::home(None).unwrap();
+    let s = icor_rag::mechanism::Settings {
+        contexts: 4,
+        demos: 2,
+        ..Default::default()
+    };
+    let c = &icor_rag::mechanism::contexts::draw(&home, &s, &Default::default()).unwrap()[0];
+    std::iter::once(&c.query)
+        .chain(&c.demos)
+        .map(|q| q.key.clone())
+        .collect()
 }
 
 /// `--adapter <p>`.
@@ -187,8 +209,10 @@ fn a_study_at_w0_keeps_its_adapter_and_refuses_any_other() {
         dir.path().join("w0.safetensors"),
         dir.path().join("w1.safetensors"),
     );
-    write_w0(&w0, 0.0);
-    write_w0(&other, 1.0);
+    // W_0^ret "was trained on" what context 0 would hold: the study draws none of it.
+    let trained = first_context_keys();
+    write_w0(&w0, 0.0, &trained);
+    write_w0(&other, 1.0, &[]);
     let err = study(&out, &reports, &["--adapter", w0.to_str().unwrap()]);
     assert!(err.contains("0 measured, 4 to do now"), "{err}");
     assert_eq!(
@@ -208,6 +232,15 @@ fn a_study_at_w0_keeps_its_adapter_and_refuses_any_other() {
         .as_f64()
         .unwrap();
     assert!(norm > 0.0, "{norm}");
+    for e in std::fs::read_dir(out.join("contexts")).unwrap() {
+        let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        for k in &trained {
+            assert!(
+                !text.contains(&format!("\"{k}\"")),
+                "{k}, trained on, was drawn"
+            );
+        }
+    }
     // Without it, with another adapter: other settings.
     let err = refused(&out, &reports, &[]);
     assert!(err.contains("other settings"), "{err}");

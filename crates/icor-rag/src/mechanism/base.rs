@@ -5,6 +5,7 @@
 //! A study keeps its own copy (`w0.safetensors` in the run folder, PEFT layout, checked by
 //! sha256 against the settings), so its folder still resumes after it moves.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
@@ -14,6 +15,7 @@ use super::update::Update;
 use crate::error::{Error, Result, io_err};
 use crate::frozen::FrozenStates;
 use crate::params::LoraLayout;
+use crate::run::TRAINED_ON;
 use crate::store::write_atomic;
 
 /// Blocks per layer of the LoRA interface: `δA`, `δB` of Q, K and V.
@@ -28,6 +30,9 @@ pub struct BaseAdapter {
     /// The adapter holding `θ_0`, on the model's device.
     pub adapter: LoraAdapter,
     pub sha256: String,
+    /// Its training questions (`name/split:id`), from the file's `trained_on` entry (written
+    /// by `icor rag adapter`); the study draws none of them.
+    pub trained_on: HashSet<String>,
 }
 
 /// The run folder's copy of `W_0^ret`.
@@ -66,7 +71,12 @@ impl BaseAdapter {
                 path.display()
             )));
         }
-        Self::from_adapter(LoraAdapter::load(&path, config, device)?, config, found)
+        let mut w0 = Self::from_adapter(LoraAdapter::load(&path, config, device)?, config, found)?;
+        w0.trained_on = LoraAdapter::metadata(&path)?
+            .get(TRAINED_ON)
+            .map(|v| v.lines().map(str::to_string).collect())
+            .unwrap_or_default();
+        Ok(w0)
     }
 
     /// `W_0^ret` from an adapter in memory (on the model's device).
@@ -78,6 +88,7 @@ impl BaseAdapter {
             theta0,
             adapter,
             sha256,
+            trained_on: HashSet::new(),
         })
     }
 

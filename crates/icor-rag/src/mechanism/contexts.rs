@@ -7,6 +7,7 @@
 //! Contexts `2j` and `2j + 1` are each other's *other context*: the control that puts (or
 //! steps on) another context's demonstrations uses its partner's.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use icor_qa::data::{
@@ -74,11 +75,19 @@ fn load_shuffled(home: &Path, key: &str, seed: u64, stream: u64) -> Result<Vec<Q
         .collect())
 }
 
-/// Draws the study's M contexts (data sets prepared on first use).
-pub fn draw(home: &Path, s: &Settings) -> Result<Vec<Context>> {
+/// Draws the study's M contexts (data sets prepared on first use), never a question whose
+/// key is in `exclude` (`W_0^ret`'s training questions, when the study steps from it: a
+/// demonstration it was trained on is not a new one). Excluding none keeps the draw of a
+/// study without an adapter as it was.
+pub fn draw(home: &Path, s: &Settings, exclude: &HashSet<String>) -> Result<Vec<Context>> {
     ensure_prepared(home, |_| {})?;
-    let queries = load_shuffled(home, &s.query_set, s.seed, 1)?;
-    let pool = load_shuffled(home, &s.demo_pool, s.seed, 2)?;
+    let keep = |v: Vec<Question>| -> Vec<Question> {
+        v.into_iter()
+            .filter(|q| !exclude.contains(&q.key))
+            .collect()
+    };
+    let queries = keep(load_shuffled(home, &s.query_set, s.seed, 1)?);
+    let pool = keep(load_shuffled(home, &s.demo_pool, s.seed, 2)?);
     assign(queries, pool, s.contexts, s.demos)
 }
 

@@ -88,9 +88,6 @@ pub fn run(o: &StudyOptions) -> Result<StudyRun> {
         .1;
     let stamp = context_stamp(s, &model_sha256);
     let mut have = existing(&o.out, &stamp)?;
-    let contexts = draw(&o.home, s)?;
-    let items = ItemsOf::retrieve(o, &contexts)?;
-    let builder = BlockBuilder::new(&tokenizer, s.doc_tokens);
     let w0 = match &s.adapter {
         Some(sha) => Some(BaseAdapter::open(
             &o.out,
@@ -101,6 +98,13 @@ pub fn run(o: &StudyOptions) -> Result<StudyRun> {
         )?),
         None => None,
     };
+    let exclude = w0
+        .as_ref()
+        .map(|w| w.trained_on.clone())
+        .unwrap_or_default();
+    let contexts = draw(&o.home, s, &exclude)?;
+    let items = ItemsOf::retrieve(o, &contexts)?;
+    let builder = BlockBuilder::new(&tokenizer, s.doc_tokens);
     let measurer = Measurer {
         model: &model,
         settings: s,
