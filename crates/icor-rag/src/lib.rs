@@ -10,6 +10,7 @@
 //! | [`frozen`], [`loss`] | the frozen layers run once; the answer-token cross-entropy `L` |
 //! | [`params`], [`optim`] | the interface's factors as one vector; AdamW / SGD with global clipping |
 //! | [`adapter`], [`checkpoint`] | §5.1: the base retrieval adapter `W_0^ret`; resumable training state |
+//! | [`contexts`] | Algorithm 1, phase 1 at training time: meta-training and held-out contexts, drawn per pool |
 //! | [`target`], [`factored`] | Eq. 8: `ΔW_GD^(K)(C)`, kept factored; bases |
 //! | [`encode`], [`predictor`], [`matching`], [`meta`] | §5.1–5.2: `h̄(C)`, `g_φ`, Eq. 9, meta-training, fidelity |
 //! | [`checks`] | target fidelity and the collapse check of any trained predictor |
@@ -28,6 +29,7 @@ pub mod adapter;
 pub mod checkpoint;
 pub mod checks;
 pub mod claims;
+pub mod contexts;
 pub mod encode;
 pub mod error;
 pub mod eval;

@@ -143,6 +143,12 @@ pub fn merge(whole: &Profile, parts: Vec<Results>) -> Result<Results> {
                 ));
             }
         }
+        if out.splits != r.splits {
+            return refuse(format!(
+                "part {i} cut its pools with split scheme {}, part 0 with {}: other questions",
+                r.splits, out.splits
+            ));
+        }
         if out.threads != r.threads {
             return refuse(format!(
                 "part {i} ran on {} threads, part 0 on {}: its costs are not comparable",

@@ -319,8 +319,35 @@ pub fn render(r: &Results) -> String {
         ),
         (
             "meta-training pools",
-            p.train_pools.join(", "),
+            format!(
+                "{}: {} questions each, {}",
+                p.train_pools.join(", "),
+                p.pool_size,
+                if r.splits >= 2 {
+                    "every set shuffled with its own seed"
+                } else {
+                    "every set shuffled with the same seed (split scheme 1)"
+                }
+            ),
             "NQ, TriviaQA, HotpotQA, 2Wiki, MuSiQue",
+        ),
+        (
+            "support pools",
+            if r.splits >= 2 {
+                format!(
+                    "in-domain sets: {} further questions of their training pool's data, disjoint \
+                     from it and from W_0^ret's; held-out sets: {} later questions of their own",
+                    p.pool_size, p.pool_size
+                )
+            } else {
+                format!(
+                    "in-domain sets: their meta-training pool itself (split scheme 1: held-out \
+                     contexts may reuse training demonstrations); held-out sets: {} later \
+                     questions of their own",
+                    p.pool_size
+                )
+            },
+            "not stated",
         ),
         (
             "documents, token budget",

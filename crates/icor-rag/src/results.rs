@@ -130,6 +130,10 @@ pub struct CollapseSummary {
     pub deployed_across: f64,
 }
 
+fn splits_v1() -> u32 {
+    1
+}
+
 /// Everything a run measured.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Results {
@@ -141,6 +145,10 @@ pub struct Results {
     pub backend: String,
     pub threads: usize,
     pub code_version: String,
+    /// The split scheme the pools were cut with ([`crate::tasks::SPLITS_VERSION`]); files
+    /// from before it was recorded were cut with scheme 1.
+    #[serde(default = "splits_v1")]
+    pub splits: u32,
     pub methods: Vec<Method>,
     pub stages: Vec<StageTime>,
     pub adapters: Vec<AdapterSummary>,
@@ -167,6 +175,7 @@ impl Results {
             backend: "flex".into(),
             threads: 2,
             code_version: "0.1.0".into(),
+            splits: crate::tasks::SPLITS_VERSION,
             methods,
             stages: Vec::new(),
             adapters: Vec::new(),

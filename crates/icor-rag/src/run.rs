@@ -103,16 +103,6 @@ pub enum Stage {
     Eval,
 }
 
-/// A support or training context: which pool, which demonstrations.
-#[derive(Debug, Clone)]
-struct Context {
-    task: String,
-    pool: String,
-    idx: Vec<usize>,
-    heldout: bool,
-    name: String,
-}
-
 fn sanitize(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -140,6 +130,8 @@ struct StageKey<'a, T: Serialize> {
     doc_tokens: usize,
     retriever: &'a str,
     seed: u64,
+    /// [`crate::tasks::SPLITS_VERSION`]: which questions fill the pools.
+    splits: u32,
     stage: T,
 }
 
@@ -209,7 +201,7 @@ pub fn run(options: &RunOptions) -> Result<Results> {
     for t in &splits.eval {
         pool_sources
             .entry(t.pool_key.clone())
-            .or_insert_with(|| (t.key.clone(), t.pool.clone(), t.spec.regex_answers));
+            .or_insert_with(|| (t.pool_set.clone(), t.pool.clone(), t.spec.regex_answers));
     }
     let adapter_set = p.train_pools[0].clone();
     let mut wanted: Vec<(String, &QaExample)> = Vec::new();
@@ -283,6 +275,7 @@ pub fn run(options: &RunOptions) -> Result<Results> {
                     doc_tokens: p.doc_tokens,
                     retriever: rname,
                     seed: p.seed,
+                    splits: crate::tasks::SPLITS_VERSION,
                     stage: settings.json(),
                 },
                 &model_sha256,
@@ -406,38 +399,8 @@ pub fn run(options: &RunOptions) -> Result<Results> {
         let predictors: BTreeMap<String, TrainedG> = if needs_g {
             // Stage 2: contexts and their targets.
             // Meta-training contexts from the training pools, held-out ones from each evaluated
-            // task's pool (drawn with another seed).
-            let mut contexts = Vec::new();
-            let groups = splits
-                .train_pools
-                .iter()
-                .map(|tp| (&tp.key, &tp.key, tp.pool.len(), false))
-                .chain(
-                    splits
-                        .eval
-                        .iter()
-                        .map(|t| (&t.key, &t.pool_key, t.pool.len(), true)),
-                );
-            for (task, pool, len, heldout) in groups {
-                let (n, seed, prefix) = if heldout {
-                    (
-                        p.targets.heldout_contexts_per_task,
-                        p.seed ^ 0x4e1d,
-                        "heldout-",
-                    )
-                } else {
-                    (p.targets.train_contexts_per_pool, p.seed ^ 0x7a7, "")
-                };
-                for c in 0..n {
-                    contexts.push(Context {
-                        task: task.clone(),
-                        pool: pool.clone(),
-                        idx: crate::support::draw(len, p.support, seed, c as u64, None),
-                        heldout,
-                        name: format!("{prefix}{}-{c}", sanitize(task)),
-                    });
-                }
-            }
+            // task's support pool (disjoint from every training pool).
+            let contexts = crate::contexts::draw(&splits, p);
             let tstamp = key("targets", &(&p.targets, &p.adapter, p.support, p.pool_size));
             let tdir = options.out.join("targets").join(rname);
             remove_partials(&tdir)?;
@@ -958,6 +921,7 @@ impl Progress<'_> {
                 .filter(|&n| n > 0)
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             code_version: env!("CARGO_PKG_VERSION").into(),
+            splits: crate::tasks::SPLITS_VERSION,
             methods: self.methods.clone(),
             stages: self.stages.clone(),
             adapters: self.adapters.clone(),

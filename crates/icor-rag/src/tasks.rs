@@ -1,9 +1,16 @@
 //! Which questions play which role (§5.1 of the paper, with the shipped data): the adapter's
-//! training questions and the support pools come from the training pools (NQ, TriviaQA,
-//! SQuAD dev), disjoint from every evaluated question; the evaluated sets are the first
-//! questions of NQ and TriviaQA test (in-domain, support drawn from their dev pools) and of
-//! WebQuestions and CuratedTREC (held out: never trained on; support drawn from later
-//! questions of the same set).
+//! training questions and the meta-training pools come from the training pools (NQ,
+//! TriviaQA, SQuAD dev), disjoint from every evaluated question; the evaluated sets are the
+//! first questions of NQ and TriviaQA test (in-domain) and of WebQuestions and CuratedTREC
+//! (held out: never trained on; support drawn from later questions of the same set).
+//!
+//! Held out means held out. Each data set is shuffled with its own seed (the profile's,
+//! mixed with the set's key), so no two pools share row positions. A training pool's
+//! shuffled rows are cut in three disjoint slices: the meta-training pool
+//! (`0..pool_size`), the support pool of the in-domain evaluated set of the same data
+//! (`pool_size..2·pool_size`: its support contexts, and the held-out contexts that measure
+//! `g_φ`'s fidelity, never a demonstration anything was trained on) and, for the first pool,
+//! `W_0^ret`'s training questions after them.
 
 use std::path::Path;
 
@@ -16,6 +23,13 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
 use crate::profile::Profile;
+use crate::store::fnv1a;
+
+/// The version of the split scheme, part of every stage's stamp: artefacts made under
+/// another scheme (other questions in the pools) are rebuilt, never reused.
+/// 1: every set shuffled with the same seed, in-domain support from the training pools.
+/// 2: a seed per set, in-domain support from a disjoint slice.
+pub const SPLITS_VERSION: u32 = 2;
 
 /// An evaluated set with its support pool.
 #[derive(Debug, Clone)]
@@ -24,8 +38,10 @@ pub struct EvalTask {
     pub key: String,
     pub spec: &'static DatasetSpec,
     pub questions: Vec<QaExample>,
-    /// Where support pairs are drawn from.
+    /// Where support pairs are drawn from (a name for the pool).
     pub pool_key: String,
+    /// The data set (`name/split`) the pool's rows come from.
+    pub pool_set: String,
     pub pool: Vec<QaExample>,
     /// Never trained on.
     pub held_out: bool,
@@ -37,12 +53,15 @@ pub struct TrainPool {
     pub key: String,
     pub spec: &'static DatasetSpec,
     pub pool: Vec<QaExample>,
+    /// The slice after `pool`, disjoint from it and from `W_0^ret`'s questions: the support
+    /// pool of the in-domain evaluated set of the same data.
+    pub heldout_pool: Vec<QaExample>,
 }
 
 /// Every question a run uses, by role.
 #[derive(Debug, Clone)]
 pub struct Splits {
-    /// `W_0^ret`'s training questions (the first training pool, after its support pool).
+    /// `W_0^ret`'s training questions (the first training pool, after its two pools).
     pub adapter_train: Vec<QaExample>,
     pub train_pools: Vec<TrainPool>,
     pub eval: Vec<EvalTask>,
@@ -57,9 +76,21 @@ fn load(home: &Path, key: &str) -> Result<(&'static DatasetSpec, Vec<QaExample>)
     Ok((spec, rows))
 }
 
-fn shuffled(mut rows: Vec<QaExample>, seed: u64) -> Vec<QaExample> {
-    rows.shuffle(&mut ChaCha8Rng::seed_from_u64(seed ^ 0x7a5c));
+/// The seed of one data set's shuffle (and of the contexts drawn from its pools): the
+/// profile's seed mixed with the set's key, so sets are permuted independently.
+pub fn set_seed(seed: u64, key: &str) -> u64 {
+    seed ^ fnv1a(key.as_bytes())
+}
+
+/// `rows` shuffled with the seed of `key`.
+pub fn shuffled(mut rows: Vec<QaExample>, seed: u64, key: &str) -> Vec<QaExample> {
+    rows.shuffle(&mut ChaCha8Rng::seed_from_u64(set_seed(seed, key) ^ 0x7a5c));
     rows
+}
+
+/// The name of the in-domain support pool cut from training pool `key`.
+pub fn heldout_pool_key(key: &str) -> String {
+    format!("{key} (held-out support)")
 }
 
 impl Splits {
@@ -70,8 +101,9 @@ impl Splits {
         let mut adapter_train = Vec::new();
         for (i, key) in profile.train_pools.iter().enumerate() {
             let (spec, rows) = load(home, key)?;
-            let rows = shuffled(rows, profile.seed);
-            let need = profile.pool_size
+            let rows = shuffled(rows, profile.seed, key);
+            let pools = 2 * profile.pool_size;
+            let need = pools
                 + if i == 0 {
                     profile.adapter.train_questions
                 } else {
@@ -79,17 +111,25 @@ impl Splits {
                 };
             if rows.len() < need {
                 return Err(Error::Config(format!(
-                    "{key} has {} questions, the profile needs {need}",
-                    rows.len()
+                    "{key} has {} questions, the profile needs {need} (a meta-training pool and \
+                     a held-out support pool of {} each{})",
+                    rows.len(),
+                    profile.pool_size,
+                    if i == 0 {
+                        ", and W_0^ret's questions"
+                    } else {
+                        ""
+                    }
                 )));
             }
             if i == 0 {
-                adapter_train = rows[profile.pool_size..need].to_vec();
+                adapter_train = rows[pools..need].to_vec();
             }
             train_pools.push(TrainPool {
                 key: key.clone(),
                 spec,
                 pool: rows[..profile.pool_size].to_vec(),
+                heldout_pool: rows[profile.pool_size..pools].to_vec(),
             });
         }
         let mut eval = Vec::new();
@@ -101,8 +141,9 @@ impl Splits {
                     key: key.clone(),
                     spec,
                     questions: rows.iter().take(profile.eval.questions).cloned().collect(),
-                    pool_key: p.key.clone(),
-                    pool: p.pool.clone(),
+                    pool_key: heldout_pool_key(&p.key),
+                    pool_set: p.key.clone(),
+                    pool: p.heldout_pool.clone(),
                     held_out: false,
                 },
                 None => {
@@ -119,6 +160,7 @@ impl Splits {
                         spec,
                         questions: rows[..n].to_vec(),
                         pool_key: format!("{key} (questions {n}..{})", n + profile.pool_size),
+                        pool_set: key.clone(),
                         pool: rows[n..n + profile.pool_size].to_vec(),
                         held_out: true,
                     }

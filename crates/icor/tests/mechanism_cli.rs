@@ -14,32 +14,36 @@ fn icor() -> Command {
     Command::new(env!("CARGO_BIN_EXE_icor"))
 }
 
+/// The tiny study's command line, with `extra` flags.
+fn command<S: AsRef<std::ffi::OsStr>>(out: &Path, reports: &Path, extra: &[S]) -> Command {
+    let mut c = icor();
+    c.args([
+        "rag",
+        "mechanism",
+        "--contexts",
+        "4",
+        "--demos",
+        "2",
+        "--docs",
+        "1",
+        "--doc-tokens",
+        "8",
+        "--interface",
+        "top2=0.1,1",
+        "--fit-every",
+        "2",
+        "--quiet",
+        "--out",
+    ])
+    .arg(out)
+    .arg("--report-dir")
+    .arg(reports)
+    .args(extra);
+    c
+}
+
 fn study(out: &Path, reports: &Path, extra: &[&str]) -> String {
-    let o = icor()
-        .args([
-            "rag",
-            "mechanism",
-            "--contexts",
-            "4",
-            "--demos",
-            "2",
-            "--docs",
-            "1",
-            "--doc-tokens",
-            "8",
-            "--interface",
-            "top2=0.1,1",
-            "--fit-every",
-            "2",
-            "--quiet",
-            "--out",
-        ])
-        .arg(out)
-        .arg("--report-dir")
-        .arg(reports)
-        .args(extra)
-        .output()
-        .unwrap();
+    let o = command(out, reports, extra).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(o.status.success(), "icor rag mechanism failed:\n{err}");
     err
@@ -172,31 +176,7 @@ fn flag(p: &Path) -> [&std::ffi::OsStr; 2] {
 }
 
 fn refused(out: &Path, reports: &Path, extra: &[&std::ffi::OsStr]) -> String {
-    let o = icor()
-        .args([
-            "rag",
-            "mechanism",
-            "--contexts",
-            "4",
-            "--demos",
-            "2",
-            "--docs",
-            "1",
-            "--doc-tokens",
-            "8",
-            "--interface",
-            "top2=0.1,1",
-            "--fit-every",
-            "2",
-            "--quiet",
-            "--out",
-        ])
-        .arg(out)
-        .arg("--report-dir")
-        .arg(reports)
-        .args(extra)
-        .output()
-        .unwrap();
+    let o = command(out, reports, extra).output().unwrap();
     assert!(!o.status.success(), "accepted: {extra:?}");
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
