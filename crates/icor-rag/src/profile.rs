@@ -1,14 +1,20 @@
 //! Run profiles: every setting of one `icor rag run`, from the paper's (§5, App. G) to a CI
-//! smoke test. The settings are recorded in every artefact's stamp and in the results.
+//! smoke test. Settings are data: each built-in profile is a TOML file in
+//! `crates/icor-rag/profiles/` (embedded), and a copy a user edits runs by its path. Unknown
+//! keys are refused and the settings are checked against each other on load. The settings
+//! are recorded in every artefact's stamp and in the results.
+
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, io_err};
 use crate::prompt_tuning::PromptTuningSettings;
 
 /// Stage 1: the base retrieval adapter `W_0^ret` (App. G: LoRA r 16, α 32 on Q/K/V; AdamW
 /// lr 1e-4, wd 0.01, clip 1.0, grad-accum 4, 3,000 steps).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct AdapterSettings {
     pub rank: usize,
     pub alpha: f32,
@@ -30,6 +36,7 @@ pub struct AdapterSettings {
 
 /// Stage 2: gradient-step targets `ΔW_GD^(K)(C)` (Eq. 8: η 1e-2, K ∈ {1, 5, 10}, N = 3).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct TargetSettings {
     /// Inner learning rate η.
     pub eta: f64,
@@ -44,6 +51,7 @@ pub struct TargetSettings {
 /// Stage 3: the predictor `g_φ` and its matching loss (Eq. 9; App. G: MLP 256 → 64, AdamW
 /// lr 5e-4, wd 0.01, clip 1.0, λ 0.1).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct PredictorSettings {
     pub hidden: usize,
     pub code: usize,
@@ -64,6 +72,7 @@ pub struct PredictorSettings {
 
 /// Stage 4: evaluation (Algorithm 1 and the baselines).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct EvalSettings {
     /// First questions of each evaluated set (FlashRAG takes the first n).
     pub questions: usize,
@@ -98,7 +107,10 @@ pub struct EvalSettings {
 
 /// One run's settings.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Profile {
+    /// The profile's name (a built-in's, or its file's stem); not a key of the file.
+    #[serde(default)]
     pub name: String,
     /// Backbone: a catalogue name or a path.
     pub model: String,
@@ -132,280 +144,57 @@ pub struct Profile {
 /// Profile names.
 pub const PROFILES: [&str; 4] = ["smoke", "quick", "cpu", "paper"];
 
-const EVAL_SETS: [&str; 4] = [
-    "nq/test",
-    "triviaqa/test",
-    "web_questions/test",
-    "curatedtrec/test",
+/// The built-in profiles: data files shipped in `crates/icor-rag/profiles/`, embedded.
+const BUILT_IN: [(&str, &str); 4] = [
+    ("smoke", include_str!("../profiles/smoke.toml")),
+    ("quick", include_str!("../profiles/quick.toml")),
+    ("cpu", include_str!("../profiles/cpu.toml")),
+    ("paper", include_str!("../profiles/paper.toml")),
 ];
-const TRAIN_POOLS: [&str; 3] = ["nq/dev", "triviaqa/dev", "squad/dev"];
 
 impl Profile {
-    /// The named profile.
+    /// A built-in profile by name, or a profile file (`*.toml`, named by its file stem).
     pub fn named(name: &str) -> Result<Self> {
-        let paper_adapter = AdapterSettings {
-            rank: 16,
-            alpha: 32.0,
-            lr: 1e-4,
-            weight_decay: 0.01,
-            clip: 1.0,
-            grad_accum: 4,
-            micro_batch: 1,
-            steps: 3000,
-            train_questions: 8000,
-            checkpoint_every: 100,
+        if let Some((_, text)) = BUILT_IN.iter().find(|(n, _)| *n == name) {
+            let origin = PathBuf::from(format!("crates/icor-rag/profiles/{name}.toml"));
+            return Self::parse(text, name, &origin);
+        }
+        let path = Path::new(name);
+        if path.extension().is_some_and(|e| e == "toml") {
+            return Self::load(path);
+        }
+        Err(Error::Config(format!(
+            "unknown profile `{name}` (known: {}; or the path of a profile file, `*.toml`, \
+             e.g. a copy of one of crates/icor-rag/profiles/)",
+            PROFILES.join(", ")
+        )))
+    }
+
+    /// Reads a profile file; the profile takes the file's stem as its name.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::Config(format!("{}: no file name", path.display())))?;
+        Self::parse(&text, &name, path)
+    }
+
+    /// Parses and checks the TOML text of a profile (`origin` names it in errors).
+    pub fn parse(text: &str, name: &str, origin: &Path) -> Result<Self> {
+        let format = |reason: String| Error::Format {
+            path: origin.to_path_buf(),
+            reason,
         };
-        let paper_predictor = PredictorSettings {
-            hidden: 256,
-            code: 64,
-            basis_rank: 32,
-            lr: 5e-4,
-            weight_decay: 0.01,
-            clip: 1.0,
-            lambda: 0.1,
-            steps: 3000,
-            batch: 4,
-            hyper_steps: 3000,
-        };
-        let strs = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let p = match name {
-            "smoke" => Profile {
-                name: name.into(),
-                model: "smollm2-135m".into(),
-                retrievers: strs(&["bm25"]),
-                eval_sets: strs(&["nq/test", "web_questions/test"]),
-                train_pools: strs(&TRAIN_POOLS),
-                docs: 3,
-                doc_tokens: 24,
-                support: 2,
-                pool_size: 6,
-                interface_layers: 2,
-                seed: 0,
-                adapter: AdapterSettings {
-                    steps: 4,
-                    grad_accum: 2,
-                    micro_batch: 2,
-                    train_questions: 16,
-                    checkpoint_every: 2,
-                    lr: 1e-3,
-                    ..paper_adapter
-                },
-                prompt_tuning: Some(PromptTuningSettings {
-                    virtual_tokens: 4,
-                    train: AdapterSettings {
-                        steps: 2,
-                        grad_accum: 1,
-                        micro_batch: 2,
-                        train_questions: 16,
-                        checkpoint_every: 1,
-                        lr: 1e-2,
-                        ..paper_adapter
-                    },
-                    questions: 2,
-                }),
-                targets: TargetSettings {
-                    eta: 1e-2,
-                    ks: vec![1, 2],
-                    train_contexts_per_pool: 3,
-                    heldout_contexts_per_task: 2,
-                },
-                predictor: PredictorSettings {
-                    steps: 30,
-                    hyper_steps: 6,
-                    basis_rank: 8,
-                    ..paper_predictor
-                },
-                eval: EvalSettings {
-                    questions: 3,
-                    support_seeds: 2,
-                    ablation_seeds: 1,
-                    sweep_seeds: 0,
-                    tt_sgd_questions: 2,
-                    tt_sgd_seeds: 1,
-                    few_shot_questions: 2,
-                    few_shot_seeds: 1,
-                    tt_sgd_k: 2,
-                    cost_questions: 1,
-                    max_new_tokens: 8,
-                    bootstrap: 200,
-                },
-            },
-            "quick" => Profile {
-                name: name.into(),
-                model: "smollm2-135m".into(),
-                retrievers: strs(&["bm25", "dense"]),
-                eval_sets: strs(&EVAL_SETS),
-                train_pools: strs(&TRAIN_POOLS),
-                docs: 5,
-                doc_tokens: 24,
-                support: 3,
-                pool_size: 20,
-                interface_layers: 2,
-                seed: 0,
-                // 40 steps at lr 1e-3 on 80 questions (the first quick run) left SmolLM2
-                // answering in sentences (loss 4.40 → 3.69, EM ≈ 0 for every method); twice the
-                // questions and steps at twice the rate teach the short-answer format.
-                adapter: AdapterSettings {
-                    steps: 80,
-                    micro_batch: 4,
-                    grad_accum: 1,
-                    train_questions: 160,
-                    checkpoint_every: 10,
-                    lr: 2e-3,
-                    ..paper_adapter
-                },
-                // W_0^ret's instances and budget (80 steps of 4), at ten times its rate as in
-                // the cpu profile: the prefix starts from vocabulary embeddings, far from a
-                // useful point, where the LoRA starts at B = 0. The prefix changes every layer,
-                // so each step runs all 30 layers forward and backward and its evaluation
-                // shares no prefill (the dearest baseline of this profile after TT-SGD).
-                prompt_tuning: Some(PromptTuningSettings {
-                    virtual_tokens: 20,
-                    train: AdapterSettings {
-                        steps: 80,
-                        micro_batch: 4,
-                        grad_accum: 1,
-                        train_questions: 160,
-                        checkpoint_every: 10,
-                        lr: 2e-2,
-                        ..paper_adapter
-                    },
-                    // The first 50 of each set: every question prefills all 30 layers behind
-                    // the prefix (~5 s here), so the 100 would add ~35 min per retriever.
-                    questions: 50,
-                }),
-                targets: TargetSettings {
-                    eta: 1e-2,
-                    ks: vec![1, 5, 10],
-                    train_contexts_per_pool: 10,
-                    heldout_contexts_per_task: 3,
-                },
-                predictor: PredictorSettings {
-                    steps: 400,
-                    hyper_steps: 150,
-                    ..paper_predictor
-                },
-                eval: EvalSettings {
-                    questions: 100,
-                    support_seeds: 3,
-                    ablation_seeds: 1,
-                    sweep_seeds: 1,
-                    tt_sgd_questions: 10,
-                    tt_sgd_seeds: 1,
-                    few_shot_questions: 20,
-                    few_shot_seeds: 1,
-                    tt_sgd_k: 5,
-                    cost_questions: 2,
-                    max_new_tokens: 16,
-                    bootstrap: 2000,
-                },
-            },
-            "cpu" => Profile {
-                name: name.into(),
-                model: "qwen2.5-0.5b".into(),
-                retrievers: strs(&["bm25", "dense"]),
-                eval_sets: strs(&EVAL_SETS),
-                train_pools: strs(&TRAIN_POOLS),
-                docs: 5,
-                doc_tokens: 64,
-                support: 3,
-                pool_size: 100,
-                interface_layers: 8,
-                seed: 0,
-                adapter: AdapterSettings {
-                    steps: 300,
-                    train_questions: 1200,
-                    lr: 5e-4,
-                    checkpoint_every: 20,
-                    ..paper_adapter
-                },
-                prompt_tuning: Some(PromptTuningSettings {
-                    virtual_tokens: 20,
-                    train: AdapterSettings {
-                        steps: 300,
-                        train_questions: 1200,
-                        lr: 5e-3,
-                        checkpoint_every: 20,
-                        ..paper_adapter
-                    },
-                    questions: 100,
-                }),
-                targets: TargetSettings {
-                    eta: 1e-2,
-                    ks: vec![1, 5, 10],
-                    train_contexts_per_pool: 60,
-                    heldout_contexts_per_task: 10,
-                },
-                predictor: PredictorSettings {
-                    steps: 2000,
-                    hyper_steps: 1000,
-                    ..paper_predictor
-                },
-                eval: EvalSettings {
-                    questions: 300,
-                    support_seeds: 3,
-                    ablation_seeds: 3,
-                    sweep_seeds: 0,
-                    tt_sgd_questions: 50,
-                    tt_sgd_seeds: 3,
-                    few_shot_questions: 100,
-                    few_shot_seeds: 3,
-                    tt_sgd_k: 5,
-                    cost_questions: 10,
-                    max_new_tokens: 32,
-                    bootstrap: 2000,
-                },
-            },
-            "paper" => Profile {
-                name: name.into(),
-                model: "qwen2.5-0.5b".into(),
-                retrievers: strs(&["bm25", "dense"]),
-                eval_sets: strs(&EVAL_SETS),
-                train_pools: strs(&TRAIN_POOLS),
-                docs: 5,
-                doc_tokens: 0,
-                support: 3,
-                pool_size: 1000,
-                interface_layers: 0,
-                seed: 0,
-                adapter: paper_adapter.clone(),
-                prompt_tuning: Some(PromptTuningSettings {
-                    virtual_tokens: 20,
-                    train: AdapterSettings {
-                        lr: 3e-2,
-                        ..paper_adapter
-                    },
-                    questions: 1000,
-                }),
-                targets: TargetSettings {
-                    eta: 1e-2,
-                    ks: vec![1, 5, 10],
-                    train_contexts_per_pool: 4000,
-                    heldout_contexts_per_task: 100,
-                },
-                predictor: paper_predictor,
-                eval: EvalSettings {
-                    questions: 1000,
-                    support_seeds: 3,
-                    ablation_seeds: 3,
-                    sweep_seeds: 0,
-                    tt_sgd_questions: 1000,
-                    tt_sgd_seeds: 3,
-                    few_shot_questions: 1000,
-                    few_shot_seeds: 3,
-                    tt_sgd_k: 5,
-                    cost_questions: 50,
-                    max_new_tokens: 32,
-                    bootstrap: 2000,
-                },
-            },
-            other => {
-                return Err(Error::Config(format!(
-                    "unknown profile `{other}` (known: {})",
-                    PROFILES.join(", ")
-                )));
-            }
-        };
+        let mut p: Profile = toml::from_str(text).map_err(|e| format(e.to_string()))?;
+        if !p.name.is_empty() {
+            return Err(format(
+                "`name` is not a setting: a profile is named by its file".into(),
+            ));
+        }
+        p.name = name.to_string();
+        p.check().map_err(|e| format(e.to_string()))?;
         Ok(p)
     }
 
@@ -464,5 +253,50 @@ impl Profile {
             return bad("retrievers, eval_sets and train_pools must be non-empty".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_profile_loads_and_the_quick_one_is_the_committed_runs() {
+        for name in PROFILES {
+            let p = Profile::named(name).unwrap();
+            assert_eq!(p.name, name);
+        }
+        // The committed quick run was made before the profiles were files: the same settings.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../reports/rag/quick.json");
+        let run = crate::run::load_results(Path::new(path)).unwrap();
+        assert_eq!(Profile::named("quick").unwrap(), run.profile);
+    }
+
+    #[test]
+    fn a_copied_file_runs_by_its_path_and_bad_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let quick = BUILT_IN[1].1;
+        let mine = dir.path().join("mine.toml");
+        std::fs::write(&mine, quick.replace("seed = 0", "seed = 7")).unwrap();
+        let p = Profile::named(mine.to_str().unwrap()).unwrap();
+        assert_eq!((p.name.as_str(), p.seed), ("mine", 7));
+        let err = |text: String| {
+            std::fs::write(&mine, text).unwrap();
+            Profile::named(mine.to_str().unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        // An unknown key, with its line; a key out of place; `name`; settings that disagree.
+        let e = err(quick.replace("docs = 5", "docs = 5\ndocz = 3"));
+        assert!(e.contains("mine.toml") && e.contains("docz"), "{e}");
+        assert!(e.contains("line"), "{e}");
+        let e = err(quick.replace("eta = 0.01", "eta = 0.01\nlambda = 0.1"));
+        assert!(e.contains("lambda"), "{e}");
+        let e = err(format!("name = \"x\"\n{quick}"));
+        assert!(e.contains("named by its file"), "{e}");
+        let e = err(quick.replace("pool_size = 20", "pool_size = 2"));
+        assert!(e.contains("mine.toml") && e.contains("pool_size 2"), "{e}");
+        let e = Profile::named("nope").unwrap_err().to_string();
+        assert!(e.contains("smoke") && e.contains(".toml"), "{e}");
     }
 }

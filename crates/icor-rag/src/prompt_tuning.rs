@@ -33,6 +33,7 @@ use crate::store::Stamp;
 /// Prompt tuning's settings: the prefix length, its optimiser budget (as `W_0^ret`'s unless
 /// stated) and the evaluated subset.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct PromptTuningSettings {
     /// Virtual tokens `m`.
     pub virtual_tokens: usize,

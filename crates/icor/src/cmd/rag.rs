@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use icor_llm::device_by_name;
 use icor_rag::Profile;
-use icor_rag::profile::PROFILES;
 use icor_rag::report::render;
 use icor_rag::run::{RunOptions, Stage, load_results, method_labels, run, save_results};
 
@@ -57,7 +56,8 @@ enum Sub {
     Mechanism(crate::cmd::mechanism::Args),
     /// List a profile's settings and methods.
     Show {
-        #[arg(long, default_value = "quick", value_parser = PROFILES)]
+        /// A built-in profile (smoke, quick, cpu, paper) or the path of a profile file (`*.toml`).
+        #[arg(long, default_value = "quick")]
         profile: String,
     },
 }
@@ -66,8 +66,9 @@ enum Sub {
 struct RunArgs {
     /// smoke: CI, a few questions end to end; quick: SmolLM2-135M, every method, both
     /// retrievers, 100 questions per set; cpu: Qwen2.5-0.5B, hours; paper: the paper's
-    /// settings (for a GPU).
-    #[arg(long, default_value = "quick", value_parser = PROFILES)]
+    /// settings (for a GPU). Or the path of a profile file (`*.toml`: a copy of one of
+    /// crates/icor-rag/profiles/, edited), which names the run.
+    #[arg(long, default_value = "quick")]
     profile: String,
     /// Run folder for checkpoints and per-stage artefacts (default: target/icor-rag/<profile>).
     #[arg(long)]
