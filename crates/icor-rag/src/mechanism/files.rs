@@ -27,7 +27,8 @@ pub fn save(dir: &Path, name: &str, a: &Analysis) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Every analysis in `<dir>/mechanism/`, by file name (each named by its file stem).
+/// Every analysis in `<dir>/mechanism/` (each named by its file stem), a model's study
+/// before its variants.
 pub fn load_all(dir: &Path) -> Result<Vec<Analysis>> {
     let folder = dir.join("mechanism");
     let mut paths: Vec<PathBuf> = match std::fs::read_dir(&folder) {
@@ -38,7 +39,14 @@ pub fn load_all(dir: &Path) -> Result<Vec<Analysis>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(io_err(&folder)(e)),
     };
-    paths.sort();
+    // A model's study first, then its variants (`<model>--<variant>`).
+    paths.sort_by_key(|p| {
+        let stem = p
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let base = stem.split("--").next().unwrap_or_default().to_string();
+        (base, stem.contains("--"), stem)
+    });
     paths
         .iter()
         .map(|p| {

@@ -128,6 +128,13 @@ fn fitted(i: &Interface) -> &AtEta {
 fn model(o: &mut String, a: &Analysis) {
     let s = &a.settings;
     let _ = writeln!(o, "## {}\n", label(a));
+    if s.demos == 1 {
+        let _ = writeln!(
+            o,
+            "With N = 1 there is no other order and no derangement of one answer: the rows for the \
+             reverse order and for shuffled answers repeat the unperturbed ones and control nothing.\n"
+        );
+    }
     if let Some(sha) = &s.adapter {
         let _ = writeln!(
             o,
