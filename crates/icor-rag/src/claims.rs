@@ -246,86 +246,115 @@ pub fn check(r: &Results) -> Vec<Claim> {
                 (a, b, p)
             })
             .collect();
-        let k_claim = if steps.is_empty() || steps.iter().any(|s| s.2.is_none()) {
-            (Verdict::NotRun, "–".into())
-        } else {
-            let straddle = |p: &Paired| p.diff.lo <= 0.0 && p.diff.hi >= 0.0;
-            let all_straddle = steps.iter().flat_map(|s| &s.2).all(straddle);
-            let v = if !all_straddle {
-                Verdict::DoesNotHold
-            } else if gain_holds {
-                Verdict::Holds
-            } else {
-                // No gain over the base adapter to recover: equal K rows say nothing.
-                Verdict::Inconclusive
-            };
-            let text: Vec<String> = steps
-                .iter()
-                .flat_map(|(a, b, p)| p.as_ref().map(|p| format!("ΔEM K={a}−K={b} {}", ci(p))))
-                .collect();
-            (v, text.join(", "))
-        };
+        let k_claim = k_verdict(&steps, gain_holds);
         push(
             "Insensitive to K: one amortised step recovers most of the gain",
             k_claim,
         );
         // 5. Approaches TT-SGD at a lower per-query cost.
         let sub = Subset::First(r.profile.eval.tt_sgd_questions);
-        let costs = median_costs(r, ret);
-        let tt_claim = match (pd(rag, tt, sub, Sets::All, Metric::Em), rag.zip(tt)) {
-            (Some(e), Some((a, b))) => {
-                let ratio = costs.get(&b.id).zip(costs.get(&a.id)).map(|(x, y)| x / y);
-                let cheaper = ratio.is_some_and(|x| x > 1.0);
-                let signal = [a, b].iter().any(|m| {
-                    r.sets
-                        .iter()
-                        .filter(|s| &s.retriever == ret)
-                        .any(|s| question_scores(s, &m.id, sub).0.iter().any(|&x| x > 0.0))
-                });
-                let v = if e.diff.hi < 0.0 || ratio.is_some_and(|x| x <= 1.0) {
-                    Verdict::DoesNotHold
-                } else if e.diff.lo > -COMPARABLE_EM && cheaper && signal {
-                    Verdict::Holds
-                } else {
-                    Verdict::Inconclusive
-                };
-                let ratio = ratio.map_or("cost not measured".into(), |x| {
-                    format!("TT-SGD/RAG-GD cost {x:.2}×")
-                });
-                (v, format!("ΔEM {} on the TT-SGD subset; {ratio}", ci(&e)))
-            }
-            _ => (Verdict::NotRun, "–".into()),
-        };
+        let tt_claim = tt_verdict(
+            r,
+            ret,
+            pd(rag, tt, sub, Sets::All, Metric::Em),
+            rag.zip(tt),
+            sub,
+        );
         push(
             "Approaches TT-SGD (EM within 5 points) at a lower per-query cost",
             tt_claim,
         );
         // 6. Few-shot demonstrations help the base adapter.
-        let fs = match pd(
+        let fs = few_shot_verdict(pd(
             base_fs,
             base,
             Subset::First(r.profile.eval.few_shot_questions),
             Sets::All,
             Metric::Em,
-        ) {
-            Some(e) => (
-                if e.diff.lo > 0.0 {
-                    Verdict::Holds
-                } else if e.diff.hi < 0.0 {
-                    Verdict::DoesNotHold
-                } else {
-                    Verdict::Inconclusive
-                },
-                format!("ΔEM {} on the few-shot subset", ci(&e)),
-            ),
-            None => (Verdict::NotRun, "–".into()),
-        };
+        ));
         push(
             "Few-shot demonstrations in the prompt help the base adapter (EM)",
             fs,
         );
     }
     out
+}
+
+/// Claim 4: neither K step (mid against the smallest, the largest against mid) changes EM
+/// detectably, and there is a gain over the base adapter to recover.
+fn k_verdict(steps: &[(usize, usize, Option<Paired>)], gain_holds: bool) -> (Verdict, String) {
+    if steps.is_empty() || steps.iter().any(|s| s.2.is_none()) {
+        (Verdict::NotRun, "–".into())
+    } else {
+        let straddle = |p: &Paired| p.diff.lo <= 0.0 && p.diff.hi >= 0.0;
+        let all_straddle = steps.iter().flat_map(|s| &s.2).all(straddle);
+        let v = if !all_straddle {
+            Verdict::DoesNotHold
+        } else if gain_holds {
+            Verdict::Holds
+        } else {
+            // No gain over the base adapter to recover: equal K rows say nothing.
+            Verdict::Inconclusive
+        };
+        let text: Vec<String> = steps
+            .iter()
+            .flat_map(|(a, b, p)| p.as_ref().map(|p| format!("ΔEM K={a}−K={b} {}", ci(p))))
+            .collect();
+        (v, text.join(", "))
+    }
+}
+
+/// Claim 5: RAG-GD's EM within 5 points of TT-SGD's on TT-SGD's subset, at a lower median
+/// per-query cost, with some EM on the subset to compare.
+fn tt_verdict(
+    r: &Results,
+    ret: &str,
+    e: Option<Paired>,
+    methods: Option<(&Method, &Method)>,
+    sub: Subset,
+) -> (Verdict, String) {
+    match (e, methods) {
+        (Some(e), Some((a, b))) => {
+            let costs = median_costs(r, ret);
+            let ratio = costs.get(&b.id).zip(costs.get(&a.id)).map(|(x, y)| x / y);
+            let cheaper = ratio.is_some_and(|x| x > 1.0);
+            let signal = [a, b].iter().any(|m| {
+                r.sets
+                    .iter()
+                    .filter(|s| &s.retriever == ret)
+                    .any(|s| question_scores(s, &m.id, sub).0.iter().any(|&x| x > 0.0))
+            });
+            let v = if e.diff.hi < 0.0 || ratio.is_some_and(|x| x <= 1.0) {
+                Verdict::DoesNotHold
+            } else if e.diff.lo > -COMPARABLE_EM && cheaper && signal {
+                Verdict::Holds
+            } else {
+                Verdict::Inconclusive
+            };
+            let ratio = ratio.map_or("cost not measured".into(), |x| {
+                format!("TT-SGD/RAG-GD cost {x:.2}×")
+            });
+            (v, format!("ΔEM {} on the TT-SGD subset; {ratio}", ci(&e)))
+        }
+        _ => (Verdict::NotRun, "–".into()),
+    }
+}
+
+/// Claim 6: the demonstrations in the prompt raise the base adapter's EM.
+fn few_shot_verdict(e: Option<Paired>) -> (Verdict, String) {
+    match e {
+        Some(e) => (
+            if e.diff.lo > 0.0 {
+                Verdict::Holds
+            } else if e.diff.hi < 0.0 {
+                Verdict::DoesNotHold
+            } else {
+                Verdict::Inconclusive
+            },
+            format!("ΔEM {} on the few-shot subset", ci(&e)),
+        ),
+        None => (Verdict::NotRun, "–".into()),
+    }
 }
 
 /// The claims table.

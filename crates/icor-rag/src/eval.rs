@@ -239,18 +239,8 @@ pub fn evaluate_set(
         per_task_once: 0.0,
         seconds: Some(0.0),
     });
-    // Per-task updates: one context per task and seed, predicted once.
-    let mut per_task: BTreeMap<(String, usize), LowRankDelta> = BTreeMap::new();
     let once = Instant::now();
-    for m in d.methods {
-        if let MethodKind::RagGd { per_task: true, .. } = m.kind {
-            for s in 0..m.seeds(p) {
-                let idx = d.support(pool, s, TASK_KEY);
-                let hbar = pool.pooled(d, frozen, &idx)?;
-                per_task.insert((m.id.clone(), s), d.predicted_delta(&m.id, &hbar)?);
-            }
-        }
-    }
+    let per_task = per_task_updates(d, frozen, pool)?;
     if rec.per_task_once == 0.0 && !per_task.is_empty() {
         rec.per_task_once = once.elapsed().as_secs_f64() / per_task.len() as f64;
     }
@@ -261,134 +251,18 @@ pub fn evaluate_set(
         progress,
     );
     bar.set_position(rec.questions.len() as u64);
-    let opts = d.opts();
     for (i, item) in items.iter().enumerate().skip(rec.questions.len()) {
         let started = Instant::now();
-        let answers = AnswerPattern::all(&item.answers, regex_answers)?;
-        let docs: Vec<&str> = item.docs.iter().map(|p| p.contents.as_str()).collect();
-        let mut q = QuestionRecord {
-            id: item.id.clone(),
-            gold_in_docs: recall_hit(&docs, &answers, docs.len(), HitRule::FlashRag),
-            scores: BTreeMap::new(),
-            predictions: BTreeMap::new(),
+        let copied = query_only
+            .and_then(|r| r.questions.get(i))
+            .filter(|r| r.id == item.id);
+        let q = Question {
+            i,
+            item,
+            answers: AnswerPattern::all(&item.answers, regex_answers)?,
+            query_only: copied,
         };
-        let put = |q: &mut QuestionRecord, id: &str, text: String| {
-            let s = score(&text, &answers);
-            q.scores
-                .entry(id.to_string())
-                .or_default()
-                .push([s.em, s.f1]);
-            q.predictions.entry(id.to_string()).or_default().push(text);
-        };
-        // Rows sharing the RAG prompt.
-        let mut rows: Vec<(String, Row)> = Vec::new();
-        for m in d.methods {
-            match m.kind {
-                MethodKind::QueryOnly => {
-                    let copied = query_only
-                        .and_then(|r| r.questions.get(i))
-                        .filter(|r| r.id == item.id)
-                        .and_then(|r| r.predictions.get(&m.id).cloned());
-                    let text = match copied {
-                        Some(t) => t.into_iter().next().unwrap_or_default(),
-                        None => {
-                            let ids = d.prompter.query_only_ids(&item.question)?;
-                            d.decode(&d.model.generate_greedy(&ids, &opts, &Adaptation::none())?)?
-                        }
-                    };
-                    put(&mut q, &m.id, text);
-                }
-                MethodKind::VanillaRag => rows.push((m.id.clone(), Row::Bare)),
-                MethodKind::BaseAdapter => rows.push((m.id.clone(), Row::W0)),
-                MethodKind::RagGd {
-                    per_task: false, ..
-                }
-                | MethodKind::HyperTuning { .. } => {
-                    for s in 0..m.seeds(p) {
-                        let idx = d.support(pool, s, i as u64);
-                        let hbar = pool.pooled(d, frozen, &idx)?;
-                        rows.push((m.id.clone(), Row::W0Delta(d.predicted_delta(&m.id, &hbar)?)));
-                    }
-                }
-                MethodKind::RagGd { per_task: true, .. } => {
-                    for s in 0..m.seeds(p) {
-                        rows.push((
-                            m.id.clone(),
-                            Row::W0Delta(per_task[&(m.id.clone(), s)].clone()),
-                        ));
-                    }
-                }
-                // Their own prompt per support seed, decoded below.
-                MethodKind::FewShot { .. } => {}
-                // Every layer reads the soft prefix: its own prefill.
-                MethodKind::PromptTuning => {
-                    if m.subset(p).is_none_or(|n| i < n) {
-                        let prefix = d.soft()?.prefix(d.model, &d.prompter.rag_ids(item)?)?;
-                        let out =
-                            d.model
-                                .generate_greedy_rows(&prefix, 1, &opts, &Adaptation::none())?;
-                        let text = d.decode(out.first().map_or(&[][..], Vec::as_slice))?;
-                        put(&mut q, &m.id, text);
-                    }
-                }
-                MethodKind::TtSgd { k } => {
-                    if i < p.eval.tt_sgd_questions {
-                        for s in 0..p.eval.tt_sgd_seeds {
-                            let idx = d.support(pool, s, i as u64);
-                            let adapted = d.tt_sgd(frozen, &pool.context(&idx), k)?;
-                            rows.push((m.id.clone(), Row::Lora(adapted)));
-                        }
-                    }
-                }
-            }
-        }
-        // None where only methods with their own prompt are run (`--methods prompt-tuning`).
-        if !rows.is_empty() {
-            let prompt = d.prompter.rag_ids(item)?;
-            let prefix = d.model.frozen_prefix(&prompt, frozen.split())?;
-            let adapts: Vec<Adaptation<'_>> =
-                rows.iter().map(|(_, r)| r.adaptation(d.w0)).collect();
-            let stack = RowDeltas::stack(&d.model.config, &adapts, d.model.device())?;
-            let outs = d.model.generate_greedy_rows(
-                &prefix,
-                rows.len(),
-                &opts,
-                &Adaptation::per_row(&stack),
-            )?;
-            for ((id, _), ids) in rows.iter().zip(outs) {
-                put(&mut q, id, d.decode(&ids)?);
-            }
-        }
-        // The few-shot baselines: one prompt per support seed, their rows decoded together.
-        let few: Vec<(&str, Row)> = d
-            .methods
-            .iter()
-            .filter_map(|m| match m.kind {
-                MethodKind::FewShot { adapter } if i < p.eval.few_shot_questions => {
-                    Some((m.id.as_str(), if adapter { Row::W0 } else { Row::Bare }))
-                }
-                _ => None,
-            })
-            .collect();
-        if !few.is_empty() {
-            for s in 0..p.eval.few_shot_seeds {
-                let idx = d.support(pool, s, i as u64);
-                let ids = d.prompter.few_shot_ids(item, &pool.context_items(&idx))?;
-                let prefix = d.model.frozen_prefix(&ids, frozen.split())?;
-                let adapts: Vec<Adaptation<'_>> =
-                    few.iter().map(|(_, r)| r.adaptation(d.w0)).collect();
-                let stack = RowDeltas::stack(&d.model.config, &adapts, d.model.device())?;
-                let outs = d.model.generate_greedy_rows(
-                    &prefix,
-                    few.len(),
-                    &opts,
-                    &Adaptation::per_row(&stack),
-                )?;
-                for ((id, _), out) in few.iter().zip(outs) {
-                    put(&mut q, id, d.decode(&out)?);
-                }
-            }
-        }
+        let record = question(d, frozen, pool, &q, &per_task)?;
         if i < p.eval.cost_questions
             && rec
                 .costs
@@ -399,13 +273,208 @@ pub fn evaluate_set(
         {
             rec.costs.extend(time_methods(d, retriever, item, pool, i)?);
         }
-        rec.questions.push(q);
+        rec.questions.push(record);
         rec.seconds = rec.seconds.map(|s| s + started.elapsed().as_secs_f64());
         save_json(path, stamp, &rec)?;
         bar.inc(1);
     }
     bar.finish_and_clear();
     Ok(rec)
+}
+
+/// Per-task updates: one context per task and seed, predicted once per set.
+fn per_task_updates(
+    d: &Deploy<'_>,
+    frozen: &mut FrozenStates,
+    pool: &mut Pool,
+) -> Result<BTreeMap<(String, usize), LowRankDelta>> {
+    let mut per_task = BTreeMap::new();
+    for m in d.methods {
+        if let MethodKind::RagGd { per_task: true, .. } = m.kind {
+            for s in 0..m.seeds(d.profile) {
+                let idx = d.support(pool, s, TASK_KEY);
+                let hbar = pool.pooled(d, frozen, &idx)?;
+                per_task.insert((m.id.clone(), s), d.predicted_delta(&m.id, &hbar)?);
+            }
+        }
+    }
+    Ok(per_task)
+}
+
+/// One evaluated question: its index in the set, the item, its answer patterns, and the
+/// query-only record of another retriever's pass (the same answer: no documents).
+struct Question<'a> {
+    i: usize,
+    item: &'a Item,
+    answers: Vec<AnswerPattern>,
+    query_only: Option<&'a QuestionRecord>,
+}
+
+impl Question<'_> {
+    /// Scores `text` for method `id` into `q`.
+    fn put(&self, q: &mut QuestionRecord, id: &str, text: String) {
+        let s = score(&text, &self.answers);
+        q.scores
+            .entry(id.to_string())
+            .or_default()
+            .push([s.em, s.f1]);
+        q.predictions.entry(id.to_string()).or_default().push(text);
+    }
+}
+
+/// Every method's answers to one question: the methods with their own prompt, then the rows
+/// that share the RAG prompt's prefill, then the few-shot prompts.
+fn question(
+    d: &Deploy<'_>,
+    frozen: &mut FrozenStates,
+    pool: &mut Pool,
+    q: &Question<'_>,
+    per_task: &BTreeMap<(String, usize), LowRankDelta>,
+) -> Result<QuestionRecord> {
+    let item = q.item;
+    let docs: Vec<&str> = item.docs.iter().map(|p| p.contents.as_str()).collect();
+    let mut rec = QuestionRecord {
+        id: item.id.clone(),
+        gold_in_docs: recall_hit(&docs, &q.answers, docs.len(), HitRule::FlashRag),
+        scores: BTreeMap::new(),
+        predictions: BTreeMap::new(),
+    };
+    let rows = own_prompts_and_rows(d, frozen, pool, q, per_task, &mut rec)?;
+    // None where only methods with their own prompt are run (`--methods prompt-tuning`).
+    if !rows.is_empty() {
+        let prompt = d.prompter.rag_ids(item)?;
+        decode_rows(d, frozen, &prompt, &rows, q, &mut rec)?;
+    }
+    few_shot(d, frozen, pool, q, &mut rec)?;
+    Ok(rec)
+}
+
+/// Answers the methods that have their own prompt (query only, prompt tuning) into `rec`,
+/// and returns the rows that share the RAG prompt: each method's adaptation per seed.
+fn own_prompts_and_rows(
+    d: &Deploy<'_>,
+    frozen: &mut FrozenStates,
+    pool: &mut Pool,
+    q: &Question<'_>,
+    per_task: &BTreeMap<(String, usize), LowRankDelta>,
+    rec: &mut QuestionRecord,
+) -> Result<Vec<(String, Row)>> {
+    let (p, i, item) = (d.profile, q.i, q.item);
+    let opts = d.opts();
+    let mut rows: Vec<(String, Row)> = Vec::new();
+    for m in d.methods {
+        match m.kind {
+            MethodKind::QueryOnly => {
+                let copied = q.query_only.and_then(|r| r.predictions.get(&m.id).cloned());
+                let text = match copied {
+                    Some(t) => t.into_iter().next().unwrap_or_default(),
+                    None => {
+                        let ids = d.prompter.query_only_ids(&item.question)?;
+                        d.decode(&d.model.generate_greedy(&ids, &opts, &Adaptation::none())?)?
+                    }
+                };
+                q.put(rec, &m.id, text);
+            }
+            MethodKind::VanillaRag => rows.push((m.id.clone(), Row::Bare)),
+            MethodKind::BaseAdapter => rows.push((m.id.clone(), Row::W0)),
+            MethodKind::RagGd {
+                per_task: false, ..
+            }
+            | MethodKind::HyperTuning { .. } => {
+                for s in 0..m.seeds(p) {
+                    let idx = d.support(pool, s, i as u64);
+                    let hbar = pool.pooled(d, frozen, &idx)?;
+                    rows.push((m.id.clone(), Row::W0Delta(d.predicted_delta(&m.id, &hbar)?)));
+                }
+            }
+            MethodKind::RagGd { per_task: true, .. } => {
+                for s in 0..m.seeds(p) {
+                    rows.push((
+                        m.id.clone(),
+                        Row::W0Delta(per_task[&(m.id.clone(), s)].clone()),
+                    ));
+                }
+            }
+            // Their own prompt per support seed, decoded in `few_shot`.
+            MethodKind::FewShot { .. } => {}
+            // Every layer reads the soft prefix: its own prefill.
+            MethodKind::PromptTuning => {
+                if m.subset(p).is_none_or(|n| i < n) {
+                    let prefix = d.soft()?.prefix(d.model, &d.prompter.rag_ids(item)?)?;
+                    let out =
+                        d.model
+                            .generate_greedy_rows(&prefix, 1, &opts, &Adaptation::none())?;
+                    let text = d.decode(out.first().map_or(&[][..], Vec::as_slice))?;
+                    q.put(rec, &m.id, text);
+                }
+            }
+            MethodKind::TtSgd { k } => {
+                if i < p.eval.tt_sgd_questions {
+                    for s in 0..p.eval.tt_sgd_seeds {
+                        let idx = d.support(pool, s, i as u64);
+                        let adapted = d.tt_sgd(frozen, &pool.context(&idx), k)?;
+                        rows.push((m.id.clone(), Row::Lora(adapted)));
+                    }
+                }
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Decodes `rows` together behind one prefill of `prompt` (the frozen layers shared), each
+/// row with its own adaptation, into `rec`.
+fn decode_rows<I: AsRef<str>>(
+    d: &Deploy<'_>,
+    frozen: &FrozenStates,
+    prompt: &[u32],
+    rows: &[(I, Row)],
+    q: &Question<'_>,
+    rec: &mut QuestionRecord,
+) -> Result<()> {
+    let prefix = d.model.frozen_prefix(prompt, frozen.split())?;
+    let adapts: Vec<Adaptation<'_>> = rows.iter().map(|(_, r)| r.adaptation(d.w0)).collect();
+    let stack = RowDeltas::stack(&d.model.config, &adapts, d.model.device())?;
+    let outs = d.model.generate_greedy_rows(
+        &prefix,
+        rows.len(),
+        &d.opts(),
+        &Adaptation::per_row(&stack),
+    )?;
+    for ((id, _), ids) in rows.iter().zip(outs) {
+        q.put(rec, id.as_ref(), d.decode(&ids)?);
+    }
+    Ok(())
+}
+
+/// The few-shot baselines: one prompt per support seed, their rows decoded together.
+fn few_shot(
+    d: &Deploy<'_>,
+    frozen: &FrozenStates,
+    pool: &mut Pool,
+    q: &Question<'_>,
+    rec: &mut QuestionRecord,
+) -> Result<()> {
+    let p = d.profile;
+    let few: Vec<(&str, Row)> = d
+        .methods
+        .iter()
+        .filter_map(|m| match m.kind {
+            MethodKind::FewShot { adapter } if q.i < p.eval.few_shot_questions => {
+                Some((m.id.as_str(), if adapter { Row::W0 } else { Row::Bare }))
+            }
+            _ => None,
+        })
+        .collect();
+    if few.is_empty() {
+        return Ok(());
+    }
+    for s in 0..p.eval.few_shot_seeds {
+        let idx = d.support(pool, s, q.i as u64);
+        let ids = d.prompter.few_shot_ids(q.item, &pool.context_items(&idx))?;
+        decode_rows(d, frozen, &ids, &few, q, rec)?;
+    }
+    Ok(())
 }
 
 /// Each method run alone on one query (support seed 0), its parts timed; every cache is cold

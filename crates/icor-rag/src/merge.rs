@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 use crate::error::{Error, Result};
 use crate::method::{MethodKind, registry};
 use crate::profile::Profile;
-use crate::results::{Results, SetRecord};
+use crate::results::{Results, SetRecord, StageTime};
 
 /// The profile's settings as JSON, without the fields parts may differ in: the retriever
 /// list, and prompt tuning's settings (checked only for parts that run it).
@@ -132,29 +132,7 @@ pub fn merge(whole: &Profile, parts: Vec<Results>) -> Result<Results> {
     for (i, r) in parts.enumerate() {
         let i = i + 1;
         check_part(whole, &r, i)?;
-        for (what, a, b) in [
-            ("model file (sha256)", &out.model_sha256, &r.model_sha256),
-            ("backend", &out.backend, &r.backend),
-            ("code version", &out.code_version, &r.code_version),
-        ] {
-            if a != b {
-                return refuse(format!(
-                    "part {i} differs in its {what}: `{b}` against `{a}`"
-                ));
-            }
-        }
-        if out.splits != r.splits {
-            return refuse(format!(
-                "part {i} cut its pools with split scheme {}, part 0 with {}: other questions",
-                r.splits, out.splits
-            ));
-        }
-        if out.threads != r.threads {
-            return refuse(format!(
-                "part {i} ran on {} threads, part 0 on {}: its costs are not comparable",
-                r.threads, out.threads
-            ));
-        }
+        compatible(&out, &r, i)?;
         for pair in pairs(&r) {
             if !covered.insert(pair.clone()) {
                 return refuse(format!(
@@ -181,54 +159,102 @@ pub fn merge(whole: &Profile, parts: Vec<Results>) -> Result<Results> {
                 out.profile.retrievers.push(ret.clone());
             }
         }
-        for mut st in r.stages {
-            st.stage = tag(st.stage);
-            out.stages.push(st);
+        for st in &r.stages {
+            out.stages.push(StageTime {
+                stage: tag(st.stage.clone()),
+                seconds: st.seconds,
+            });
         }
-        // Training summaries of a stage both parts ran (the same `W_0^ret`, say) must agree.
-        for a in r.adapters {
-            match out.adapters.iter().find(|x| x.retriever == a.retriever) {
-                Some(x) if x.curve != a.curve => {
-                    return refuse(format!(
-                        "part {i} trained another W_0^ret for retriever `{}` (loss curves differ)",
-                        a.retriever
-                    ));
-                }
-                Some(_) => {}
-                None => out.adapters.push(a),
-            }
-        }
-        for a in r.prompts {
-            if !out.prompts.iter().any(|x| x.retriever == a.retriever) {
-                out.prompts.push(a);
-            }
-        }
-        for t in r.targets {
-            match out.targets.iter().find(|x| x.retriever == t.retriever) {
-                Some(x) if x.support_loss != t.support_loss => {
-                    return refuse(format!(
-                        "part {i} computed other targets for retriever `{}` (support losses differ)",
-                        t.retriever
-                    ));
-                }
-                Some(_) => {}
-                None => out.targets.push(t),
-            }
-        }
-        out.predictors.extend(r.predictors);
-        out.collapse.extend(r.collapse);
-        for set in r.sets {
-            match out
-                .sets
-                .iter_mut()
-                .find(|s| s.retriever == set.retriever && s.set == set.set)
-            {
-                Some(s) => join_set(s, set, i)?,
-                None => out.sets.push(set),
-            }
-        }
-        out.total_seconds += r.total_seconds;
+        absorb(&mut out, r, i)?;
     }
+    Ok(in_profile_order(whole, out, &covered))
+}
+
+/// Refuses part `i` unless it ran on the same model file, backend, code, split scheme and
+/// threads as part 0.
+fn compatible(out: &Results, r: &Results, i: usize) -> Result<()> {
+    for (what, a, b) in [
+        ("model file (sha256)", &out.model_sha256, &r.model_sha256),
+        ("backend", &out.backend, &r.backend),
+        ("code version", &out.code_version, &r.code_version),
+    ] {
+        if a != b {
+            return refuse(format!(
+                "part {i} differs in its {what}: `{b}` against `{a}`"
+            ));
+        }
+    }
+    if out.splits != r.splits {
+        return refuse(format!(
+            "part {i} cut its pools with split scheme {}, part 0 with {}: other questions",
+            r.splits, out.splits
+        ));
+    }
+    if out.threads != r.threads {
+        return refuse(format!(
+            "part {i} ran on {} threads, part 0 on {}: its costs are not comparable",
+            r.threads, out.threads
+        ));
+    }
+    Ok(())
+}
+
+/// Adds part `i`'s training summaries, predictors and sets to `out`; a stage both parts ran
+/// (the same `W_0^ret`, say) must have given the same summary.
+fn absorb(out: &mut Results, r: Results, i: usize) -> Result<()> {
+    // Training summaries of a stage both parts ran (the same `W_0^ret`, say) must agree.
+    for a in r.adapters {
+        match out.adapters.iter().find(|x| x.retriever == a.retriever) {
+            Some(x) if x.curve != a.curve => {
+                return refuse(format!(
+                    "part {i} trained another W_0^ret for retriever `{}` (loss curves differ)",
+                    a.retriever
+                ));
+            }
+            Some(_) => {}
+            None => out.adapters.push(a),
+        }
+    }
+    for a in r.prompts {
+        if !out.prompts.iter().any(|x| x.retriever == a.retriever) {
+            out.prompts.push(a);
+        }
+    }
+    for t in r.targets {
+        match out.targets.iter().find(|x| x.retriever == t.retriever) {
+            Some(x) if x.support_loss != t.support_loss => {
+                return refuse(format!(
+                    "part {i} computed other targets for retriever `{}` (support losses differ)",
+                    t.retriever
+                ));
+            }
+            Some(_) => {}
+            None => out.targets.push(t),
+        }
+    }
+    out.predictors.extend(r.predictors);
+    out.collapse.extend(r.collapse);
+    for set in r.sets {
+        match out
+            .sets
+            .iter_mut()
+            .find(|s| s.retriever == set.retriever && s.set == set.set)
+        {
+            Some(s) => join_set(s, set, i)?,
+            None => out.sets.push(set),
+        }
+    }
+    out.total_seconds += r.total_seconds;
+    Ok(())
+}
+
+/// `out` in the profile's own retriever and method order, so a merged file reads like a
+/// whole run's, and marked complete when it covers the profile.
+fn in_profile_order(
+    whole: &Profile,
+    mut out: Results,
+    covered: &BTreeSet<(String, String)>,
+) -> Results {
     // The profile's own retriever and method order, so a merged file reads like a whole run's.
     let rank = |x: &str| {
         whole
@@ -266,7 +292,7 @@ pub fn merge(whole: &Profile, parts: Vec<Results>) -> Result<Results> {
             .iter()
             .all(|m| covered.contains(&(ret.clone(), m.id.clone())))
     });
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

@@ -187,6 +187,32 @@ fn method<'a>(r: &'a Results, pred: impl Fn(&MethodKind) -> bool) -> Option<&'a 
     r.methods.iter().find(|m| pred(&m.kind))
 }
 
+/// What several sections compare against: the K values (ascending), the middle K, RAG-GD at
+/// it (per query, log² term), the base adapter and TT-SGD.
+struct Anchors<'a> {
+    ks: Vec<usize>,
+    mid: usize,
+    ragk: Option<&'a Method>,
+    base: Option<&'a Method>,
+    tt: Option<&'a Method>,
+}
+
+fn anchors(r: &Results) -> Anchors<'_> {
+    let mut ks = r.profile.targets.ks.clone();
+    ks.sort_unstable();
+    let mid = ks[ks.len() / 2];
+    Anchors {
+        ragk: method(
+            r,
+            |k| matches!(k, MethodKind::RagGd { k, per_task: false, term: crate::matching::NormTerm::LogSquared } if *k == mid),
+        ),
+        base: method(r, |k| matches!(k, MethodKind::BaseAdapter)),
+        tt: method(r, |k| matches!(k, MethodKind::TtSgd { .. })),
+        ks,
+        mid,
+    }
+}
+
 /// Paired differences of two methods' EM and F1 over a retriever's sets.
 fn paired_line(
     out: &mut String,
@@ -226,9 +252,22 @@ fn paired_line(
     );
 }
 
-/// Renders the whole report.
+/// Renders the whole report: one section after another.
 pub fn render(r: &Results) -> String {
     let mut out = String::new();
+    header(&mut out, r);
+    settings(&mut out, r);
+    score_tables(&mut out, r);
+    paired(&mut out, r);
+    k_sweep(&mut out, r);
+    transfer(&mut out, r);
+    cost(&mut out, r);
+    training(&mut out, r);
+    out
+}
+
+/// Title, provenance, and what a partial run lacks.
+fn header(out: &mut String, r: &Results) {
     let p = &r.profile;
     let _ = writeln!(
         out,
@@ -293,10 +332,23 @@ pub fn render(r: &Results) -> String {
             missing_sets.join(", ")
         );
     }
-    // Settings against the paper.
+}
+
+/// The settings against the paper's (App. G).
+fn settings(out: &mut String, r: &Results) {
     let _ = writeln!(out, "## Settings, and where they differ from the paper\n");
     let _ = writeln!(out, "| setting | here | paper (App. G) |\n|---|---|---|");
-    let rows: Vec<(&str, String, &str)> = vec![
+    let rows = data_rows(r).into_iter().chain(training_rows(r));
+    for (k, here, paper) in rows {
+        let _ = writeln!(out, "| {k} | {here} | {paper} |");
+    }
+    let _ = writeln!(out);
+}
+
+/// The settings rows of the model, the data and the retrieval.
+fn data_rows(r: &Results) -> Vec<(&'static str, String, &'static str)> {
+    let p = &r.profile;
+    vec![
         (
             "backbone",
             p.model.clone(),
@@ -376,6 +428,13 @@ pub fn render(r: &Results) -> String {
             format!("r {}, α {}", p.adapter.rank, p.adapter.alpha),
             "r 16, α 32",
         ),
+    ]
+}
+
+/// The settings rows of the training stages and the evaluation.
+fn training_rows(r: &Results) -> Vec<(&'static str, String, &'static str)> {
+    let p = &r.profile;
+    vec![
         (
             "W_0^ret training",
             format!(
@@ -466,12 +525,12 @@ pub fn render(r: &Results) -> String {
             ),
             "same predictor architecture, downstream task loss (settings not stated)",
         ),
-    ];
-    for (k, here, paper) in rows {
-        let _ = writeln!(out, "| {k} | {here} | {paper} |");
-    }
-    let _ = writeln!(out);
-    // Main tables.
+    ]
+}
+
+/// EM / F1 per retriever, all questions and those whose documents hold an answer.
+fn score_tables(out: &mut String, r: &Results) {
+    let p = &r.profile;
     for retriever in retrievers(r) {
         let _ = writeln!(
             out,
@@ -481,7 +540,7 @@ pub fn render(r: &Results) -> String {
             out,
             "95 % bootstrap CIs over questions (a question's score is its mean over support seeds); Avg is the unweighted mean over sets, each set resampled on its own.\n"
         );
-        score_table(&mut out, r, &retriever, Subset::All);
+        score_table(out, r, &retriever, Subset::All);
         let _ = writeln!(
             out,
             "\n## EM / F1 (%), retriever `{retriever}`, questions whose top-{} holds a golden answer\n",
@@ -492,10 +551,14 @@ pub fn render(r: &Results) -> String {
             "Only here can the documents help; with a 10k-passage corpus most questions have no answer in their top-{}.\n",
             p.docs
         );
-        score_table(&mut out, r, &retriever, Subset::GoldInDocs);
+        score_table(out, r, &retriever, Subset::GoldInDocs);
         let _ = writeln!(out);
     }
-    // Paired comparisons.
+}
+
+/// Paired comparisons of the methods.
+fn paired(out: &mut String, r: &Results) {
+    let p = &r.profile;
     let _ = writeln!(
         out,
         "## Paired comparisons (EM and F1 points, averaged over sets)\n"
@@ -504,18 +567,7 @@ pub fn render(r: &Results) -> String {
         out,
         "| retriever | difference | questions | EM Δ [95 % CI] | P(Δ ≤ 0) | EM verdict | F1 Δ [95 % CI] | P(Δ ≤ 0) | F1 verdict |\n|---|---|---|---|---|---|---|---|---|"
     );
-    let ks = {
-        let mut k = p.targets.ks.clone();
-        k.sort_unstable();
-        k
-    };
-    let mid = ks[ks.len() / 2];
-    let ragk = method(
-        r,
-        |k| matches!(k, MethodKind::RagGd { k, per_task: false, term: crate::matching::NormTerm::LogSquared } if *k == mid),
-    );
-    let base = method(r, |k| matches!(k, MethodKind::BaseAdapter));
-    let tt = method(r, |k| matches!(k, MethodKind::TtSgd { .. }));
+    let Anchors { ragk, base, tt, .. } = anchors(r);
     let signed = method(r, |k| {
         matches!(
             k,
@@ -531,12 +583,12 @@ pub fn render(r: &Results) -> String {
     let base_fs = method(r, |k| matches!(k, MethodKind::FewShot { adapter: true }));
     for retriever in retrievers(r) {
         if let (Some(a), Some(b)) = (ragk, base) {
-            paired_line(&mut out, r, &retriever, a, b, Subset::All);
-            paired_line(&mut out, r, &retriever, a, b, Subset::GoldInDocs);
+            paired_line(out, r, &retriever, a, b, Subset::All);
+            paired_line(out, r, &retriever, a, b, Subset::GoldInDocs);
         }
         if let (Some(a), Some(b)) = (ragk, tt) {
             paired_line(
-                &mut out,
+                out,
                 r,
                 &retriever,
                 a,
@@ -545,11 +597,11 @@ pub fn render(r: &Results) -> String {
             );
         }
         if let (Some(a), Some(b)) = (ragk, hyper) {
-            paired_line(&mut out, r, &retriever, a, b, Subset::All);
+            paired_line(out, r, &retriever, a, b, Subset::All);
         }
         if let (Some(a), Some(b)) = (ragk, base_fs) {
             paired_line(
-                &mut out,
+                out,
                 r,
                 &retriever,
                 a,
@@ -558,21 +610,26 @@ pub fn render(r: &Results) -> String {
             );
         }
         if let (Some(a), Some(b)) = (ragk, signed) {
-            paired_line(&mut out, r, &retriever, a, b, Subset::All);
+            paired_line(out, r, &retriever, a, b, Subset::All);
         }
         if let (Some(a), Some(b)) = (ragk, task) {
-            paired_line(&mut out, r, &retriever, a, b, Subset::All);
+            paired_line(out, r, &retriever, a, b, Subset::All);
         }
         if let (Some(a), Some(b)) = (base, vanilla) {
-            paired_line(&mut out, r, &retriever, a, b, Subset::All);
+            paired_line(out, r, &retriever, a, b, Subset::All);
         }
     }
     let _ = writeln!(
         out,
         "\nΔ is the first method minus the second, a question's score being its mean over support seeds; P(Δ ≤ 0) is the bootstrap share of replicates at or below 0. Verdict: the CI lies above 0 (higher), below 0 (lower) or straddles it.\n"
     );
-    crate::claims::render(&mut out, r);
-    // K sweep.
+    crate::claims::render(out, r);
+}
+
+/// The inner-step sweep (the paper's Fig. 3b).
+fn k_sweep(out: &mut String, r: &Results) {
+    let p = &r.profile;
+    let Anchors { ks, .. } = anchors(r);
     let _ = writeln!(
         out,
         "## Inner steps K (the paper's Fig. 3b): average EM, all questions\n"
@@ -608,7 +665,14 @@ pub fn render(r: &Results) -> String {
         );
     }
     let _ = writeln!(out);
-    // Transfer.
+}
+
+/// RAG-GD's gain over the base adapter, in-domain against held out.
+fn transfer(out: &mut String, r: &Results) {
+    let p = &r.profile;
+    let Anchors {
+        mid, ragk, base, ..
+    } = anchors(r);
     let _ = writeln!(
         out,
         "## Transfer: gain of RAG-GD (K = {mid}) over the base adapter, in-domain vs held-out (points)\n"
@@ -669,7 +733,12 @@ pub fn render(r: &Results) -> String {
         }
     }
     let _ = writeln!(out);
-    // Cost.
+}
+
+/// Per-query cost of every method.
+fn cost(out: &mut String, r: &Results) {
+    let p = &r.profile;
+    let Anchors { ragk, tt, .. } = anchors(r);
     let _ = writeln!(
         out,
         "## Per-query cost (seconds, each method run alone on the first {} questions of every set, cold caches)\n",
@@ -739,7 +808,11 @@ pub fn render(r: &Results) -> String {
         }
         let _ = writeln!(out);
     }
-    // Training.
+}
+
+/// How each stage's training went, the collapse check and the stage times.
+fn training(out: &mut String, r: &Results) {
+    let p = &r.profile;
     let _ = writeln!(out, "## Training\n");
     let _ = writeln!(
         out,
@@ -875,7 +948,7 @@ pub fn render(r: &Results) -> String {
         };
         let _ = writeln!(out, "- `{}` {}: g_φ {verdict}.", c.retriever, c.method);
     }
-    compute_times(&mut out, r);
+    compute_times(out, r);
     let _ = writeln!(
         out,
         "\n## Stage times of the last process\n\nWall times of the process that wrote this file; stages it resumed from stored artefacts show only the loading time (the table above has what they cost).\n\n| stage | seconds |\n|---|---|"
@@ -883,7 +956,6 @@ pub fn render(r: &Results) -> String {
     for s in &r.stages {
         let _ = writeln!(out, "| {} | {:.1} |", s.stage, s.seconds);
     }
-    out
 }
 
 fn fmt_est_plain(e: &Estimate) -> String {

@@ -249,6 +249,15 @@ fn interface(o: &mut String, a: &Analysis, i: &Interface) {
         f.size_match,
     );
     let at = fitted(i);
+    rows(o, a, at);
+    specific(o, at);
+    gold(o, at);
+    grid(o, i);
+    simaou(o, a, at);
+}
+
+/// `Δ_ICL` against the step and every control at the fitted η.
+fn rows(o: &mut String, a: &Analysis, at: &AtEta) {
     let _ = writeln!(
         o,
         "At η = {} ({} reported contexts):\n",
@@ -273,6 +282,10 @@ fn interface(o: &mut String, a: &Analysis, i: &Interface) {
             r.main_minus_this.as_ref().map_or("–".into(), p)
         );
     }
+}
+
+/// The demo-specific parts and the 2×2.
+fn specific(o: &mut String, at: &AtEta) {
     let s = &at.specific;
     let _ = writeln!(
         o,
@@ -325,6 +338,10 @@ fn interface(o: &mut String, a: &Analysis, i: &Interface) {
         e(&s.two_by_two[1][0]),
         e(&s.two_by_two[1][1])
     );
+}
+
+/// The gold answer, top-1 changes and sizes.
+fn gold(o: &mut String, at: &AtEta) {
     let g = &at.gold;
     let _ = writeln!(
         o,
@@ -339,6 +356,10 @@ fn interface(o: &mut String, a: &Analysis, i: &Interface) {
         pct(&at.top1_reproduced),
         e(&at.norm_ratio),
     );
+}
+
+/// Every η of the grid.
+fn grid(o: &mut String, i: &Interface) {
     let _ = writeln!(o, "Every η of the grid:\n");
     let _ = writeln!(
         o,
@@ -361,6 +382,10 @@ fn interface(o: &mut String, a: &Analysis, i: &Interface) {
         );
     }
     let _ = writeln!(o);
+}
+
+/// SimAOU per layer at the fitted η.
+fn simaou(o: &mut String, a: &Analysis, at: &AtEta) {
     if !at.attn_layers.is_empty() {
         let first = a.n_layers - at.attn_layers.len();
         let _ = writeln!(
