@@ -16,11 +16,11 @@
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use icor_benches::usable_device;
 use icor_llm::{Adaptation, GenerateOptions, load_model};
-use icor_rag::frozen::FrozenStates;
-use icor_rag::loss::{AnswerBatch, answer_loss};
-use icor_rag::params::LoraLayout;
-use icor_rag::predictor::{Predictor, PredictorShape};
-use icor_rag::prompt::Instance;
+use icor_rag::experiment::prompt::Instance;
+use icor_rag::method::frozen::FrozenStates;
+use icor_rag::method::loss::{AnswerBatch, answer_loss};
+use icor_rag::method::params::LoraLayout;
+use icor_rag::method::predictor::{Predictor, PredictorShape};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::hint::black_box;

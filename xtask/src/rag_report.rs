@@ -1,8 +1,8 @@
 //! `cargo xtask rag-report [--check]`: `reports/rag-<profile>.md` from every
 //! `reports/rag/<profile>.json` that `icor rag run` wrote, rendered by the same code the run
-//! uses (`icor_rag::report::render`). A variant run `reports/rag/<profile>--<what>.json` (an
+//! uses (`icor_rag::analysis::report::render`). A variant run `reports/rag/<profile>--<what>.json` (an
 //! ablation: `icor rag run --interface-layers 0 …`) also gets its paired comparison against
-//! `reports/rag/<profile>.json` (`icor_rag::ablation::render`). `--check` fails when a
+//! `reports/rag/<profile>.json` (`icor_rag::analysis::ablation::render`). `--check` fails when a
 //! committed report is stale.
 
 use std::path::Path;
@@ -25,13 +25,13 @@ pub fn run(root: &Path, check: bool) -> Result<()> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let results = icor_rag::run::load_results(&json)?;
-        let mut fresh = icor_rag::report::render(&results);
+        let results = icor_rag::experiment::run::load_results(&json)?;
+        let mut fresh = icor_rag::analysis::report::render(&results);
         if let Some((base, _)) = profile.split_once("--") {
             let base_json = dir.join(format!("{base}.json"));
-            let base_results = icor_rag::run::load_results(&base_json)
+            let base_results = icor_rag::experiment::run::load_results(&base_json)
                 .with_context(|| format!("{}: the run it ablates", json.display()))?;
-            fresh.push_str(&icor_rag::ablation::render(
+            fresh.push_str(&icor_rag::analysis::ablation::render(
                 &base_results,
                 base,
                 &results,

@@ -10,10 +10,10 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 use icor_llm::{Adaptation, GenerateOptions, RowDeltas, load_model};
-use icor_rag::frozen::FrozenStates;
-use icor_rag::loss::{AnswerBatch, answer_loss};
-use icor_rag::params::LoraLayout;
-use icor_rag::prompt::Instance;
+use icor_rag::experiment::prompt::Instance;
+use icor_rag::method::frozen::FrozenStates;
+use icor_rag::method::loss::{AnswerBatch, answer_loss};
+use icor_rag::method::params::LoraLayout;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -6,7 +6,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use icor_llm::device_by_name;
 use icor_llm::tensor_util::to_vec_f32;
-use icor_rag::predictor::{Predictor, PredictorShape};
+use icor_rag::method::predictor::{Predictor, PredictorShape};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -5,8 +5,8 @@
 use burn::tensor::Device;
 use icor_llm::{LoadedModel, load_model};
 use icor_qa::data::Passage;
+use icor_rag::experiment::prompt::Item;
 use icor_rag::mechanism::segments::{BlockBuilder, examples, shifted_answers};
-use icor_rag::prompt::Item;
 
 fn item(q: &str, a: &str, title: &str, doc: &str) -> Item {
     Item {

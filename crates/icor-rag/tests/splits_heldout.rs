@@ -8,9 +8,9 @@
 use std::collections::{HashMap, HashSet};
 
 use icor_qa::data::{QaExample, ReadOptions, dataset_path, find_dataset, read_all};
-use icor_rag::contexts::draw;
-use icor_rag::profile::Profile;
-use icor_rag::tasks::Splits;
+use icor_rag::experiment::contexts::draw;
+use icor_rag::experiment::profile::Profile;
+use icor_rag::experiment::tasks::Splits;
 
 fn ids(set: &str, rows: &[QaExample]) -> HashSet<String> {
     rows.iter().map(|q| format!("{set}:{}", q.id)).collect()

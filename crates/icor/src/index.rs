@@ -8,7 +8,7 @@
 //!   left out, with their count): sensitivity cosine of the trained depth-1 LSA to the GD
 //!   predictor, against the untrained control.
 //! - Method: every `rag/<profile>.json`: which retrievers and sets it covers and the paper's
-//!   claims as `icor_rag::claims` judges them.
+//!   claims as `icor_rag::analysis::claims` judges them.
 //! - Premise: every `mechanism/<name>.json`: the verdicts `icor_rag::mechanism::analysis`
 //!   reaches at the fitted η of each interface.
 
@@ -231,7 +231,7 @@ fn rag(out: &mut String, dir: &Path) -> Result<()> {
         return Ok(());
     }
     for path in files {
-        let r = icor_rag::run::load_results(&path)?;
+        let r = icor_rag::experiment::run::load_results(&path)?;
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -267,12 +267,12 @@ fn rag(out: &mut String, dir: &Path) -> Result<()> {
             covered.join(", "),
             if r.complete { "" } else { "; **partial run**" }
         )?;
-        let claims = icor_rag::claims::check(&r);
+        let claims = icor_rag::analysis::claims::check(&r);
         if claims.is_empty() {
             writeln!(out, "No claim can be checked yet.\n")?;
             continue;
         }
-        icor_rag::claims::table(out, &claims);
+        icor_rag::analysis::claims::table(out, &claims);
         out.push('\n');
     }
     Ok(())

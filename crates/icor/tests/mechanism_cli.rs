@@ -143,11 +143,14 @@ fn a_stopped_study_resumes_and_its_folder_moves_between_machines() {
 fn write_w0(path: &Path, shift: f32, trained_on: &[String]) {
     let device = icor_llm::device_by_name("flex").unwrap();
     let m = icor_llm::load_model("smollm2-135m", &device).unwrap().model;
-    let layout = icor_rag::params::LoraLayout::new(&m.config, 28, 4, 8.0);
+    let layout = icor_rag::method::params::LoraLayout::new(&m.config, 28, 4, 8.0);
     let flat: Vec<f32> = (0..layout.len)
         .map(|i| 0.05 * (i as f32 * 0.754_877 + shift).sin())
         .collect();
-    let meta = [(icor_rag::run::TRAINED_ON.to_string(), trained_on.join("\n"))];
+    let meta = [(
+        icor_rag::experiment::run::TRAINED_ON.to_string(),
+        trained_on.join("\n"),
+    )];
     layout
         .adapter(&flat, &device)
         .save_with(path, &meta)

@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use anyhow::Result;
+use icor_rag::analysis::stats::Estimate;
 use icor_rag::mechanism::analysis::Interface;
 use icor_rag::mechanism::files::load_all;
-use icor_rag::stats::Estimate;
 
 use super::spec::{Figure, Kind, Panel, Point, Series, color};
 

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use anyhow::Result;
-use icor_rag::report::{Subset, question_scores};
-use icor_rag::stats::bootstrap_avg;
+use icor_rag::analysis::report::{Subset, question_scores};
+use icor_rag::analysis::stats::bootstrap_avg;
 
 use super::spec::{Figure, Kind, Panel, Point, Series};
 
@@ -21,7 +21,7 @@ pub fn figures(dir: &Path) -> Result<Vec<Figure>> {
     files.sort();
     let mut out = Vec::new();
     for path in files {
-        let r = icor_rag::run::load_results(&path)?;
+        let r = icor_rag::experiment::run::load_results(&path)?;
         // The file's stem, not the profile's name: an ablation (`quick--all-layers.json`)
         // runs the same profile and gets its own figure.
         let stem = path
@@ -47,7 +47,7 @@ pub fn figures(dir: &Path) -> Result<Vec<Figure>> {
                 "log10 seconds per query (median)",
                 "average EM (%)",
             );
-            let medians = icor_rag::claims::median_costs(&r, ret);
+            let medians = icor_rag::analysis::claims::median_costs(&r, ret);
             for (i, m) in r.methods.iter().enumerate() {
                 let Some(&median) = medians.get(&m.id) else {
                     continue;

@@ -13,8 +13,8 @@ use super::cross::{Cross, icl_of};
 use super::record::{ContextRecord, Point, gd_key, pair_key};
 use super::settings::{InterfaceSpec, Settings};
 use super::study::context_stamp;
+use crate::analysis::stats::{Estimate, Paired, bootstrap_avg, nan_if_null, paired};
 use crate::error::Result;
-use crate::stats::{Estimate, Paired, bootstrap_avg, nan_if_null, paired};
 
 const RESAMPLES: usize = 2000;
 

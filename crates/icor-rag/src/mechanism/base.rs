@@ -13,10 +13,10 @@ use icor_llm::{LlmConfig, LoraAdapter};
 
 use super::update::Update;
 use crate::error::{Error, Result, io_err};
-use crate::frozen::FrozenStates;
-use crate::params::LoraLayout;
-use crate::run::TRAINED_ON;
-use crate::store::write_atomic;
+use crate::experiment::run::TRAINED_ON;
+use crate::experiment::store::write_atomic;
+use crate::method::frozen::FrozenStates;
+use crate::method::params::LoraLayout;
 
 /// Blocks per layer of the LoRA interface: `δA`, `δB` of Q, K and V.
 pub const PER_LAYER: usize = 6;

@@ -19,7 +19,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::settings::Settings;
 use crate::error::{Error, Result};
-use crate::tasks::regex_answer_text;
+use crate::experiment::tasks::regex_answer_text;
 
 /// One question as the study uses it: its text and the one answer it is taught with.
 #[derive(Debug, Clone, PartialEq)]

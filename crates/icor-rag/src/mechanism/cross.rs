@@ -16,8 +16,8 @@ use super::contexts::Context;
 use super::effect::cosine;
 use super::study::vectors_path;
 use crate::error::Result;
-use crate::store::{Stamp, load_or_rebuild, save_json};
-use crate::tensors::TensorFile;
+use crate::experiment::store::{Stamp, load_or_rebuild, save_json};
+use crate::experiment::tensors::TensorFile;
 
 /// The in-context vector a step vector is compared with.
 pub fn icl_of(gd_name: &str) -> &'static str {

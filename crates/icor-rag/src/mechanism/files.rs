@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::analysis::Analysis;
 use super::report::render;
 use crate::error::{Error, Result, io_err};
-use crate::store::write_atomic;
+use crate::experiment::store::write_atomic;
 
 pub fn analysis_path(dir: &Path, name: &str) -> PathBuf {
     dir.join("mechanism").join(format!("{name}.json"))

@@ -19,8 +19,8 @@ use super::settings::{InterfaceSpec, Settings};
 use super::space::Space;
 use super::update::Update;
 use crate::error::Result;
-use crate::frozen::FrozenStates;
-use crate::prompt::Instance;
+use crate::experiment::prompt::Instance;
+use crate::method::frozen::FrozenStates;
 
 /// The three demonstration sets a step is taken on.
 pub const DEMO_SETS: [&str; 3] = ["right", "shuffled", "other"];

@@ -10,7 +10,7 @@ use icor_llm::{Adaptation, Llm};
 
 use super::segments::Teacher;
 use crate::error::Result;
-use crate::frozen::FrozenStates;
+use crate::method::frozen::FrozenStates;
 
 /// One forward pass's readings.
 #[derive(Debug, Clone, PartialEq)]

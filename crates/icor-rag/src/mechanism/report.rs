@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::analysis::{Analysis, AtEta, Interface};
 use super::record::Point;
-use crate::stats::{Estimate, Paired};
+use crate::analysis::stats::{Estimate, Paired};
 
 fn e(x: &Estimate) -> String {
     if x.lo.is_nan() {

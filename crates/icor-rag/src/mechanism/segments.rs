@@ -17,7 +17,7 @@
 use icor_llm::LlmTokenizer;
 
 use crate::error::Result;
-use crate::prompt::{Instance, Item, Prompter};
+use crate::experiment::prompt::{Instance, Item, Prompter};
 
 /// FlashRAG's instruction (its standard-RAG system sentences before the documents).
 pub const INSTRUCTION: &str = "Answer the question based on the given document.\

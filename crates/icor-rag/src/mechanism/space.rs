@@ -13,9 +13,9 @@ use super::base::BaseAdapter;
 use super::dense;
 use super::update::Update;
 use crate::error::{Error, Result};
-use crate::frozen::FrozenStates;
-use crate::loss::{AnswerBatch, answer_loss};
-use crate::prompt::Instance;
+use crate::experiment::prompt::Instance;
+use crate::method::frozen::FrozenStates;
+use crate::method::loss::{AnswerBatch, answer_loss};
 
 /// The parameters a step moves.
 #[derive(Debug, Clone, Copy)]

@@ -23,10 +23,10 @@ use super::segments::{BlockBuilder, Segments, shifted_answers};
 use super::settings::Settings;
 use super::space::Space;
 use crate::error::{Error, Result, io_err};
-use crate::prompt::Item;
-use crate::retrieval::{Items, retrieve_missing};
-use crate::store::{Stamp, load_json, remove_partials, save_json};
-use crate::tensors::TensorFile;
+use crate::experiment::prompt::Item;
+use crate::experiment::retrieval::{Items, retrieve_missing};
+use crate::experiment::store::{Stamp, load_json, remove_partials, save_json};
+use crate::experiment::tensors::TensorFile;
 
 /// Where and how a study runs.
 #[derive(Debug, Clone)]
@@ -197,7 +197,7 @@ fn existing(out: &Path, stamp: &Stamp) -> Result<BTreeMap<usize, ContextRecord>>
 /// The questions of a study with their retrieved documents.
 struct ItemsOf {
     corpus: Corpus,
-    map: crate::retrieval::RetrievalMap,
+    map: crate::experiment::retrieval::RetrievalMap,
     query_set: String,
     demo_pool: String,
 }

@@ -1,6 +1,6 @@
 //! A change of an interface's parameters on layers `first_layer..n`, as host blocks: the
 //! dense interface has three per layer (`ΔW_Q`, `ΔW_K`, `ΔW_V`, each transposed), the LoRA
-//! interface six (`δA`, `δB` of Q, K, V in [`crate::params::LoraLayout`]'s order). What a
+//! interface six (`δA`, `δB` of Q, K, V in [`crate::method::params::LoraLayout`]'s order). What a
 //! block means is the [`super::space::Space`]'s business; this type only does the arithmetic
 //! the study needs (scale, add, restrict to the top layers, norms, a random direction).
 
@@ -129,7 +129,7 @@ impl Update {
             .sum()
     }
 
-    /// Every block concatenated (the flat order of [`crate::params::LoraLayout`] for the
+    /// Every block concatenated (the flat order of [`crate::method::params::LoraLayout`] for the
     /// LoRA interface).
     pub fn flat(&self) -> Vec<f32> {
         self.blocks.iter().flatten().copied().collect()

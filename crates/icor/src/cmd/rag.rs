@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use icor_llm::device_by_name;
 use icor_rag::Profile;
-use icor_rag::report::render;
-use icor_rag::run::{RunOptions, Stage, load_results, method_labels, run, save_results};
+use icor_rag::analysis::report::render;
+use icor_rag::experiment::run::{
+    RunOptions, Stage, load_results, method_labels, run, save_results,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -143,7 +145,7 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
                 .map(|p| load_results(p))
                 .collect::<std::result::Result<Vec<_>, _>>()?;
             let whole = Profile::named(&loaded[0].profile.name)?;
-            let merged = icor_rag::merge::merge(&whole, loaded)?;
+            let merged = icor_rag::analysis::merge::merge(&whole, loaded)?;
             let json = report_dir.join("rag").join(format!("{}.json", whole.name));
             let md = report_dir.join(format!("rag-{}.md", whole.name));
             save_results(&json, &merged)?;
@@ -183,7 +185,10 @@ fn stages(a: RunArgs, until: Stage) -> Result<ExitCode> {
     }
     let filtered = !a.sets.is_empty() || !a.retrievers.is_empty() || !a.methods.is_empty();
     // Before any model is loaded: an unknown method id is an error that lists the known ones.
-    icor_rag::run::selected_methods(&profile, (!a.methods.is_empty()).then_some(&a.methods[..]))?;
+    icor_rag::experiment::run::selected_methods(
+        &profile,
+        (!a.methods.is_empty()).then_some(&a.methods[..]),
+    )?;
     for (wanted, all, what) in [
         (&a.sets, &mut profile.eval_sets, "set"),
         (&a.retrievers, &mut profile.retrievers, "retriever"),

@@ -1,0 +1,523 @@
+//! The paper's claims (§6.5), each checked on our results and marked holds / does not hold /
+//! inconclusive at our 95 % CIs by a stated rule — computed here, never typed into a report.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::analysis::report::{Subset, question_scores};
+use crate::analysis::stats::{Paired, median_p90, paired};
+use crate::experiment::methods::{Method, MethodKind};
+use crate::experiment::results::{Results, SetRecord};
+
+/// Which sets a paired difference averages over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sets {
+    All,
+    /// The held-out tasks only (never meta-trained on).
+    HeldOut,
+    /// The in-domain tasks only.
+    InDomain,
+}
+
+/// EM (0) or F1 (1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Em,
+    F1,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Em => "em",
+            Metric::F1 => "f1",
+        }
+    }
+}
+
+/// A claim's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Holds,
+    DoesNotHold,
+    Inconclusive,
+    /// A method it needs was not run.
+    NotRun,
+}
+
+impl Verdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Holds => "holds",
+            Verdict::DoesNotHold => "does not hold",
+            Verdict::Inconclusive => "inconclusive",
+            Verdict::NotRun => "not run",
+        }
+    }
+}
+
+/// The bootstrap seed of a named comparison (stable across runs and renderings).
+pub fn seed_for(parts: &[&str]) -> u64 {
+    crate::experiment::store::fnv1a(parts.join("/").as_bytes())
+}
+
+/// `a − b` in points, per question (mean over seeds), averaged over `sets` of a retriever with
+/// each set resampled on its own; `None` when a set lacks either method's scores.
+pub fn paired_diff(
+    r: &Results,
+    retriever: &str,
+    a: &Method,
+    b: &Method,
+    subset: Subset,
+    sets: Sets,
+    metric: Metric,
+) -> Option<Paired> {
+    let chosen: Vec<&SetRecord> = r
+        .sets
+        .iter()
+        .filter(|s| s.retriever == retriever)
+        .filter(|s| match sets {
+            Sets::All => true,
+            Sets::HeldOut => s.held_out,
+            Sets::InDomain => !s.held_out,
+        })
+        .collect();
+    let pick = |m: &Method, s: &SetRecord| {
+        let (em, f1) = question_scores(s, &m.id, subset);
+        if metric == Metric::Em { em } else { f1 }
+    };
+    let xa: Vec<Vec<f64>> = chosen.iter().map(|s| pick(a, s)).collect();
+    let xb: Vec<Vec<f64>> = chosen.iter().map(|s| pick(b, s)).collect();
+    if chosen.is_empty()
+        || xa
+            .iter()
+            .zip(&xb)
+            .any(|(x, y)| x.len() != y.len() || x.is_empty())
+    {
+        return None;
+    }
+    let tag = format!("{sets:?}");
+    Some(paired(
+        &xa,
+        &xb,
+        r.profile.eval.bootstrap,
+        seed_for(&[retriever, &a.id, &b.id, metric.name(), &tag]),
+    ))
+}
+
+/// Median per-query cost of each method on a retriever (seconds).
+pub fn median_costs(r: &Results, retriever: &str) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for m in &r.methods {
+        let totals: Vec<f64> = r
+            .sets
+            .iter()
+            .filter(|s| s.retriever == retriever)
+            .flat_map(|s| {
+                s.costs
+                    .iter()
+                    .filter(|c| c.method == m.id)
+                    .map(|c| c.total())
+            })
+            .collect();
+        if !totals.is_empty() {
+            out.insert(m.id.clone(), median_p90(&totals).0);
+        }
+    }
+    out
+}
+
+fn find<'a>(r: &'a Results, pred: impl Fn(&MethodKind) -> bool) -> Option<&'a Method> {
+    r.methods.iter().find(|m| pred(&m.kind))
+}
+
+/// One checked claim.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub retriever: String,
+    pub claim: String,
+    pub evidence: String,
+    pub verdict: Verdict,
+}
+
+fn ci(p: &Paired) -> String {
+    format!("{:+.1} [{:+.1}, {:+.1}]", p.diff.mean, p.diff.lo, p.diff.hi)
+}
+
+/// `a` better than `b` on both EM and F1: holds if both CIs lie above 0, does not hold if
+/// either lies below 0.
+fn better_on_both(em: Option<Paired>, f1: Option<Paired>) -> (Verdict, String) {
+    match (em, f1) {
+        (Some(e), Some(f)) => {
+            let v = if e.diff.lo > 0.0 && f.diff.lo > 0.0 {
+                Verdict::Holds
+            } else if e.diff.hi < 0.0 || f.diff.hi < 0.0 {
+                Verdict::DoesNotHold
+            } else {
+                Verdict::Inconclusive
+            };
+            (v, format!("ΔEM {}, ΔF1 {}", ci(&e), ci(&f)))
+        }
+        _ => (Verdict::NotRun, "–".into()),
+    }
+}
+
+/// The largest EM gap (points) at which "comparable" is still said (claim "approaches TT-SGD").
+pub const COMPARABLE_EM: f64 = 5.0;
+
+/// Every claim of §6.5 we can test, per retriever.
+pub fn check(r: &Results) -> Vec<Claim> {
+    let mut ks = r.profile.targets.ks.clone();
+    ks.sort_unstable();
+    let mid = ks[ks.len() / 2];
+    let rag_at = |k: usize| {
+        find(
+            r,
+            |m| matches!(m, MethodKind::RagGd { k: kk, per_task: false, term: crate::method::matching::NormTerm::LogSquared } if *kk == k),
+        )
+    };
+    let rag = rag_at(mid);
+    let base = find(r, |m| matches!(m, MethodKind::BaseAdapter));
+    let hyper = find(r, |m| matches!(m, MethodKind::HyperTuning { .. }));
+    let tt = find(r, |m| matches!(m, MethodKind::TtSgd { .. }));
+    let base_fs = find(r, |m| matches!(m, MethodKind::FewShot { adapter: true }));
+    let mut retrievers: Vec<String> = Vec::new();
+    for s in &r.sets {
+        if !retrievers.contains(&s.retriever) {
+            retrievers.push(s.retriever.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for ret in &retrievers {
+        let pd = |a: Option<&Method>, b: Option<&Method>, sub: Subset, sets: Sets, m: Metric| {
+            a.zip(b)
+                .and_then(|(a, b)| paired_diff(r, ret, a, b, sub, sets, m))
+        };
+        let mut push = |claim: &str, (verdict, evidence): (Verdict, String)| {
+            out.push(Claim {
+                retriever: ret.clone(),
+                claim: claim.to_string(),
+                evidence,
+                verdict,
+            });
+        };
+        // 1. RAG-GD improves the base adapter.
+        let gain = better_on_both(
+            pd(rag, base, Subset::All, Sets::All, Metric::Em),
+            pd(rag, base, Subset::All, Sets::All, Metric::F1),
+        );
+        let gain_holds = gain.0 == Verdict::Holds;
+        push(
+            &format!("RAG-GD (K={mid}) improves the base adapter on average EM and F1"),
+            gain,
+        );
+        // 2. Held-out transfer.
+        push(
+            "Held-out transfer: RAG-GD improves the base adapter on the held-out sets",
+            better_on_both(
+                pd(rag, base, Subset::All, Sets::HeldOut, Metric::Em),
+                pd(rag, base, Subset::All, Sets::HeldOut, Metric::F1),
+            ),
+        );
+        // 3. Gradient supervision matters.
+        push(
+            "Gradient supervision matters: RAG-GD beats HyperTuning on average EM and F1",
+            better_on_both(
+                pd(rag, hyper, Subset::All, Sets::All, Metric::Em),
+                pd(rag, hyper, Subset::All, Sets::All, Metric::F1),
+            ),
+        );
+        let pt = find(r, |m| matches!(m, MethodKind::PromptTuning));
+        let pt_sub = Subset::First(r.profile.prompt_tuning.as_ref().map_or(0, |t| t.questions));
+        push(
+            "Gradient supervision matters: RAG-GD beats prompt tuning on average EM and F1",
+            better_on_both(
+                pd(rag, pt, pt_sub, Sets::All, Metric::Em),
+                pd(rag, pt, pt_sub, Sets::All, Metric::F1),
+            ),
+        );
+        // 4. Insensitive to K.
+        // K = mid against the smallest K, and the largest K against K = mid.
+        let steps: Vec<(usize, usize, Option<Paired>)> = [(mid, ks[0]), (ks[ks.len() - 1], mid)]
+            .into_iter()
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| {
+                let p = pd(rag_at(a), rag_at(b), Subset::All, Sets::All, Metric::Em);
+                (a, b, p)
+            })
+            .collect();
+        let k_claim = k_verdict(&steps, gain_holds);
+        push(
+            "Insensitive to K: one amortised step recovers most of the gain",
+            k_claim,
+        );
+        // 5. Approaches TT-SGD at a lower per-query cost.
+        let sub = Subset::First(r.profile.eval.tt_sgd_questions);
+        let tt_claim = tt_verdict(
+            r,
+            ret,
+            pd(rag, tt, sub, Sets::All, Metric::Em),
+            rag.zip(tt),
+            sub,
+        );
+        push(
+            "Approaches TT-SGD (EM within 5 points) at a lower per-query cost",
+            tt_claim,
+        );
+        // 6. Few-shot demonstrations help the base adapter.
+        let fs = few_shot_verdict(pd(
+            base_fs,
+            base,
+            Subset::First(r.profile.eval.few_shot_questions),
+            Sets::All,
+            Metric::Em,
+        ));
+        push(
+            "Few-shot demonstrations in the prompt help the base adapter (EM)",
+            fs,
+        );
+    }
+    out
+}
+
+/// Claim 4: neither K step (mid against the smallest, the largest against mid) changes EM
+/// detectably, and there is a gain over the base adapter to recover.
+fn k_verdict(steps: &[(usize, usize, Option<Paired>)], gain_holds: bool) -> (Verdict, String) {
+    if steps.is_empty() || steps.iter().any(|s| s.2.is_none()) {
+        (Verdict::NotRun, "–".into())
+    } else {
+        let straddle = |p: &Paired| p.diff.lo <= 0.0 && p.diff.hi >= 0.0;
+        let all_straddle = steps.iter().flat_map(|s| &s.2).all(straddle);
+        let v = if !all_straddle {
+            Verdict::DoesNotHold
+        } else if gain_holds {
+            Verdict::Holds
+        } else {
+            // No gain over the base adapter to recover: equal K rows say nothing.
+            Verdict::Inconclusive
+        };
+        let text: Vec<String> = steps
+            .iter()
+            .flat_map(|(a, b, p)| p.as_ref().map(|p| format!("ΔEM K={a}−K={b} {}", ci(p))))
+            .collect();
+        (v, text.join(", "))
+    }
+}
+
+/// Claim 5: RAG-GD's EM within 5 points of TT-SGD's on TT-SGD's subset, at a lower median
+/// per-query cost, with some EM on the subset to compare.
+fn tt_verdict(
+    r: &Results,
+    ret: &str,
+    e: Option<Paired>,
+    methods: Option<(&Method, &Method)>,
+    sub: Subset,
+) -> (Verdict, String) {
+    match (e, methods) {
+        (Some(e), Some((a, b))) => {
+            let costs = median_costs(r, ret);
+            let ratio = costs.get(&b.id).zip(costs.get(&a.id)).map(|(x, y)| x / y);
+            let cheaper = ratio.is_some_and(|x| x > 1.0);
+            let signal = [a, b].iter().any(|m| {
+                r.sets
+                    .iter()
+                    .filter(|s| &s.retriever == ret)
+                    .any(|s| question_scores(s, &m.id, sub).0.iter().any(|&x| x > 0.0))
+            });
+            let v = if e.diff.hi < 0.0 || ratio.is_some_and(|x| x <= 1.0) {
+                Verdict::DoesNotHold
+            } else if e.diff.lo > -COMPARABLE_EM && cheaper && signal {
+                Verdict::Holds
+            } else {
+                Verdict::Inconclusive
+            };
+            let ratio = ratio.map_or("cost not measured".into(), |x| {
+                format!("TT-SGD/RAG-GD cost {x:.2}×")
+            });
+            (v, format!("ΔEM {} on the TT-SGD subset; {ratio}", ci(&e)))
+        }
+        _ => (Verdict::NotRun, "–".into()),
+    }
+}
+
+/// Claim 6: the demonstrations in the prompt raise the base adapter's EM.
+fn few_shot_verdict(e: Option<Paired>) -> (Verdict, String) {
+    match e {
+        Some(e) => (
+            if e.diff.lo > 0.0 {
+                Verdict::Holds
+            } else if e.diff.hi < 0.0 {
+                Verdict::DoesNotHold
+            } else {
+                Verdict::Inconclusive
+            },
+            format!("ΔEM {} on the few-shot subset", ci(&e)),
+        ),
+        None => (Verdict::NotRun, "–".into()),
+    }
+}
+
+/// The claims table.
+pub fn render(out: &mut String, r: &Results) {
+    let claims = check(r);
+    let _ = writeln!(out, "## The paper's claims, checked (§6.5)\n");
+    let _ = writeln!(
+        out,
+        "Computed by the report generator from the paired bootstraps above. Rules: \"improves\" / \"beats\" holds when the CIs of both ΔEM and ΔF1 lie above 0 and does not hold when either lies below 0; \"insensitive to K\" holds when neither K step changes EM detectably *and* RAG-GD's gain over the base adapter holds (otherwise there is nothing to recover); \"approaches TT-SGD\" holds when the ΔEM CI lies above −{COMPARABLE_EM} points, TT-SGD costs more per query and either method scores any EM on the subset, and does not hold when TT-SGD is significantly better or not more expensive. Anything else is inconclusive.\n"
+    );
+    table(out, &claims);
+    let _ = writeln!(out);
+}
+
+/// The claims as a Markdown table (retriever, claim, evidence, verdict); the report and the
+/// reports index both show it.
+pub fn table(out: &mut String, claims: &[Claim]) {
+    let _ = writeln!(
+        out,
+        "| retriever | claim | evidence (points, 95 % CI) | verdict |\n|---|---|---|---|"
+    );
+    for c in claims {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | **{}** |",
+            c.retriever,
+            c.claim,
+            c.evidence,
+            c.verdict.label()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::methods::registry;
+    use crate::experiment::profile::Profile;
+    use crate::experiment::results::{CostSample, QuestionRecord};
+
+    /// Two sets (one held out) of `n` questions; `em(method, question)` gives each method's
+    /// EM (F1 = EM) on every support seed; every method costs `cost(method)` seconds.
+    fn results(n: usize, em: impl Fn(&str, usize) -> f64, cost: impl Fn(&str) -> f64) -> Results {
+        let mut profile = Profile::named("quick").unwrap();
+        profile.eval.bootstrap = 500;
+        profile.eval.tt_sgd_questions = n;
+        profile.eval.few_shot_questions = n;
+        let methods = registry(&profile);
+        let sets = [("nq/test", false), ("web_questions/test", true)]
+            .iter()
+            .map(|&(set, held_out)| SetRecord {
+                retriever: "bm25".into(),
+                set: set.into(),
+                held_out,
+                pool: set.into(),
+                questions: (0..n)
+                    .map(|i| QuestionRecord {
+                        id: format!("{set}-{i}"),
+                        gold_in_docs: i % 2 == 0,
+                        scores: methods
+                            .iter()
+                            .map(|m| {
+                                let x = em(&m.id, i);
+                                (m.id.clone(), vec![[x, x]; m.seeds(&profile)])
+                            })
+                            .collect(),
+                        predictions: BTreeMap::new(),
+                    })
+                    .collect(),
+                costs: methods
+                    .iter()
+                    .map(|m| CostSample {
+                        method: m.id.clone(),
+                        generation: cost(&m.id),
+                        ..CostSample::default()
+                    })
+                    .collect(),
+                per_task_once: 0.0,
+                seconds: None,
+            })
+            .collect();
+        Results {
+            complete: true,
+            sets,
+            ..Results::fixture(profile, methods)
+        }
+    }
+
+    fn verdict(r: &Results, starts: &str) -> Verdict {
+        check(r)
+            .into_iter()
+            .find(|c| c.claim.starts_with(starts))
+            .unwrap_or_else(|| panic!("no claim `{starts}`"))
+            .verdict
+    }
+
+    #[test]
+    fn a_clear_gain_holds_a_clear_loss_does_not_and_no_signal_is_inconclusive() {
+        // RAG-GD right on 60 % of questions, the others on 20 %.
+        let gain = results(
+            50,
+            |m, i| {
+                let hit = if m.starts_with("rag-gd") {
+                    i % 5 < 3
+                } else {
+                    i % 5 == 0
+                };
+                f64::from(u8::from(hit))
+            },
+            |m| if m.starts_with("tt-sgd") { 5.0 } else { 1.0 },
+        );
+        assert_eq!(verdict(&gain, "RAG-GD (K=5) improves"), Verdict::Holds);
+        assert_eq!(verdict(&gain, "Held-out transfer"), Verdict::Holds);
+        assert_eq!(verdict(&gain, "Gradient supervision"), Verdict::Holds);
+        assert_eq!(verdict(&gain, "Insensitive to K"), Verdict::Holds);
+        assert_eq!(verdict(&gain, "Approaches TT-SGD"), Verdict::Holds);
+        assert_eq!(verdict(&gain, "Few-shot"), Verdict::Inconclusive);
+        // The same with RAG-GD and the base adapter swapped: the gain claims fail.
+        let loss = results(
+            50,
+            |m, i| {
+                let hit = if m.starts_with("rag-gd") {
+                    i % 5 == 0
+                } else {
+                    i % 5 < 3
+                };
+                f64::from(u8::from(hit))
+            },
+            |m| if m.starts_with("tt-sgd") { 5.0 } else { 1.0 },
+        );
+        assert_eq!(
+            verdict(&loss, "RAG-GD (K=5) improves"),
+            Verdict::DoesNotHold
+        );
+        assert_eq!(verdict(&loss, "Approaches TT-SGD"), Verdict::DoesNotHold);
+        // Every method at 0 EM: nothing holds or fails.
+        let none = results(50, |_, _| 0.0, |_| 1.0);
+        for c in check(&none) {
+            assert_ne!(c.verdict, Verdict::Holds, "{}", c.claim);
+        }
+        // TT-SGD cheaper than RAG-GD: "at a lower cost" does not hold whatever the EM.
+        let cheap_tt = results(
+            50,
+            |_, i| f64::from(u8::from(i % 2 == 0)),
+            |m| if m.starts_with("tt-sgd") { 0.5 } else { 1.0 },
+        );
+        assert_eq!(
+            verdict(&cheap_tt, "Approaches TT-SGD"),
+            Verdict::DoesNotHold
+        );
+    }
+
+    #[test]
+    fn a_k_that_matters_breaks_insensitivity() {
+        let r = results(
+            60,
+            |m, i| match m {
+                "rag-gd-k1" => f64::from(u8::from(i % 10 == 0)),
+                m if m.starts_with("rag-gd") => f64::from(u8::from(i % 10 < 8)),
+                _ => f64::from(u8::from(i % 10 == 0)),
+            },
+            |_| 1.0,
+        );
+        assert_eq!(verdict(&r, "Insensitive to K"), Verdict::DoesNotHold);
+    }
+}

@@ -1,0 +1,589 @@
+//! Stage 4: every registered method on the same questions, prompts, retrieval cache and
+//! greedy decoding (Algorithm 1 for RAG-GD). All methods that read the RAG prompt of a
+//! question share one prefill of the frozen layers and are decoded together, one batch row per
+//! (method, support seed); a subset of questions is also run method by method, alone, to time
+//! each part of a query (retrieval, demonstration encoding, predictor, gradient steps,
+//! generation).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use burn::tensor::Device;
+use icor_llm::{Adaptation, GenerateOptions, Llm, LoraAdapter, LowRankDelta, RowDeltas};
+use icor_qa::metrics::{AnswerPattern, HitRule, recall_hit, score};
+use icor_qa::retrieve::Retriever;
+
+use crate::baselines::prompt_tuning::SoftPrompt;
+use crate::error::Result;
+use crate::experiment::methods::{Method, MethodKind};
+use crate::experiment::profile::Profile;
+use crate::experiment::prompt::{Instance, Item, Prompter};
+use crate::experiment::results::{CostSample, QuestionRecord, SetRecord};
+use crate::experiment::store::{Stamp, load_or_rebuild, save_json};
+use crate::method::encode::{eos_states, mean_state};
+use crate::method::factored::Basis;
+use crate::method::frozen::FrozenStates;
+use crate::method::meta::{coefficients_to_delta, predict_coefficients};
+use crate::method::params::LoraLayout;
+use crate::method::predictor::Predictor;
+use crate::method::support::draw;
+use crate::method::target::gd_steps;
+
+/// A trained predictor with its bases.
+#[derive(Debug, Clone)]
+pub struct TrainedG {
+    pub predictor: Predictor,
+    pub bases: Vec<Basis>,
+}
+
+/// What deployment needs, shared by every set.
+pub struct Deploy<'a> {
+    pub model: &'a Llm,
+    pub prompter: &'a Prompter<'a>,
+    pub profile: &'a Profile,
+    pub layout: &'a LoraLayout,
+    pub w0_flat: &'a [f32],
+    /// `W_0^ret` on the model's device.
+    pub w0: &'a LoraAdapter,
+    /// Per RAG-GD method id.
+    pub predictors: &'a BTreeMap<String, TrainedG>,
+    /// Prompt tuning's trained prefix (where the profile has it).
+    pub soft: Option<&'a SoftPrompt>,
+    pub methods: &'a [Method],
+}
+
+/// A support pool with its demonstrations (as text for the few-shot prompts, tokenised for
+/// the losses) and (lazily) their EOS states under `W_0^ret`.
+pub struct Pool {
+    pub key: String,
+    pub items: Vec<Item>,
+    pub instances: Vec<Instance>,
+    eos: Vec<Option<Vec<f32>>>,
+}
+
+impl Pool {
+    /// `items[i]` is the demonstration `instances[i]` was made from.
+    pub fn new(key: String, items: Vec<Item>, instances: Vec<Instance>) -> Self {
+        let n = instances.len();
+        Self {
+            key,
+            items,
+            instances,
+            eos: vec![None; n],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.instances.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.instances.is_empty()
+    }
+
+    /// `h̄(C)` of the demonstrations `idx`, encoding those not yet encoded.
+    pub fn pooled(
+        &mut self,
+        d: &Deploy<'_>,
+        frozen: &mut FrozenStates,
+        idx: &[usize],
+    ) -> Result<Vec<f32>> {
+        let missing: Vec<usize> = idx
+            .iter()
+            .copied()
+            .filter(|&i| self.eos[i].is_none())
+            .collect();
+        if !missing.is_empty() {
+            let demos: Vec<&Instance> = missing.iter().map(|&i| &self.instances[i]).collect();
+            let states = eos_states(d.model, frozen, d.w0, &demos)?;
+            for (i, s) in missing.into_iter().zip(states) {
+                self.eos[i] = Some(s);
+            }
+        }
+        let rows: Vec<&[f32]> = idx
+            .iter()
+            .map(|&i| self.eos[i].as_deref().unwrap_or(&[]))
+            .collect();
+        Ok(mean_state(&rows))
+    }
+
+    /// The demonstrations `idx`.
+    pub fn context(&self, idx: &[usize]) -> Vec<&Instance> {
+        idx.iter().map(|&i| &self.instances[i]).collect()
+    }
+
+    /// The demonstrations `idx` as text.
+    pub fn context_items(&self, idx: &[usize]) -> Vec<&Item> {
+        idx.iter().map(|&i| &self.items[i]).collect()
+    }
+}
+
+/// The key support draws use for the per-task update (one context per task and seed).
+pub const TASK_KEY: u64 = u64::MAX;
+
+/// The support seed `s` of a profile.
+pub fn support_seed(profile: &Profile, s: usize) -> u64 {
+    profile.seed.wrapping_add(1000 + s as u64)
+}
+
+/// How one batch row is adapted.
+enum Row {
+    Bare,
+    W0,
+    W0Delta(LowRankDelta),
+    Lora(LoraAdapter),
+    /// The bare backbone behind prompt tuning's soft prefix.
+    Soft,
+}
+
+impl Row {
+    fn adaptation<'a>(&'a self, w0: &'a LoraAdapter) -> Adaptation<'a> {
+        match self {
+            Row::Bare | Row::Soft => Adaptation::none(),
+            Row::W0 => Adaptation::lora(w0),
+            Row::W0Delta(delta) => Adaptation::lora(w0).with_delta(delta),
+            Row::Lora(l) => Adaptation::lora(l),
+        }
+    }
+}
+
+impl Deploy<'_> {
+    fn opts(&self) -> GenerateOptions {
+        GenerateOptions {
+            max_new_tokens: self.profile.eval.max_new_tokens,
+            stop_ids: self.prompter.tokenizer.stop_ids.clone(),
+        }
+    }
+
+    fn decode(&self, ids: &[u32]) -> Result<String> {
+        Ok(self
+            .prompter
+            .tokenizer
+            .decode(ids, true)?
+            .trim()
+            .to_string())
+    }
+
+    /// `gΔW(C)` of a RAG-GD method for a pooled state.
+    fn predicted_delta(&self, method: &str, hbar: &[f32]) -> Result<LowRankDelta> {
+        let g = &self.predictors[method];
+        let device = self.model.device();
+        let c = predict_coefficients(&g.predictor, &[hbar], device);
+        coefficients_to_delta(&c[0], &g.bases, self.layout, &self.model.config, device)
+    }
+
+    /// TT-SGD's adapted interface: `k` SGD steps from `W_0^ret` on the context.
+    fn tt_sgd(
+        &self,
+        frozen: &mut FrozenStates,
+        context: &[&Instance],
+        k: usize,
+    ) -> Result<LoraAdapter> {
+        let steps = gd_steps(
+            self.model,
+            frozen,
+            self.layout,
+            self.w0_flat,
+            context,
+            self.profile.targets.eta,
+            &[k],
+            "tt-sgd",
+        )?;
+        Ok(self.layout.adapter(&steps.params[0], self.model.device()))
+    }
+
+    /// The soft prefix, or an error naming the missing stage.
+    fn soft(&self) -> Result<&SoftPrompt> {
+        self.soft.ok_or_else(|| {
+            crate::error::Error::Config("prompt tuning is registered but not trained".into())
+        })
+    }
+
+    fn support(&self, pool: &Pool, s: usize, key: u64) -> Vec<usize> {
+        draw(
+            pool.len(),
+            self.profile.support,
+            support_seed(self.profile, s),
+            key,
+            None,
+        )
+    }
+}
+
+/// Evaluates every method on `items` of one set, resuming from `path`.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_set(
+    d: &Deploy<'_>,
+    frozen: &mut FrozenStates,
+    set: &str,
+    held_out: bool,
+    regex_answers: bool,
+    retriever_name: &str,
+    retriever: Option<&dyn Retriever>,
+    items: &[Item],
+    pool: &mut Pool,
+    query_only: Option<&SetRecord>,
+    path: &Path,
+    stamp: &Stamp,
+    progress: bool,
+) -> Result<SetRecord> {
+    let p = d.profile;
+    let mut rec: SetRecord = load_or_rebuild(path, stamp)?.unwrap_or(SetRecord {
+        retriever: retriever_name.to_string(),
+        set: set.to_string(),
+        held_out,
+        pool: pool.key.clone(),
+        questions: Vec::new(),
+        costs: Vec::new(),
+        per_task_once: 0.0,
+        seconds: Some(0.0),
+    });
+    let once = Instant::now();
+    let per_task = per_task_updates(d, frozen, pool)?;
+    if rec.per_task_once == 0.0 && !per_task.is_empty() {
+        rec.per_task_once = once.elapsed().as_secs_f64() / per_task.len() as f64;
+    }
+    let bar = icor_qa::retrieve::progress::bar(
+        &format!("stage 4: eval {set} ({retriever_name})"),
+        items.len() as u64,
+        "questions",
+        progress,
+    );
+    bar.set_position(rec.questions.len() as u64);
+    for (i, item) in items.iter().enumerate().skip(rec.questions.len()) {
+        let started = Instant::now();
+        let copied = query_only
+            .and_then(|r| r.questions.get(i))
+            .filter(|r| r.id == item.id);
+        let q = Question {
+            i,
+            item,
+            answers: AnswerPattern::all(&item.answers, regex_answers)?,
+            query_only: copied,
+        };
+        let record = question(d, frozen, pool, &q, &per_task)?;
+        if i < p.eval.cost_questions
+            && rec
+                .costs
+                .iter()
+                .filter(|c| c.method == d.methods[0].id)
+                .count()
+                <= i
+        {
+            rec.costs.extend(time_methods(d, retriever, item, pool, i)?);
+        }
+        rec.questions.push(record);
+        rec.seconds = rec.seconds.map(|s| s + started.elapsed().as_secs_f64());
+        save_json(path, stamp, &rec)?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(rec)
+}
+
+/// Per-task updates: one context per task and seed, predicted once per set.
+fn per_task_updates(
+    d: &Deploy<'_>,
+    frozen: &mut FrozenStates,
+    pool: &mut Pool,
+) -> Result<BTreeMap<(String, usize), LowRankDelta>> {
+    let mut per_task = BTreeMap::new();
+    for m in d.methods {
+        if let MethodKind::RagGd { per_task: true, .. } = m.kind {
+            for s in 0..m.seeds(d.profile) {
+                let idx = d.support(pool, s, TASK_KEY);
+                let hbar = pool.pooled(d, frozen, &idx)?;
+                per_task.insert((m.id.clone(), s), d.predicted_delta(&m.id, &hbar)?);
+            }
+        }
+    }
+    Ok(per_task)
+}
+
+/// One evaluated question: its index in the set, the item, its answer patterns, and the
+/// query-only record of another retriever's pass (the same answer: no documents).
+struct Question<'a> {
+    i: usize,
+    item: &'a Item,
+    answers: Vec<AnswerPattern>,
+    query_only: Option<&'a QuestionRecord>,
+}
+
+impl Question<'_> {
+    /// Scores `text` for method `id` into `q`.
+    fn put(&self, q: &mut QuestionRecord, id: &str, text: String) {
+        let s = score(&text, &self.answers);
+        q.scores
+            .entry(id.to_string())
+            .or_default()
+            .push([s.em, s.f1]);
+        q.predictions.entry(id.to_string()).or_default().push(text);
+    }
+}
+
+/// Every method's answers to one question: the methods with their own prompt, then the rows
+/// that share the RAG prompt's prefill, then the few-shot prompts.
+fn question(
+    d: &Deploy<'_>,
+    frozen: &mut FrozenStates,
+    pool: &mut Pool,
+    q: &Question<'_>,
+    per_task: &BTreeMap<(String, usize), LowRankDelta>,
+) -> Result<QuestionRecord> {
+    let item = q.item;
+    let docs: Vec<&str> = item.docs.iter().map(|p| p.contents.as_str()).collect();
+    let mut rec = QuestionRecord {
+        id: item.id.clone(),
+        gold_in_docs: recall_hit(&docs, &q.answers, docs.len(), HitRule::FlashRag),
+        scores: BTreeMap::new(),
+        predictions: BTreeMap::new(),
+    };
+    let rows = own_prompts_and_rows(d, frozen, pool, q, per_task, &mut rec)?;
+    // None where only methods with their own prompt are run (`--methods prompt-tuning`).
+    if !rows.is_empty() {
+        let prompt = d.prompter.rag_ids(item)?;
+        decode_rows(d, frozen, &prompt, &rows, q, &mut rec)?;
+    }
+    few_shot(d, frozen, pool, q, &mut rec)?;
+    Ok(rec)
+}
+
+/// Answers the methods that have their own prompt (query only, prompt tuning) into `rec`,
+/// and returns the rows that share the RAG prompt: each method's adaptation per seed.
+fn own_prompts_and_rows(
+    d: &Deploy<'_>,
+    frozen: &mut FrozenStates,
+    pool: &mut Pool,
+    q: &Question<'_>,
+    per_task: &BTreeMap<(String, usize), LowRankDelta>,
+    rec: &mut QuestionRecord,
+) -> Result<Vec<(String, Row)>> {
+    let (p, i, item) = (d.profile, q.i, q.item);
+    let opts = d.opts();
+    let mut rows: Vec<(String, Row)> = Vec::new();
+    for m in d.methods {
+        match m.kind {
+            MethodKind::QueryOnly => {
+                let copied = q.query_only.and_then(|r| r.predictions.get(&m.id).cloned());
+                let text = match copied {
+                    Some(t) => t.into_iter().next().unwrap_or_default(),
+                    None => {
+                        let ids = d.prompter.query_only_ids(&item.question)?;
+                        d.decode(&d.model.generate_greedy(&ids, &opts, &Adaptation::none())?)?
+                    }
+                };
+                q.put(rec, &m.id, text);
+            }
+            MethodKind::VanillaRag => rows.push((m.id.clone(), Row::Bare)),
+            MethodKind::BaseAdapter => rows.push((m.id.clone(), Row::W0)),
+            MethodKind::RagGd {
+                per_task: false, ..
+            }
+            | MethodKind::HyperTuning { .. } => {
+                for s in 0..m.seeds(p) {
+                    let idx = d.support(pool, s, i as u64);
+                    let hbar = pool.pooled(d, frozen, &idx)?;
+                    rows.push((m.id.clone(), Row::W0Delta(d.predicted_delta(&m.id, &hbar)?)));
+                }
+            }
+            MethodKind::RagGd { per_task: true, .. } => {
+                for s in 0..m.seeds(p) {
+                    rows.push((
+                        m.id.clone(),
+                        Row::W0Delta(per_task[&(m.id.clone(), s)].clone()),
+                    ));
+                }
+            }
+            // Their own prompt per support seed, decoded in `few_shot`.
+            MethodKind::FewShot { .. } => {}
+            // Every layer reads the soft prefix: its own prefill.
+            MethodKind::PromptTuning => {
+                if m.subset(p).is_none_or(|n| i < n) {
+                    let prefix = d.soft()?.prefix(d.model, &d.prompter.rag_ids(item)?)?;
+                    let out =
+                        d.model
+                            .generate_greedy_rows(&prefix, 1, &opts, &Adaptation::none())?;
+                    let text = d.decode(out.first().map_or(&[][..], Vec::as_slice))?;
+                    q.put(rec, &m.id, text);
+                }
+            }
+            MethodKind::TtSgd { k } => {
+                if i < p.eval.tt_sgd_questions {
+                    for s in 0..p.eval.tt_sgd_seeds {
+                        let idx = d.support(pool, s, i as u64);
+                        let adapted = d.tt_sgd(frozen, &pool.context(&idx), k)?;
+                        rows.push((m.id.clone(), Row::Lora(adapted)));
+                    }
+                }
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Decodes `rows` together behind one prefill of `prompt` (the frozen layers shared), each
+/// row with its own adaptation, into `rec`.
+fn decode_rows<I: AsRef<str>>(
+    d: &Deploy<'_>,
+    frozen: &FrozenStates,
+    prompt: &[u32],
+    rows: &[(I, Row)],
+    q: &Question<'_>,
+    rec: &mut QuestionRecord,
+) -> Result<()> {
+    let prefix = d.model.frozen_prefix(prompt, frozen.split())?;
+    let adapts: Vec<Adaptation<'_>> = rows.iter().map(|(_, r)| r.adaptation(d.w0)).collect();
+    let stack = RowDeltas::stack(&d.model.config, &adapts, d.model.device())?;
+    let outs = d.model.generate_greedy_rows(
+        &prefix,
+        rows.len(),
+        &d.opts(),
+        &Adaptation::per_row(&stack),
+    )?;
+    for ((id, _), ids) in rows.iter().zip(outs) {
+        q.put(rec, id.as_ref(), d.decode(&ids)?);
+    }
+    Ok(())
+}
+
+/// The few-shot baselines: one prompt per support seed, their rows decoded together.
+fn few_shot(
+    d: &Deploy<'_>,
+    frozen: &FrozenStates,
+    pool: &mut Pool,
+    q: &Question<'_>,
+    rec: &mut QuestionRecord,
+) -> Result<()> {
+    let p = d.profile;
+    let few: Vec<(&str, Row)> = d
+        .methods
+        .iter()
+        .filter_map(|m| match m.kind {
+            MethodKind::FewShot { adapter } if q.i < p.eval.few_shot_questions => {
+                Some((m.id.as_str(), if adapter { Row::W0 } else { Row::Bare }))
+            }
+            _ => None,
+        })
+        .collect();
+    if few.is_empty() {
+        return Ok(());
+    }
+    for s in 0..p.eval.few_shot_seeds {
+        let idx = d.support(pool, s, q.i as u64);
+        let ids = d.prompter.few_shot_ids(q.item, &pool.context_items(&idx))?;
+        decode_rows(d, frozen, &ids, &few, q, rec)?;
+    }
+    Ok(())
+}
+
+/// Each method run alone on one query (support seed 0), its parts timed; every cache is cold
+/// (demonstrations re-encoded through every layer, the prompt prefilled through every layer).
+fn time_methods(
+    d: &Deploy<'_>,
+    retriever: Option<&dyn Retriever>,
+    item: &Item,
+    pool: &Pool,
+    i: usize,
+) -> Result<Vec<CostSample>> {
+    let opts = d.opts();
+    let mut out = Vec::new();
+    let retrieve_time = || -> Result<f64> {
+        let t = Instant::now();
+        if let Some(r) = retriever {
+            r.search(&item.question, d.profile.docs)?;
+        }
+        Ok(t.elapsed().as_secs_f64())
+    };
+    for m in d.methods {
+        if m.subset(d.profile).is_some_and(|n| i >= n) {
+            continue; // not run on this question
+        }
+        let mut c = CostSample {
+            method: m.id.clone(),
+            ..CostSample::default()
+        };
+        let mut cold = FrozenStates::new(d.layout.first_layer);
+        let prompt = match m.kind {
+            MethodKind::QueryOnly => d.prompter.query_only_ids(&item.question)?,
+            MethodKind::FewShot { .. } => {
+                c.retrieval = retrieve_time()?;
+                let idx = d.support(pool, 0, i as u64);
+                d.prompter.few_shot_ids(item, &pool.context_items(&idx))?
+            }
+            _ => {
+                c.retrieval = retrieve_time()?;
+                d.prompter.rag_ids(item)?
+            }
+        };
+        let row = match m.kind {
+            MethodKind::QueryOnly | MethodKind::VanillaRag => Row::Bare,
+            MethodKind::BaseAdapter => Row::W0,
+            MethodKind::PromptTuning => Row::Soft,
+            MethodKind::FewShot { adapter } => {
+                if adapter {
+                    Row::W0
+                } else {
+                    Row::Bare
+                }
+            }
+            MethodKind::RagGd { .. } | MethodKind::HyperTuning { .. } => {
+                let per_task = matches!(m.kind, MethodKind::RagGd { per_task: true, .. });
+                let key = if per_task { TASK_KEY } else { i as u64 };
+                let idx = d.support(pool, 0, key);
+                let t = Instant::now();
+                let states = eos_states(d.model, &mut cold, d.w0, &pool.context(&idx))?;
+                let rows: Vec<&[f32]> = states.iter().map(Vec::as_slice).collect();
+                let hbar = mean_state(&rows);
+                let encode = t.elapsed().as_secs_f64();
+                let t = Instant::now();
+                let delta = d.predicted_delta(&m.id, &hbar)?;
+                let predictor = t.elapsed().as_secs_f64();
+                if !per_task {
+                    c.encode = encode;
+                    c.predictor = predictor;
+                }
+                Row::W0Delta(delta)
+            }
+            MethodKind::TtSgd { k } => {
+                let idx = d.support(pool, 0, i as u64);
+                let t = Instant::now();
+                let adapted = d.tt_sgd(&mut cold, &pool.context(&idx), k)?;
+                c.sgd = t.elapsed().as_secs_f64();
+                Row::Lora(adapted)
+            }
+        };
+        let t = Instant::now();
+        if let Row::Soft = row {
+            let prefix = d.soft()?.prefix(d.model, &prompt)?;
+            d.model
+                .generate_greedy_rows(&prefix, 1, &opts, &Adaptation::none())?;
+        } else {
+            d.model
+                .generate_greedy(&prompt, &opts, &row.adaptation(d.w0))?;
+        }
+        c.generation = t.elapsed().as_secs_f64();
+        out.push(c);
+    }
+    Ok(out)
+}
+
+/// The seed-0 per-query coefficients of a RAG-GD method on `n` questions (for the collapse
+/// check; recomputed, cheap once the pool is encoded).
+pub fn deployed_coefficients(
+    d: &Deploy<'_>,
+    frozen: &mut FrozenStates,
+    pool: &mut Pool,
+    method: &str,
+    n: usize,
+    device: &Device,
+) -> Result<Vec<Vec<f32>>> {
+    let g = &d.predictors[method];
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let idx = d.support(pool, 0, i as u64);
+        let hbar = pool.pooled(d, frozen, &idx)?;
+        out.extend(predict_coefficients(&g.predictor, &[&hbar], device));
+    }
+    Ok(out)
+}

@@ -1,0 +1,302 @@
+//! Run profiles: every setting of one `icor rag run`, from the paper's (§5, App. G) to a CI
+//! smoke test. Settings are data: each built-in profile is a TOML file in
+//! `crates/icor-rag/profiles/` (embedded), and a copy a user edits runs by its path. Unknown
+//! keys are refused and the settings are checked against each other on load. The settings
+//! are recorded in every artefact's stamp and in the results.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::baselines::prompt_tuning::PromptTuningSettings;
+use crate::error::{Error, Result, io_err};
+
+/// Stage 1: the base retrieval adapter `W_0^ret` (App. G: LoRA r 16, α 32 on Q/K/V; AdamW
+/// lr 1e-4, wd 0.01, clip 1.0, grad-accum 4, 3,000 steps).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AdapterSettings {
+    pub rank: usize,
+    pub alpha: f32,
+    pub lr: f64,
+    pub weight_decay: f64,
+    /// Global gradient-norm clip.
+    pub clip: f64,
+    /// Micro-batches per optimiser step.
+    pub grad_accum: usize,
+    /// Instances per micro-batch.
+    pub micro_batch: usize,
+    /// Optimiser steps.
+    pub steps: usize,
+    /// NQ training-pool questions the adapter is trained on.
+    pub train_questions: usize,
+    /// Save a resumable checkpoint every this many steps.
+    pub checkpoint_every: usize,
+}
+
+/// Stage 2: gradient-step targets `ΔW_GD^(K)(C)` (Eq. 8: η 1e-2, K ∈ {1, 5, 10}, N = 3).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSettings {
+    /// Inner learning rate η.
+    pub eta: f64,
+    /// The K values; the largest is run once and the others are snapshots on the way.
+    pub ks: Vec<usize>,
+    /// Meta-training contexts per training pool (NQ, TriviaQA, SQuAD).
+    pub train_contexts_per_pool: usize,
+    /// Held-out contexts per evaluation task (fidelity and collapse checks).
+    pub heldout_contexts_per_task: usize,
+}
+
+/// Stage 3: the predictor `g_φ` and its matching loss (Eq. 9; App. G: MLP 256 → 64, AdamW
+/// lr 5e-4, wd 0.01, clip 1.0, λ 0.1).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PredictorSettings {
+    pub hidden: usize,
+    pub code: usize,
+    /// Rank of the predicted update per (layer, projection) block: the heads emit `R × R`
+    /// coefficients in fixed bases of this size fitted to the training targets.
+    pub basis_rank: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub clip: f64,
+    pub lambda: f64,
+    pub steps: usize,
+    pub batch: usize,
+    /// HyperTuning's optimiser steps (each backpropagates the answer loss of `batch`
+    /// contexts' queries through the backbone into `g_φ`).
+    #[serde(default)]
+    pub hyper_steps: usize,
+}
+
+/// Stage 4: evaluation (Algorithm 1 and the baselines).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EvalSettings {
+    /// First questions of each evaluated set (FlashRAG takes the first n).
+    pub questions: usize,
+    /// Support-sampling seeds per query (RAG-GD and TT-SGD).
+    pub support_seeds: usize,
+    /// Seeds for the ablation rows (per-task mode, signed-log norm term).
+    pub ablation_seeds: usize,
+    /// Seeds for the K sweep's other K (the middle K, the main row, has `support_seeds`);
+    /// 0 means `support_seeds`.
+    #[serde(default)]
+    pub sweep_seeds: usize,
+    /// Questions per set TT-SGD runs on (the first ones; the same subset for every method).
+    pub tt_sgd_questions: usize,
+    /// Support seeds TT-SGD runs with.
+    pub tt_sgd_seeds: usize,
+    /// TT-SGD's inner steps (η as for the targets).
+    pub tt_sgd_k: usize,
+    /// Questions per set on which every method is also timed alone (per-query cost).
+    pub cost_questions: usize,
+    /// Questions per set the few-shot baselines run on (the first ones; their prompts are
+    /// `N + 1` times longer, so their prefill is not shared with the other methods).
+    #[serde(default)]
+    pub few_shot_questions: usize,
+    /// Support seeds the few-shot baselines run with (the same draws as RAG-GD's first seeds).
+    #[serde(default)]
+    pub few_shot_seeds: usize,
+    /// Greedy decoding limit (FlashRAG: 32).
+    pub max_new_tokens: usize,
+    /// Bootstrap resamples for the CIs.
+    pub bootstrap: usize,
+}
+
+/// One run's settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// The profile's name (a built-in's, or its file's stem); not a key of the file.
+    #[serde(default)]
+    pub name: String,
+    /// Backbone: a catalogue name or a path.
+    pub model: String,
+    /// Retrievers (`bm25`, `dense`).
+    pub retrievers: Vec<String>,
+    /// Evaluated sets, `name/split`.
+    pub eval_sets: Vec<String>,
+    /// Training pools, `name/split`; the first trains `W_0^ret`.
+    pub train_pools: Vec<String>,
+    /// Retrieved documents per question.
+    pub docs: usize,
+    /// Token budget per document (its text is cut after this many tokens; 0 = no cut).
+    pub doc_tokens: usize,
+    /// Support size N.
+    pub support: usize,
+    /// Support-pool questions per task.
+    pub pool_size: usize,
+    /// The interface sits on the top `interface_layers` layers (0 = every layer); the
+    /// frozen layers below are run once per prompt and shared.
+    pub interface_layers: usize,
+    pub seed: u64,
+    pub adapter: AdapterSettings,
+    /// Prompt tuning (the soft-prefix baseline); `None` leaves it out of the comparison.
+    #[serde(default)]
+    pub prompt_tuning: Option<PromptTuningSettings>,
+    pub targets: TargetSettings,
+    pub predictor: PredictorSettings,
+    pub eval: EvalSettings,
+}
+
+/// Profile names.
+pub const PROFILES: [&str; 4] = ["smoke", "quick", "cpu", "paper"];
+
+/// The built-in profiles: data files shipped in `crates/icor-rag/profiles/`, embedded.
+const BUILT_IN: [(&str, &str); 4] = [
+    ("smoke", include_str!("../../profiles/smoke.toml")),
+    ("quick", include_str!("../../profiles/quick.toml")),
+    ("cpu", include_str!("../../profiles/cpu.toml")),
+    ("paper", include_str!("../../profiles/paper.toml")),
+];
+
+impl Profile {
+    /// A built-in profile by name, or a profile file (`*.toml`, named by its file stem).
+    pub fn named(name: &str) -> Result<Self> {
+        if let Some((_, text)) = BUILT_IN.iter().find(|(n, _)| *n == name) {
+            let origin = PathBuf::from(format!("crates/icor-rag/profiles/{name}.toml"));
+            return Self::parse(text, name, &origin);
+        }
+        let path = Path::new(name);
+        if path.extension().is_some_and(|e| e == "toml") {
+            return Self::load(path);
+        }
+        Err(Error::Config(format!(
+            "unknown profile `{name}` (known: {}; or the path of a profile file, `*.toml`, \
+             e.g. a copy of one of crates/icor-rag/profiles/)",
+            PROFILES.join(", ")
+        )))
+    }
+
+    /// Reads a profile file; the profile takes the file's stem as its name.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| Error::Config(format!("{}: no file name", path.display())))?;
+        Self::parse(&text, &name, path)
+    }
+
+    /// Parses and checks the TOML text of a profile (`origin` names it in errors).
+    pub fn parse(text: &str, name: &str, origin: &Path) -> Result<Self> {
+        let format = |reason: String| Error::Format {
+            path: origin.to_path_buf(),
+            reason,
+        };
+        let mut p: Profile = toml::from_str(text).map_err(|e| format(e.to_string()))?;
+        if !p.name.is_empty() {
+            return Err(format(
+                "`name` is not a setting: a profile is named by its file".into(),
+            ));
+        }
+        p.name = name.to_string();
+        p.check().map_err(|e| format(e.to_string()))?;
+        Ok(p)
+    }
+
+    /// The middle K: the main RAG-GD row, the ablations' and HyperTuning's K.
+    pub fn mid_k(&self) -> usize {
+        let mut ks = self.targets.ks.clone();
+        ks.sort_unstable();
+        ks.get(ks.len() / 2).copied().unwrap_or(1)
+    }
+
+    /// The largest K (computed once; smaller K are snapshots).
+    pub fn k_max(&self) -> usize {
+        self.targets.ks.iter().copied().max().unwrap_or(1)
+    }
+
+    /// Checks the settings against each other.
+    pub fn check(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Config(m));
+        if self.support == 0 || self.pool_size <= self.support {
+            return bad(format!(
+                "support {} needs a pool larger than it (pool_size {})",
+                self.support, self.pool_size
+            ));
+        }
+        if self.targets.ks.is_empty() || self.targets.ks.contains(&0) {
+            return bad("targets.ks must be non-empty and positive".into());
+        }
+        if self.eval.tt_sgd_questions > self.eval.questions
+            || self.eval.cost_questions > self.eval.questions
+        {
+            return bad("TT-SGD and cost subsets must lie within the evaluated questions".into());
+        }
+        if self.eval.few_shot_questions > self.eval.questions
+            || self.eval.few_shot_seeds > self.eval.support_seeds
+            || (self.eval.few_shot_questions > 0 && self.eval.few_shot_seeds == 0)
+        {
+            return bad(
+                "few-shot questions must lie within the evaluated ones, with 1..=support_seeds seeds"
+                    .into(),
+            );
+        }
+        if let Some(pt) = &self.prompt_tuning
+            && (pt.virtual_tokens == 0 || pt.questions > self.eval.questions)
+        {
+            return bad(
+                "prompt tuning needs ≥ 1 virtual token and a subset of the questions".into(),
+            );
+        }
+        if self.eval.tt_sgd_seeds > self.eval.support_seeds
+            || self.eval.ablation_seeds > self.eval.support_seeds
+            || self.eval.sweep_seeds > self.eval.support_seeds
+        {
+            return bad("tt_sgd_seeds and ablation_seeds must not exceed support_seeds".into());
+        }
+        if self.retrievers.is_empty() || self.eval_sets.is_empty() || self.train_pools.is_empty() {
+            return bad("retrievers, eval_sets and train_pools must be non-empty".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_profile_loads_and_the_quick_one_is_the_committed_runs() {
+        for name in PROFILES {
+            let p = Profile::named(name).unwrap();
+            assert_eq!(p.name, name);
+        }
+        // The committed quick run was made before the profiles were files: the same settings.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../reports/rag/quick.json");
+        let run = crate::experiment::run::load_results(Path::new(path)).unwrap();
+        assert_eq!(Profile::named("quick").unwrap(), run.profile);
+    }
+
+    #[test]
+    fn a_copied_file_runs_by_its_path_and_bad_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let quick = BUILT_IN[1].1;
+        let mine = dir.path().join("mine.toml");
+        std::fs::write(&mine, quick.replace("seed = 0", "seed = 7")).unwrap();
+        let p = Profile::named(mine.to_str().unwrap()).unwrap();
+        assert_eq!((p.name.as_str(), p.seed), ("mine", 7));
+        let err = |text: String| {
+            std::fs::write(&mine, text).unwrap();
+            Profile::named(mine.to_str().unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        // An unknown key, with its line; a key out of place; `name`; settings that disagree.
+        let e = err(quick.replace("docs = 5", "docs = 5\ndocz = 3"));
+        assert!(e.contains("mine.toml") && e.contains("docz"), "{e}");
+        assert!(e.contains("line"), "{e}");
+        let e = err(quick.replace("eta = 0.01", "eta = 0.01\nlambda = 0.1"));
+        assert!(e.contains("lambda"), "{e}");
+        let e = err(format!("name = \"x\"\n{quick}"));
+        assert!(e.contains("named by its file"), "{e}");
+        let e = err(quick.replace("pool_size = 20", "pool_size = 2"));
+        assert!(e.contains("mine.toml") && e.contains("pool_size 2"), "{e}");
+        let e = Profile::named("nope").unwrap_err().to_string();
+        assert!(e.contains("smoke") && e.contains(".toml"), "{e}");
+    }
+}

@@ -1,0 +1,190 @@
+//! The results file of a run (`reports/rag/<profile>.json`): raw per-question scores of every
+//! method and seed, per-query cost samples, stage times and the training, fidelity and
+//! collapse summaries. Every number in `reports/rag*.md` is computed from it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::experiment::methods::Method;
+use crate::experiment::profile::Profile;
+
+/// One evaluated question: per method, one `[EM, F1]` per support seed (one for methods
+/// without support), and the decoded answers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct QuestionRecord {
+    pub id: String,
+    /// A golden answer occurs in the top-k documents (FlashRAG's recall rule).
+    pub gold_in_docs: bool,
+    pub scores: BTreeMap<String, Vec<[f64; 2]>>,
+    pub predictions: BTreeMap<String, Vec<String>>,
+}
+
+/// Seconds one query spent in each part of a method, timed alone (batch 1).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CostSample {
+    pub method: String,
+    pub retrieval: f64,
+    /// Encoding the N demonstrations (frozen LLM + `W_0^ret`).
+    pub encode: f64,
+    /// `g_φ` forward and building the update.
+    pub predictor: f64,
+    /// TT-SGD's gradient steps.
+    pub sgd: f64,
+    pub generation: f64,
+}
+
+impl CostSample {
+    pub fn total(&self) -> f64 {
+        self.retrieval + self.encode + self.predictor + self.sgd + self.generation
+    }
+}
+
+/// One evaluated set under one retriever.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SetRecord {
+    pub retriever: String,
+    pub set: String,
+    pub held_out: bool,
+    pub pool: String,
+    pub questions: Vec<QuestionRecord>,
+    pub costs: Vec<CostSample>,
+    /// One-off cost of the per-task update (encode + predict), seconds.
+    pub per_task_once: f64,
+    /// Wall time of evaluating every question, summed over the processes that did (`None`:
+    /// some questions were evaluated before this was recorded).
+    #[serde(default)]
+    pub seconds: Option<f64>,
+}
+
+/// Wall time of one stage.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StageTime {
+    pub stage: String,
+    pub seconds: f64,
+}
+
+/// `W_0^ret` training.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AdapterSummary {
+    pub retriever: String,
+    pub steps: usize,
+    pub instances: usize,
+    /// Mean loss of the first and last tenth of the steps.
+    pub loss_start: f64,
+    pub loss_end: f64,
+    pub curve: Vec<f32>,
+    /// Training wall time summed over the processes that ran its steps (`None`: not recorded).
+    #[serde(default)]
+    pub seconds: Option<f64>,
+}
+
+/// Stage-2 targets.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TargetSummary {
+    pub retriever: String,
+    pub train_contexts: usize,
+    pub heldout_contexts: usize,
+    /// Mean support loss `L(W^(t); C)` at t = 0..K_max over all contexts.
+    pub support_loss: Vec<f64>,
+    /// Mean block norm ‖ΔW*‖ per K.
+    pub mean_norm: BTreeMap<String, f64>,
+    pub seconds_per_context: f64,
+}
+
+/// One trained predictor.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PredictorSummary {
+    pub retriever: String,
+    pub method: String,
+    pub k: usize,
+    pub term: String,
+    pub params: usize,
+    pub naive_head_params: usize,
+    pub backbone_params: usize,
+    pub blocks: usize,
+    pub basis_rank: usize,
+    pub loss_start: f64,
+    pub loss_end: f64,
+    /// Held-out contexts: per-context mean block cosine, median norm ratio, basis ceiling.
+    pub heldout_cosine: Vec<f64>,
+    pub heldout_norm_ratio: Vec<f64>,
+    pub heldout_ceiling: Vec<f64>,
+    /// The same on the training contexts.
+    pub train_cosine: Vec<f64>,
+    pub seconds: f64,
+}
+
+/// Collapse check for one retriever and K.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CollapseSummary {
+    pub retriever: String,
+    pub method: String,
+    /// Mean pairwise block cosine over held-out contexts of the same task / of different tasks.
+    pub predicted_within: f64,
+    pub predicted_across: f64,
+    pub target_within: f64,
+    pub target_across: f64,
+    /// The same for the deployed per-query updates (seed 0), per evaluated set.
+    pub deployed_within: BTreeMap<String, f64>,
+    pub deployed_across: f64,
+}
+
+fn splits_v1() -> u32 {
+    1
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Results {
+    pub profile: Profile,
+    /// Every retriever finished (a run writes the file after each retriever).
+    pub complete: bool,
+    pub model_path: String,
+    pub model_sha256: String,
+    pub backend: String,
+    pub threads: usize,
+    pub code_version: String,
+    /// The split scheme the pools were cut with ([`crate::experiment::tasks::SPLITS_VERSION`]); files
+    /// from before it was recorded were cut with scheme 1.
+    #[serde(default = "splits_v1")]
+    pub splits: u32,
+    pub methods: Vec<Method>,
+    pub stages: Vec<StageTime>,
+    pub adapters: Vec<AdapterSummary>,
+    /// Prompt tuning's training (steps, loss curve), per retriever.
+    #[serde(default)]
+    pub prompts: Vec<AdapterSummary>,
+    pub targets: Vec<TargetSummary>,
+    pub predictors: Vec<PredictorSummary>,
+    pub collapse: Vec<CollapseSummary>,
+    pub sets: Vec<SetRecord>,
+    pub total_seconds: f64,
+}
+
+#[cfg(test)]
+impl Results {
+    /// A test fixture: a run of `profile` registering `methods`, on `m.gguf` (sha `abc`),
+    /// `flex` with 2 threads, that has measured nothing yet.
+    pub(crate) fn fixture(profile: Profile, methods: Vec<Method>) -> Self {
+        Self {
+            profile,
+            complete: false,
+            model_path: "m.gguf".into(),
+            model_sha256: "abc".into(),
+            backend: "flex".into(),
+            threads: 2,
+            code_version: "0.1.0".into(),
+            splits: crate::experiment::tasks::SPLITS_VERSION,
+            methods,
+            stages: Vec::new(),
+            adapters: Vec::new(),
+            prompts: Vec::new(),
+            targets: Vec::new(),
+            predictors: Vec::new(),
+            collapse: Vec::new(),
+            sets: Vec::new(),
+            total_seconds: 0.0,
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Stage 1 (§5.1): the base retrieval adapter `W_0^ret`, trained on RAG-formatted instances
+//! of the first training pool's adapter questions, and the prompt-tuning baseline trained on
+//! the same instances and budget. Both are checkpointed and resume.
+
+use std::path::Path;
+
+use icor_llm::LoraAdapter;
+
+use super::TRAINED_ON;
+use super::context::{Ctx, Progress, timed};
+use crate::baselines::prompt_tuning::{SoftPrompt, train_prompt};
+use crate::error::Result;
+use crate::experiment::prompt::Instance;
+use crate::experiment::results::AdapterSummary;
+use crate::experiment::retrieval::Items;
+use crate::method::adapter::train_adapter;
+use crate::method::frozen::FrozenStates;
+
+/// `W_0^ret`: its factors in the layout's flat order and the adapter on the model's device.
+pub(super) struct W0 {
+    pub flat: Vec<f32>,
+    pub adapter: LoraAdapter,
+}
+
+/// `W_0^ret`'s (and prompt tuning's) training instances, with their retrieved documents.
+pub(super) fn instances(cx: &Ctx<'_>, items: &Items<'_>) -> Result<Vec<Instance>> {
+    let set = &cx.p.train_pools[0];
+    cx.splits
+        .adapter_train
+        .iter()
+        .map(|q| cx.prompter.rag_instance(&items.item(set, q)?))
+        .collect()
+}
+
+/// How a training run went: steps, mean loss of the first and last tenth, the curve.
+fn summary(rname: &str, losses: &[f32], instances: usize, seconds: Option<f64>) -> AdapterSummary {
+    let avg = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len().max(1) as f64;
+    let tenth = (losses.len() / 10).max(1).min(losses.len());
+    AdapterSummary {
+        retriever: rname.to_string(),
+        steps: losses.len(),
+        instances,
+        loss_start: avg(&losses[..tenth]),
+        loss_end: avg(&losses[losses.len() - tenth..]),
+        curve: losses.to_vec(),
+        seconds,
+    }
+}
+
+/// Trains (or resumes) `W_0^ret` when a selected method reads it, and exports it with its
+/// training questions; otherwise the zero adapter (`B = 0`, the bare backbone).
+pub(super) fn base_adapter(
+    cx: &Ctx<'_>,
+    frozen: &mut FrozenStates,
+    pr: &mut Progress<'_>,
+    train: &[Instance],
+    needed: bool,
+) -> Result<W0> {
+    let rname = cx.rname;
+    let flat = if needed {
+        let trained = timed(
+            &mut pr.stages,
+            format!("stage 1: W_0^ret ({rname})"),
+            || {
+                train_adapter(
+                    cx.model,
+                    frozen,
+                    cx.layout,
+                    train,
+                    &cx.p.adapter,
+                    cx.p.seed,
+                    &cx.path(&format!("adapter-{rname}.safetensors")),
+                    &cx.key("adapter", &cx.p.adapter),
+                    cx.options.progress,
+                    None,
+                )
+            },
+        )?;
+        pr.adapters.push(summary(
+            rname,
+            &trained.losses,
+            train.len(),
+            trained.total_seconds,
+        ));
+        trained.params
+    } else {
+        vec![0f32; cx.layout.len]
+    };
+    let adapter = cx.layout.adapter(&flat, &cx.options.device);
+    if needed {
+        let set = &cx.p.train_pools[0];
+        let trained_on: Vec<String> = cx
+            .splits
+            .adapter_train
+            .iter()
+            .map(|q| format!("{set}:{}", q.id))
+            .collect();
+        export(
+            &adapter,
+            &trained_on,
+            &cx.path(&format!("w0-{rname}.safetensors")),
+        )?;
+    }
+    Ok(W0 { flat, adapter })
+}
+
+/// The soft prefix of prompt tuning (the same instances and budget as `W_0^ret`), when the
+/// profile has it and a selected method reads it.
+pub(super) fn prompt_tuning(
+    cx: &Ctx<'_>,
+    pr: &mut Progress<'_>,
+    train: &[Instance],
+    needed: bool,
+) -> Result<Option<SoftPrompt>> {
+    let Some(pt) = cx.p.prompt_tuning.as_ref().filter(|_| needed) else {
+        return Ok(None);
+    };
+    let rname = cx.rname;
+    let (soft, t) = timed(
+        &mut pr.stages,
+        format!("stage 1: prompt tuning ({rname})"),
+        || {
+            train_prompt(
+                cx.model,
+                train,
+                pt,
+                cx.p.seed,
+                &cx.path(&format!("prompt-{rname}.safetensors")),
+                &cx.key("prompt-tuning", pt),
+                cx.options.progress,
+                None,
+            )
+        },
+    )?;
+    pr.prompts
+        .push(summary(rname, &t.losses, train.len(), t.total_seconds));
+    Ok(Some(soft))
+}
+
+/// `W_0^ret` in PEFT's LoRA layout (what `icor rag mechanism --adapter` and PyTorch's PEFT
+/// read), with the keys of its training questions (`name/split:id`, one per line) in the
+/// metadata entry [`TRAINED_ON`], written through a temporary file so a killed run leaves
+/// no partial file.
+fn export(w0: &LoraAdapter, trained_on: &[String], path: &Path) -> Result<()> {
+    let tmp = path.with_extension("safetensors.tmp");
+    w0.save_with(&tmp, &[(TRAINED_ON.to_string(), trained_on.join("\n"))])?;
+    std::fs::rename(&tmp, path).map_err(crate::error::io_err(path))
+}

@@ -1,0 +1,75 @@
+//! The answer-token cross-entropy `L(W; ·)` of Eq. 8 and of `W_0^ret`'s training: the mean
+//! negative log-likelihood of the gold answer's tokens (and the end-of-turn token) given the
+//! RAG prompt, teacher-forced. Logits are computed only at the positions that predict an
+//! answer token, not over the whole prompt.
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Int, Tensor, TensorData};
+use icor_llm::{Adaptation, Llm};
+
+use crate::error::{Error, Result};
+use crate::experiment::prompt::Instance;
+use crate::method::frozen::FrozenStates;
+
+/// A teacher-forced batch: frozen streams `[b, t, d]`, the flat positions whose next token
+/// is an answer token, and those tokens.
+#[derive(Debug, Clone)]
+pub struct AnswerBatch {
+    x: Tensor<3>,
+    picks: Tensor<1, Int>,
+    labels: Tensor<2, Int>,
+    /// Answer tokens in the batch.
+    pub tokens: usize,
+    /// Positions per row (`t_max`).
+    pub t_max: usize,
+}
+
+impl AnswerBatch {
+    /// Builds the batch of `instances`, reading the frozen streams from `frozen`.
+    pub fn new(model: &Llm, frozen: &mut FrozenStates, instances: &[&Instance]) -> Result<Self> {
+        let seqs: Vec<Vec<u32>> = instances.iter().map(|i| i.sequence()).collect();
+        let t_max = seqs.iter().map(Vec::len).max().unwrap_or(0);
+        let mut picks = Vec::new();
+        let mut labels = Vec::new();
+        for (row, inst) in instances.iter().enumerate() {
+            if inst.prompt.is_empty() || inst.answer.is_empty() {
+                return Err(Error::Config(format!(
+                    "instance {row} of the batch has an empty prompt or answer"
+                )));
+            }
+            for (j, &tok) in inst.answer.iter().enumerate() {
+                // The token at position p predicts the token at p + 1.
+                let p = inst.prompt.len() + j - 1;
+                picks.push((row * t_max + p) as i64);
+                labels.push(i64::from(tok));
+            }
+        }
+        let x = frozen.batch(model, &seqs)?;
+        let device = model.device();
+        let n = picks.len();
+        Ok(Self {
+            x,
+            picks: Tensor::from_data(TensorData::new(picks, [n]), device),
+            labels: Tensor::from_data(TensorData::new(labels, [n, 1]), device),
+            tokens: n,
+            t_max,
+        })
+    }
+}
+
+/// Mean answer-token cross-entropy of `batch` under `adapt` (layers from the frozen split
+/// up), a scalar `[1]`; differentiable in any autodiff parameter `adapt` holds.
+pub fn answer_loss(
+    model: &Llm,
+    split: usize,
+    batch: &AnswerBatch,
+    adapt: &Adaptation<'_>,
+) -> Result<Tensor<1>> {
+    let n_layers = model.config.n_layers;
+    let h = model.forward_layers(batch.x.clone(), split..n_layers, None, adapt)?;
+    let h = model.final_norm(h);
+    let [b, t, d] = h.dims();
+    let rows = h.reshape([b * t, d]).select(0, batch.picks.clone());
+    let logp = log_softmax(model.project(rows), 1);
+    Ok(logp.gather(1, batch.labels.clone()).mean().neg())
+}
