@@ -450,10 +450,11 @@ fn training_rows(r: &Results) -> Vec<(&'static str, String, &'static str)> {
         (
             "targets",
             format!(
-                "η {}, K ∈ {:?}, N = {}, {} contexts per pool",
+                "η {}, K ∈ {:?}, N = {}, {} contexts per pool; L(W; C) the mean over every answer \
+                 token of C",
                 p.targets.eta, p.targets.ks, p.support, p.targets.train_contexts_per_pool
             ),
-            "η 1e-2, K ∈ {1, 5, 10}, N = 3",
+            "η 1e-2, K ∈ {1, 5, 10}, N = 3; averaging of L(W; C) not stated",
         ),
         (
             "g_φ",
