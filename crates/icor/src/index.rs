@@ -278,7 +278,8 @@ fn rag(out: &mut String, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Premise: the mechanism study's verdicts per model and interface.
+/// Premise: the mechanism study's verdicts per study (a model, or a variant of its study) and
+/// interface.
 fn mechanism(out: &mut String, dir: &Path) -> Result<()> {
     let analyses = icor_rag::mechanism::files::load_all(dir)?;
     if analyses.is_empty() {
@@ -290,19 +291,26 @@ fn mechanism(out: &mut String, dir: &Path) -> Result<()> {
     )?;
     writeln!(
         out,
-        "| model | contexts | interface | whole effect vs random update | demo-specific part vs permutation |"
+        "| study | N | K | contexts | interface | whole effect vs random update | demo-specific part vs permutation |"
     )?;
-    writeln!(out, "|---|---|---|---|---|")?;
+    writeln!(out, "|---|---|---|---|---|---|---|")?;
     for a in &analyses {
         for i in &a.interfaces {
             let at = i.at.iter().find(|x| x.fitted).unwrap_or(&i.at[0]);
             writeln!(
                 out,
-                "| {} | {} of {}{} | {} (η = {}) | {} (centred cos {:.3}) | {} (matched − permuted {:+.3} [{:+.3}, {:+.3}]) |",
-                a.settings.model,
+                "| {} | {} | {} | {} of {}{} | {}{} (η = {}) | {} (centred cos {:.3}) | {} (matched − permuted {:+.3} [{:+.3}, {:+.3}]) |",
+                a.name,
+                a.settings.demos,
+                a.settings.steps,
                 a.measured,
                 a.settings.contexts,
                 if a.complete { "" } else { ", partial" },
+                if a.settings.adapter.is_some() {
+                    "LoRA at W_0^ret, "
+                } else {
+                    ""
+                },
                 i.name,
                 at.label(),
                 i.verdict_whole,

@@ -1,13 +1,14 @@
 //! The mechanism study's figures, one per analysis file (`reports/mechanism/<name>.json`,
 //! written by `icor rag mechanism`): at the fitted η of each interface, the centred cosine of
 //! `Δ_ICL` with the step and with each control (95 % CI), the demo-specific parts matched and
-//! permuted; and SimAOU per layer for the step against the rescaled random update.
+//! permuted; and SimAOU per layer for the step against the rescaled random update. One more,
+//! `mechanism-summary`, sets every study and interface side by side.
 
 use std::path::Path;
 
 use anyhow::Result;
 use icor_rag::analysis::stats::Estimate;
-use icor_rag::mechanism::analysis::Interface;
+use icor_rag::mechanism::analysis::{Analysis, AtEta, Interface};
 use icor_rag::mechanism::files::load_all;
 
 use super::spec::{Figure, Kind, Panel, Point, Series, color};
@@ -93,13 +94,108 @@ fn simaou(i: &Interface, first: usize) -> Panel {
     p
 }
 
+/// A short label of a study's interface: `smollm2 all`, `smollm2 n1 all`, `qwen2.5 LoRA top2`.
+fn short(a: &Analysis, i: &Interface) -> String {
+    let model = a.settings.model.split('-').next().unwrap_or_default();
+    let variant = a
+        .name
+        .split_once("--")
+        .map_or(String::new(), |(_, v)| format!(" {v}"));
+    let lora = if a.settings.adapter.is_some() {
+        " LoRA"
+    } else {
+        ""
+    };
+    let partial = if a.complete { "" } else { " (partial)" };
+    format!("{model}{variant}{lora} {}{partial}", i.name)
+}
+
+/// Every study and interface side by side at its fitted η: the whole effect against the
+/// rescaled random update, and the demo-specific parts against the permutation baseline.
+fn summary(analyses: &[Analysis]) -> Figure {
+    let rows: Vec<(String, &AtEta)> = analyses
+        .iter()
+        .flat_map(|a| {
+            a.interfaces.iter().map(move |i| {
+                let at = i.at.iter().find(|x| x.fitted).unwrap_or(&i.at[0]);
+                (short(a, i), at)
+            })
+        })
+        .collect();
+    let cats: Vec<String> = rows.iter().map(|(c, _)| c.clone()).collect();
+    let series = |label: &str, color: usize, f: &dyn Fn(&AtEta) -> Option<Estimate>| {
+        let pts = rows
+            .iter()
+            .enumerate()
+            .filter_map(|(x, (_, at))| f(at).map(|e| point(x, &e)))
+            .collect();
+        Series::new(label, color, Kind::Points { joined: false }, pts)
+    };
+    let zero = || {
+        Series::new(
+            "zero",
+            color::CONTROL,
+            Kind::HLine,
+            vec![Point::new(0.0, 0.0)],
+        )
+    };
+    let random = |at: &AtEta| {
+        at.rows
+            .iter()
+            .find(|r| r.pair.ends_with("/random-scaled"))
+            .map(|r| r.cos_centred.clone())
+    };
+    let mut whole = Panel::new(
+        "whole effect: Δ_ICL against the step",
+        "study, interface (fitted η)",
+        "centred cosine",
+    );
+    whole.categories = Some(cats.clone());
+    whole.dodge = 0.12;
+    whole.series.push(series("step", color::MODEL, &|at| {
+        Some(at.rows[0].cos_centred.clone())
+    }));
+    whole
+        .series
+        .push(series("random update, rescaled", color::CONTROL, &random));
+    whole.series.push(zero());
+    let mut specific = Panel::new(
+        "demo-specific parts: cos(s_ICL, s_GD)",
+        "study, interface (fitted η)",
+        "centred cosine",
+    );
+    specific.categories = Some(cats);
+    specific.dodge = 0.12;
+    specific
+        .series
+        .push(series("same context", color::GD, &|at| {
+            Some(at.specific.matched.clone())
+        }));
+    specific.series.push(series(
+        "permuted (no shared demonstration)",
+        color::CONTROL,
+        &|at| Some(at.specific.permuted.clone()),
+    ));
+    specific.series.push(zero());
+    Figure {
+        name: "mechanism-summary".into(),
+        title: "In-context demonstrations vs one gradient step: every study at its fitted η".into(),
+        cols: 1,
+        panels: vec![whole, specific],
+    }
+}
+
 pub fn figures(reports: &Path) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     let dir = reports.join("mechanism");
     if !dir.is_dir() {
         return Ok(out);
     }
-    for a in load_all(reports)? {
+    let analyses = load_all(reports)?;
+    if !analyses.is_empty() {
+        out.push(summary(&analyses));
+    }
+    for a in analyses {
         let space = if a.settings.adapter.is_some() {
             ", LoRA at W_0^ret"
         } else {
