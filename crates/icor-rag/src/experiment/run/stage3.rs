@@ -14,7 +14,7 @@ use crate::baselines::hypertuning::{HyperContext, train_hypertuning};
 use crate::error::{Error, Result};
 use crate::experiment::eval::{Pool, TrainedG};
 use crate::experiment::methods::MethodKind;
-use crate::experiment::results::StageTime;
+use crate::experiment::results::{CollapseSummary, PredictorSummary, StageTime};
 use crate::experiment::tensors::TensorFile;
 use crate::method::factored::{Basis, FactoredDelta};
 use crate::method::frozen::FrozenStates;
@@ -109,25 +109,31 @@ fn matching(
             &format!("stage 3: g_φ {} ({})", m.label, cx.rname),
             cx.options.progress,
         )?;
-        let (summary, collapse) = set.check(
-            &tp,
-            ki,
-            &train_p,
-            &held_p,
-            &checked(cx, &m.id, k, term.name()),
-            &cx.options.device,
-        );
-        pr.predictors.push(summary);
-        pr.collapse.push(collapse);
-        out.insert(
-            m.id.clone(),
-            TrainedG {
-                predictor: tp.predictor,
-                bases,
-            },
-        );
+        let label = checked(cx, &m.id, k, term.name());
+        let checks = set.check(&tp, ki, &train_p, &held_p, &label, &cx.options.device);
+        keep(pr, &mut out, &m.id, checks, tp, bases);
     }
     Ok(out)
+}
+
+/// Records a trained predictor's checks and keeps it for method `id`.
+fn keep(
+    pr: &mut Progress<'_>,
+    out: &mut BTreeMap<String, TrainedG>,
+    id: &str,
+    (summary, collapse): (PredictorSummary, CollapseSummary),
+    trained: TrainedPredictor,
+    bases: Vec<Basis>,
+) {
+    pr.predictors.push(summary);
+    pr.collapse.push(collapse);
+    out.insert(
+        id.to_string(),
+        TrainedG {
+            predictor: trained.predictor,
+            bases,
+        },
+    );
 }
 
 /// The per-task mode uses the per-query predictor of the same K and term.
@@ -203,23 +209,13 @@ fn hypertuning(
             })
             .collect();
         let trained = hyper_trained(cx, frozen, w0, &src, &hctx)?;
-        let (summary, collapse) = set.check(
-            &trained,
-            ki,
-            &set.projected(&src.bases, ki, false),
-            &set.projected(&src.bases, ki, true),
-            &checked(cx, &m.id, k, "answer loss"),
-            &cx.options.device,
+        let (train_p, held_p) = (
+            set.projected(&src.bases, ki, false),
+            set.projected(&src.bases, ki, true),
         );
-        pr.predictors.push(summary);
-        pr.collapse.push(collapse);
-        out.insert(
-            m.id.clone(),
-            TrainedG {
-                predictor: trained.predictor,
-                bases: src.bases,
-            },
-        );
+        let label = checked(cx, &m.id, k, "answer loss");
+        let checks = set.check(&trained, ki, &train_p, &held_p, &label, &cx.options.device);
+        keep(pr, out, &m.id, checks, trained, src.bases);
     }
     Ok(())
 }
