@@ -8,7 +8,60 @@
 //! how many run at once (test `tests/concurrent.rs`).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Condvar, Mutex, mpsc};
+
+/// A budget of runs in flight, shared by every sweep that draws on it: `icor probe all` runs
+/// its sweeps side by side on one budget, so the last runs of one sweep do not leave a core
+/// idle while the next sweep waits its turn.
+#[derive(Debug)]
+pub struct Slots {
+    n: usize,
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+/// A slot taken from [`Slots`], given back when dropped.
+pub struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    /// `n` runs at most in flight (at least one).
+    pub fn new(n: usize) -> Self {
+        let n = n.max(1);
+        Self {
+            n,
+            free: Mutex::new(n),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// The budget.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Always false: a budget holds at least one slot.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Waits for a free slot and takes it.
+    pub fn take(&self) -> Slot<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        Slot(self)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut free = self.0.free.lock().unwrap_or_else(|e| e.into_inner());
+        *free += 1;
+        self.0.freed.notify_one();
+    }
+}
 
 /// How many runs to keep in flight on `backend` when the user does not say: every core on
 /// the CPU, one on a GPU (whose queue already runs one run's kernels back to back).
@@ -29,6 +82,22 @@ pub fn for_each<J, R, E>(
     jobs: &[J],
     workers: usize,
     work: impl Fn(&J) -> Result<R, E> + Sync,
+    done: impl FnMut(&J, R) -> Result<(), E>,
+) -> Result<(), E>
+where
+    J: Sync,
+    R: Send,
+    E: Send,
+{
+    for_each_in(jobs, &Slots::new(workers), work, done)
+}
+
+/// [`for_each`] on a shared budget: each job holds a slot of `slots` while it runs, so
+/// several callers on the same [`Slots`] keep at most its size in flight between them.
+pub fn for_each_in<J, R, E>(
+    jobs: &[J],
+    slots: &Slots,
+    work: impl Fn(&J) -> Result<R, E> + Sync,
     mut done: impl FnMut(&J, R) -> Result<(), E>,
 ) -> Result<(), E>
 where
@@ -36,10 +105,13 @@ where
     R: Send,
     E: Send,
 {
-    let workers = workers.clamp(1, jobs.len().max(1));
+    let workers = slots.len().clamp(1, jobs.len().max(1));
     if workers == 1 {
         for job in jobs {
-            let result = work(job)?;
+            let result = {
+                let _slot = slots.take();
+                work(job)?
+            };
             done(job, result)?;
         }
         return Ok(());
@@ -55,7 +127,10 @@ where
                 while !stop.load(Ordering::SeqCst) {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(job) = jobs.get(i) else { break };
-                    let result = work(job);
+                    let result = {
+                        let _slot = slots.take();
+                        work(job)
+                    };
                     if result.is_err() {
                         stop.store(true, Ordering::SeqCst);
                     }
@@ -81,6 +156,38 @@ where
 mod tests {
     use super::*;
     use std::sync::Mutex;
+
+    #[test]
+    fn callers_on_one_budget_never_exceed_it_between_them() {
+        let slots = Slots::new(3);
+        let (now, peak) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let jobs: Vec<u64> = (0..24).collect();
+        let work = |&j: &u64| {
+            let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(n, Ordering::SeqCst);
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            now.fetch_sub(1, Ordering::SeqCst);
+            Ok::<_, String>(j)
+        };
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                s.spawn(|| {
+                    let mut seen = 0;
+                    for_each_in(&jobs, &slots, work, |_, _| {
+                        seen += 1;
+                        Ok(())
+                    })
+                    .unwrap();
+                    assert_eq!(seen, jobs.len());
+                });
+            }
+        });
+        let peak = peak.load(Ordering::SeqCst);
+        assert!(
+            (2..=3).contains(&peak),
+            "peak {peak} runs in flight on 3 slots"
+        );
+    }
 
     #[test]
     fn every_job_reaches_done_once_whatever_the_worker_count() {

@@ -248,6 +248,7 @@ pub fn split(source: Source, home: &Path, max_test: usize) -> Result<(Table, Tab
 /// Runs (or resumes) one study, writing `<out>/<study>.json` after every run. `home` is the
 /// asset cache for the real tables. Up to `jobs` runs train at once ([`crate::concurrent`]);
 /// the file lists its runs in the same order whatever the number.
+#[allow(clippy::too_many_arguments)]
 pub fn run_study(
     study: Study,
     profile: &Profile,
@@ -257,6 +258,25 @@ pub fn run_study(
     out: &Path,
     home: &Path,
     jobs: usize,
+) -> Result<TabularResult> {
+    let slots = crate::concurrent::Slots::new(jobs);
+    run_study_in(
+        study, profile, base_seed, backend, device, out, home, &slots,
+    )
+}
+
+/// [`run_study`] on a budget of runs shared with other sweeps running at the same time
+/// (`icor probe all`).
+#[allow(clippy::too_many_arguments)]
+pub fn run_study_in(
+    study: Study,
+    profile: &Profile,
+    base_seed: u64,
+    backend: &str,
+    device: &Device,
+    out: &Path,
+    home: &Path,
+    slots: &crate::concurrent::Slots,
 ) -> Result<TabularResult> {
     let path = results_path(out, study.name())?;
     let mut result = resume(
@@ -322,9 +342,9 @@ pub fn run_study(
         .filter(|&job| !result.runs.iter().any(|r| is(r, job)))
         .collect();
     let running = std::sync::atomic::AtomicUsize::new(0);
-    concurrent::for_each(
+    concurrent::for_each_in(
         &todo,
-        jobs,
+        slots,
         |&(source, norm, arch, seed)| {
             let task = tasks
                 .iter()

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::tensor::Device;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::concurrent;
@@ -309,6 +309,7 @@ fn depth_of(arch: Arch) -> usize {
 /// call with another filter or none resumes the same file and adds the runs it lacks. Up to
 /// `jobs` runs train at once ([`concurrent`]); the file lists its runs in the same order
 /// whatever the number.
+#[allow(clippy::too_many_arguments)]
 pub fn run_sweep(
     kind: SweepKind,
     profile: &Profile,
@@ -318,6 +319,25 @@ pub fn run_sweep(
     out: &Path,
     protocols: &[String],
     jobs: usize,
+) -> Result<SweepResult> {
+    let slots = concurrent::Slots::new(jobs);
+    run_sweep_in(
+        kind, profile, base_seed, backend, device, out, protocols, &slots,
+    )
+}
+
+/// [`run_sweep`] on a budget of runs shared with other sweeps running at the same time
+/// (`icor probe all`).
+#[allow(clippy::too_many_arguments)]
+pub fn run_sweep_in(
+    kind: SweepKind,
+    profile: &Profile,
+    base_seed: u64,
+    backend: &str,
+    device: &Device,
+    out: &Path,
+    protocols: &[String],
+    slots: &concurrent::Slots,
 ) -> Result<SweepResult> {
     let path = results_path(out, kind.name())?;
     let mut result = resume(
@@ -353,9 +373,9 @@ pub fn run_sweep(
         .collect();
     bar.inc(((all.len() - todo.len()) * profile.train.steps) as u64);
     let running = std::sync::atomic::AtomicUsize::new(0);
-    concurrent::for_each(
+    concurrent::for_each_in(
         &todo,
-        jobs,
+        slots,
         |&(cfg, seed)| {
             let n = running.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             bar.set_message(format!(
@@ -605,9 +625,12 @@ pub(crate) fn resume<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// A progress bar over training steps.
+/// Every sweep's bar, drawn together when sweeps run side by side.
+static BARS: std::sync::LazyLock<MultiProgress> = std::sync::LazyLock::new(MultiProgress::new);
+
+/// A progress bar over training steps (one line per sweep in flight).
 pub(crate) fn progress(total: u64, prefix: &'static str) -> ProgressBar {
-    let bar = ProgressBar::new(total).with_style(
+    let bar = BARS.add(ProgressBar::new(total)).with_style(
         ProgressStyle::with_template(
             "{prefix:>9} [{elapsed_precise}] {wide_bar} {pos}/{len} steps ({eta}) {msg}",
         )

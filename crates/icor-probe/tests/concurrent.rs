@@ -3,7 +3,8 @@
 //! the file lists its runs in a fixed order whatever order they finished in.
 
 use icor_probe::backend::Backend;
-use icor_probe::sweep::{Profile, SweepKind, SweepResult, run_sweep};
+use icor_probe::concurrent::Slots;
+use icor_probe::sweep::{Profile, SweepKind, SweepResult, run_sweep, run_sweep_in};
 use icor_probe::train::TrainConfig;
 
 /// A budget small enough for a test: 40 steps of batch 16, 3 seeds.
@@ -70,4 +71,33 @@ fn concurrent_runs_give_the_sequential_numbers_and_file() {
     assert_eq!(order(&again), order(&b));
     let times = |r: &SweepResult| -> Vec<f64> { r.runs.iter().map(|r| r.seconds).collect() };
     assert_eq!(times(&again), times(&b), "a finished run was trained again");
+}
+
+/// Two sweeps side by side on one shared budget of two runs (as `icor probe all` runs its
+/// sweeps) write the files each writes alone, one run at a time.
+#[test]
+fn sweeps_side_by_side_on_one_budget_give_the_files_of_each_alone() {
+    let device = Backend::Cpu.device().unwrap();
+    let protocols = vec!["authors".to_string()];
+    let run = |kind: SweepKind, out: &std::path::Path, slots: &Slots| {
+        run_sweep_in(kind, &tiny(), 7, "cpu", &device, out, &protocols, slots).unwrap()
+    };
+    let (alone, shared) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for kind in [SweepKind::Alpha, SweepKind::Docs] {
+        run(kind, alone.path(), &Slots::new(1));
+    }
+    let slots = Slots::new(2);
+    std::thread::scope(|s| {
+        for kind in [SweepKind::Alpha, SweepKind::Docs] {
+            let (slots, run, out) = (&slots, &run, shared.path());
+            s.spawn(move || run(kind, out, slots));
+        }
+    });
+    for name in ["alpha.json", "docs.json"] {
+        assert_eq!(
+            without_times(&alone.path().join(name)),
+            without_times(&shared.path().join(name)),
+            "{name}"
+        );
+    }
 }

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use icor_probe::backend::Backend;
-use icor_probe::nonlinear::{Study, run_study};
-use icor_probe::sweep::{Profile, SweepKind, run_sweep};
+use icor_probe::concurrent::Slots;
+use icor_probe::nonlinear::{Study, TabularResult, run_study_in};
+use icor_probe::sweep::{Profile, SweepKind, SweepResult, run_sweep_in};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Which {
@@ -95,88 +96,155 @@ pub fn run(args: Args) -> Result<ExitCode> {
         args.protocol.is_empty() || studies.is_empty(),
         "--protocol filters the synthetic sweeps (docs, alpha, depth, archs); the tabular studies have no protocols"
     );
-    for kind in kinds {
-        let start = std::time::Instant::now();
-        let result = run_sweep(
-            kind,
+    let home = if studies.is_empty() {
+        None
+    } else {
+        Some(icor_assets::home(args.home.as_deref())?)
+    };
+    // Every selected sweep side by side on one budget of runs: no core idles while one
+    // sweep finishes its last runs and the next waits.
+    let slots = Slots::new(jobs);
+    let start = std::time::Instant::now();
+    let (sweeps, tabular) = std::thread::scope(|scope| {
+        let sweeps: Vec<_> = kinds
+            .iter()
+            .map(|&kind| {
+                let (profile, slots, args, device) = (&profile, &slots, &args, &device);
+                scope.spawn(move || {
+                    run_sweep_in(
+                        kind,
+                        profile,
+                        args.seed,
+                        &args.backend,
+                        device,
+                        &args.out,
+                        &args.protocol,
+                        slots,
+                    )
+                    .with_context(|| format!("sweep {}", kind.name()))
+                })
+            })
+            .collect();
+        let tabular: Vec<_> = studies
+            .iter()
+            .map(|&study| {
+                let (profile, slots, args, device, home) =
+                    (&profile, &slots, &args, &device, &home);
+                scope.spawn(move || {
+                    let home = home.as_deref().context("asset cache")?;
+                    run_study_in(
+                        study,
+                        profile,
+                        args.seed,
+                        &args.backend,
+                        device,
+                        &args.out,
+                        home,
+                        slots,
+                    )
+                    .with_context(|| format!("study {}", study.name()))
+                })
+            })
+            .collect();
+        (
+            sweeps.into_iter().map(joined).collect::<Vec<_>>(),
+            tabular.into_iter().map(joined).collect::<Vec<_>>(),
+        )
+    });
+    let mut tabular = tabular.into_iter().collect::<Result<Vec<_>>>()?;
+    // `features` correlates with `nonlinear`'s real tables: read them again now that both
+    // are done (every run resumes; only the statistics are recomputed).
+    if let (Some(i), true) = (
+        studies.iter().position(|&s| s == Study::Features),
+        studies.contains(&Study::Nonlinear),
+    ) {
+        let home = home.as_deref().context("asset cache")?;
+        tabular[i] = run_study_in(
+            Study::Features,
             &profile,
             args.seed,
             &args.backend,
             &device,
             &args.out,
-            &args.protocol,
-            jobs,
+            home,
+            &slots,
         )
-        .with_context(|| format!("sweep {}", kind.name()))?;
-        eprintln!(
-            "{}: {} runs in {:.0} s → {}",
-            kind.name(),
-            result.runs.len(),
-            start.elapsed().as_secs_f64(),
-            args.out.join(format!("{}.json", kind.name())).display()
-        );
-        for s in &result.summary {
-            eprintln!(
-                "  {:<12} {:<22} docs={:<3} α={:<5} {} | loss TF {:.4} GD {:.4} | pred diff {:.4} | cos {:.3} (control {:.3})",
-                s.protocol,
-                s.arch,
-                s.docs,
-                s.alpha,
-                converged(s.seeds, &s.stalled),
-                s.loss_model.mean,
-                s.loss_gd.mean,
-                s.pred_diff.mean,
-                s.sens_cos.mean,
-                s.control_sens_cos.mean
-            );
-        }
+        .context("study features")?;
     }
-    if !studies.is_empty() {
-        let home = icor_assets::home(args.home.as_deref())?;
-        for study in studies {
-            let start = std::time::Instant::now();
-            let result = run_study(
-                study,
-                &profile,
-                args.seed,
-                &args.backend,
-                &device,
-                &args.out,
-                &home,
-                jobs,
-            )
-            .with_context(|| format!("study {}", study.name()))?;
-            eprintln!(
-                "{}: {} runs in {:.0} s → {}",
-                study.name(),
-                result.runs.len(),
-                start.elapsed().as_secs_f64(),
-                args.out.join(format!("{}.json", study.name())).display()
-            );
-            for s in &result.summary {
-                eprintln!(
-                    "  {:<11} {:<8} {:<15} {} | loss TF {:.4} GD {:.4} | pred diff {:.4} | cos {:.3} (control {:.3}) | kurtosis {:.1}",
-                    s.source,
-                    s.norm.name(),
-                    s.arch,
-                    converged(s.seeds, &s.stalled),
-                    s.loss_model.mean,
-                    s.loss_gd.mean,
-                    s.pred_diff.mean,
-                    s.sens_cos.mean,
-                    s.control_sens_cos.mean,
-                    s.shape.kurtosis
-                );
-            }
-            for c in result.correlations.iter().filter(|c| c.points == "all") {
-                eprintln!(
-                    "  ρ(cos, {}) = {:+.3} over {} points ({})",
-                    c.statistic, c.rho, c.n, c.arch
-                );
-            }
-        }
+    for (kind, result) in kinds.iter().zip(sweeps) {
+        print_sweep(*kind, &result?, &args.out);
     }
+    for (study, result) in studies.iter().zip(&tabular) {
+        print_study(*study, result, &args.out);
+    }
+    eprintln!(
+        "{} sweep(s) in {:.0} s, up to {jobs} runs at once",
+        kinds.len() + studies.len(),
+        start.elapsed().as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A sweep thread's result (a panic as an error).
+fn joined<T>(h: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
+    h.join()
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("a sweep's thread panicked")))
+}
+
+/// A finished sweep's summary lines.
+fn print_sweep(kind: SweepKind, result: &SweepResult, out: &std::path::Path) {
+    eprintln!(
+        "{}: {} runs → {}",
+        kind.name(),
+        result.runs.len(),
+        out.join(format!("{}.json", kind.name())).display()
+    );
+    for s in &result.summary {
+        eprintln!(
+            "  {:<12} {:<22} docs={:<3} α={:<5} {} | loss TF {:.4} GD {:.4} | pred diff {:.4} | cos {:.3} (control {:.3})",
+            s.protocol,
+            s.arch,
+            s.docs,
+            s.alpha,
+            converged(s.seeds, &s.stalled),
+            s.loss_model.mean,
+            s.loss_gd.mean,
+            s.pred_diff.mean,
+            s.sens_cos.mean,
+            s.control_sens_cos.mean
+        );
+    }
+}
+
+/// A finished tabular study's summary lines and correlations.
+fn print_study(study: Study, result: &TabularResult, out: &std::path::Path) {
+    eprintln!(
+        "{}: {} runs → {}",
+        study.name(),
+        result.runs.len(),
+        out.join(format!("{}.json", study.name())).display()
+    );
+    for s in &result.summary {
+        eprintln!(
+            "  {:<11} {:<8} {:<15} {} | loss TF {:.4} GD {:.4} | pred diff {:.4} | cos {:.3} (control {:.3}) | kurtosis {:.1}",
+            s.source,
+            s.norm.name(),
+            s.arch,
+            converged(s.seeds, &s.stalled),
+            s.loss_model.mean,
+            s.loss_gd.mean,
+            s.pred_diff.mean,
+            s.sens_cos.mean,
+            s.control_sens_cos.mean,
+            s.shape.kurtosis
+        );
+    }
+    for c in result.correlations.iter().filter(|c| c.points == "all") {
+        eprintln!(
+            "  ρ(cos, {}) = {:+.3} over {} points ({})",
+            c.statistic, c.rho, c.n, c.arch
+        );
+    }
 }
 
 /// "3/3 converged", or "2/3 converged (stalled: seed 5)": the means beside it are over the
