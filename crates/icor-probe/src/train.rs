@@ -1,6 +1,8 @@
 //! Training: minibatch Adam on fresh tasks every step (Eq. 21), gradients clipped by their
 //! global norm first (the authors' optax chain), a NaN/inf guard that names step and seed.
 
+use std::sync::mpsc;
+
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
@@ -51,29 +53,53 @@ impl Curve {
 
 /// One training step at a time: Adam state, the task's key/value mixing and the data stream of
 /// a run. [`train`] is a loop over [`Trainer::step`]; the benches time that same step.
-pub struct Trainer<'a> {
-    task: &'a Task,
+pub struct Trainer {
     mix: Option<KvMix>,
     optim: ModuleOptimizer,
-    data_rng: ChaCha8Rng,
-    batch: usize,
+    batches: Prefetch,
     lr: f64,
     clip: f64,
 }
 
-impl<'a> Trainer<'a> {
+/// The batches of a run's data stream, drawn one ahead on another thread while the step runs
+/// (the draw is on the step's critical path otherwise). The stream is the same as drawn in
+/// place: one generator, read in order.
+struct Prefetch {
+    rx: mpsc::Receiver<Batch>,
+}
+
+impl Prefetch {
+    fn new(task: Task, mut rng: ChaCha8Rng, batch: usize) -> Self {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let alpha = task.train_alpha();
+        // Ends when the trainer (the receiver) is dropped.
+        std::thread::spawn(
+            move || {
+                while tx.send(task.sample(&mut rng, batch, alpha)).is_ok() {}
+            },
+        );
+        Self { rx }
+    }
+
+    fn next(&self) -> Batch {
+        // The drawing thread only stops when the receiver is gone, or if drawing panicked.
+        self.rx.recv().unwrap_or_else(|_| {
+            panic!("the batch-drawing thread stopped (a panic in Task::sample)")
+        })
+    }
+}
+
+impl Trainer {
     /// Adam (β₂ = 0.98, ε = 1e-8, the authors' optax settings) with fresh state; batches of
     /// `cfg.batch` tasks of `task` are drawn from stream 1 of `seed`.
-    pub fn new(task: &'a Task, cfg: &TrainConfig, seed: u64) -> Self {
+    pub fn new(task: &Task, cfg: &TrainConfig, seed: u64) -> Self {
         Self {
-            task,
             mix: task.kv_mix(),
             optim: AdamConfig::new()
                 .with_beta_2(0.98)
                 .with_epsilon(1e-8)
                 .init(),
-            data_rng: rng(seed, 1),
-            batch: cfg.batch,
+            batches: Prefetch::new(task.clone(), rng(seed, 1), cfg.batch),
             lr: cfg.lr,
             clip: cfg.clip,
         }
@@ -84,14 +110,12 @@ impl<'a> Trainer<'a> {
         self.mix.as_ref()
     }
 
-    /// One step (Eq. 21): draws a fresh batch, takes the half mean squared error of the
+    /// One step (Eq. 21): takes the stream's next batch (drawn ahead), takes the half mean squared error of the
     /// model's predictions, clips the gradient by its global norm, applies Adam. Returns the
     /// updated model and the loss before the update; when that loss is not finite the model
     /// comes back unchanged (no backward pass) and the caller decides what to do.
     pub fn step(&mut self, model: Model, device: &Device) -> (Model, f32) {
-        let batch = self
-            .task
-            .sample(&mut self.data_rng, self.batch, self.task.train_alpha());
+        let batch = self.batches.next();
         let (input, _) = Input::new(&batch, self.mix.as_ref(), device, false);
         let err = model.predict(&input) - input.targets.clone();
         let loss = (err.clone() * err).mean() * 0.5;
