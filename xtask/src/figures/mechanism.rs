@@ -143,7 +143,7 @@ fn summary(analyses: &[Analysis]) -> Figure {
         at.rows
             .iter()
             .find(|r| r.pair.ends_with("/random-scaled"))
-            .map(|r| r.cos_centred.clone())
+            .map(|r| r.cos_centred)
     };
     let mut whole = Panel::new(
         "whole effect: Δ_ICL against the step",
@@ -153,7 +153,7 @@ fn summary(analyses: &[Analysis]) -> Figure {
     whole.categories = Some(cats.clone());
     whole.dodge = 0.12;
     whole.series.push(series("step", color::MODEL, &|at| {
-        Some(at.rows[0].cos_centred.clone())
+        Some(at.rows[0].cos_centred)
     }));
     whole
         .series
@@ -169,12 +169,12 @@ fn summary(analyses: &[Analysis]) -> Figure {
     specific
         .series
         .push(series("same context", color::GD, &|at| {
-            Some(at.specific.matched.clone())
+            Some(at.specific.matched)
         }));
     specific.series.push(series(
         "permuted (no shared demonstration)",
         color::CONTROL,
-        &|at| Some(at.specific.permuted.clone()),
+        &|at| Some(at.specific.permuted),
     ));
     specific.series.push(zero());
     Figure {

@@ -321,7 +321,7 @@ fn tt_verdict(
             let signal = [a, b].iter().any(|m| {
                 r.sets
                     .iter()
-                    .filter(|s| &s.retriever == ret)
+                    .filter(|s| s.retriever == ret)
                     .any(|s| question_scores(s, &m.id, sub).0.iter().any(|&x| x > 0.0))
             });
             let v = if e.diff.hi < 0.0 || ratio.is_some_and(|x| x <= 1.0) {
