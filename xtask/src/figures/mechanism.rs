@@ -185,6 +185,53 @@ fn summary(analyses: &[Analysis]) -> Figure {
     }
 }
 
+/// With K > 1: the centred cosine of `Δ_ICL` with the update after each step k, for every η
+/// of the grid, against the rescaled random update of the same size.
+fn over_steps(i: &Interface) -> Panel {
+    let mut p = Panel::new(
+        format!("interface {}, after k steps", i.name),
+        "step k",
+        "centred cosine with Δ_ICL",
+    );
+    let mut etas: Vec<f64> = i.at.iter().map(|x| x.eta).collect();
+    etas.dedup();
+    for (n, &eta) in etas.iter().enumerate() {
+        let at: Vec<&AtEta> = i.at.iter().filter(|x| x.eta == eta).collect();
+        let line = |f: &dyn Fn(&AtEta) -> Option<Estimate>| -> Vec<Point> {
+            at.iter()
+                .filter_map(|x| f(x).map(|e| point(x.k, &e)))
+                .collect()
+        };
+        let step = line(&|x| Some(x.rows[0].cos_centred));
+        let random = line(&|x| {
+            x.rows
+                .iter()
+                .find(|r| r.pair.ends_with("/random-scaled"))
+                .map(|r| r.cos_centred)
+        });
+        let color = if n == 0 { color::MODEL } else { color::GD };
+        p.series.push(Series::new(
+            format!("step, η = {eta:e}"),
+            color,
+            Kind::Line {
+                dashed: false,
+                band: true,
+            },
+            step,
+        ));
+        p.series.push(Series::new(
+            format!("random, rescaled, η = {eta:e}"),
+            color::CONTROL,
+            Kind::Line {
+                dashed: true,
+                band: true,
+            },
+            random,
+        ));
+    }
+    p
+}
+
 pub fn figures(reports: &Path) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     let dir = reports.join("mechanism");
@@ -212,6 +259,11 @@ pub fn figures(reports: &Path) -> Result<Vec<Figure>> {
         };
         for i in &a.interfaces {
             fig.panels.push(cosines(i));
+        }
+        if a.settings.steps > 1 {
+            for i in &a.interfaces {
+                fig.panels.push(over_steps(i));
+            }
         }
         for i in &a.interfaces {
             let first =
