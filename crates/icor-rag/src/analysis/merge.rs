@@ -234,6 +234,7 @@ fn absorb(out: &mut Results, r: Results, i: usize) -> Result<()> {
     }
     out.predictors.extend(r.predictors);
     out.collapse.extend(r.collapse);
+    out.context_curve.extend(r.context_curve);
     for set in r.sets {
         match out
             .sets
@@ -282,6 +283,8 @@ fn in_profile_order(
     out.targets.sort_by_key(|a| rank(&a.retriever));
     out.predictors.sort_by_key(|a| rank(&a.retriever));
     out.collapse.sort_by_key(|a| rank(&a.retriever));
+    out.context_curve
+        .sort_by_key(|c| (rank(&c.summary.retriever), c.contexts));
     out.sets.sort_by_key(|a| rank(&a.retriever));
     out.complete = whole.retrievers.iter().all(|ret| {
         whole.eval_sets.iter().all(|set| {

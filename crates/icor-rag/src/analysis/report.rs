@@ -10,7 +10,7 @@ use std::fmt::Write;
 use crate::analysis::claims::{Metric, Sets, paired_diff, seed_for};
 use crate::analysis::stats::{Estimate, bootstrap_avg, median_p90};
 use crate::experiment::methods::{Method, MethodKind};
-use crate::experiment::results::{Results, SetRecord};
+use crate::experiment::results::{PredictorSummary, Results, SetRecord};
 
 /// Which questions a table reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -907,6 +907,7 @@ fn training(out: &mut String, r: &Results) {
             s.backbone_params
         );
     }
+    curve_table(out, r);
     let _ = writeln!(out, "\n## Collapse check\n");
     let _ = writeln!(
         out,
@@ -956,6 +957,65 @@ fn training(out: &mut String, r: &Results) {
     );
     for s in &r.stages {
         let _ = writeln!(out, "| {} | {:.1} |", s.stage, s.seconds);
+    }
+}
+
+/// `g_φ`'s held-out target cosine over the number of training contexts it was fitted on.
+fn curve_table(out: &mut String, r: &Results) {
+    if r.context_curve.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n## g_φ's learning curve: held-out target cosine over the training contexts\n"
+    );
+    let _ = writeln!(
+        out,
+        "RAG-GD at the middle K (log² term), bases and predictor refitted on the first n training contexts (round-robin over the pools), checked on the same held-out contexts as above.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| retriever | training contexts | cosine held-out | cosine train | ceiling held-out |\n|---|---|---|---|---|"
+    );
+    // Each retriever's curve ends with the predictor fitted on every training context.
+    let mut rows: Vec<(String, &PredictorSummary)> = Vec::new();
+    for c in &r.context_curve {
+        rows.push((c.contexts.to_string(), &c.summary));
+        let last = r
+            .context_curve
+            .iter()
+            .rfind(|x| x.summary.retriever == c.summary.retriever)
+            .is_some_and(|x| std::ptr::eq(x, c));
+        let full = r
+            .predictors
+            .iter()
+            .find(|s| s.retriever == c.summary.retriever && s.method == c.summary.method);
+        let n = r
+            .targets
+            .iter()
+            .find(|t| t.retriever == c.summary.retriever)
+            .map(|t| t.train_contexts);
+        if let (true, Some(full), Some(n)) = (last, full, n) {
+            rows.push((format!("{n} (all)"), full));
+        }
+    }
+    for (contexts, s) in rows {
+        let est = |v: &[f64]| {
+            fmt_est_plain(&bootstrap_avg(
+                &[v.to_vec()],
+                r.profile.eval.bootstrap,
+                seed_for(&[&s.retriever, &s.method, "curve"]),
+            ))
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            s.retriever,
+            contexts,
+            est(&s.heldout_cosine),
+            est(&s.train_cosine),
+            est(&s.heldout_ceiling),
+        );
     }
 }
 

@@ -68,6 +68,11 @@ pub struct PredictorSettings {
     /// contexts' queries through the backbone into `g_φ`).
     #[serde(default)]
     pub hyper_steps: usize,
+    /// The learning curve of `g_φ` (RAG-GD at the middle K, log² term): it is retrained on
+    /// the first n training contexts for each n here (taken round-robin over the pools) and
+    /// checked on the same held-out contexts. Empty: no curve.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context_curve: Vec<usize>,
 }
 
 /// Stage 4: evaluation (Algorithm 1 and the baselines).

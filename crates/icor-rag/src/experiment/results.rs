@@ -115,6 +115,13 @@ pub struct PredictorSummary {
     pub seconds: f64,
 }
 
+/// One point of `g_φ`'s learning curve: trained on `contexts` training contexts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CurvePoint {
+    pub contexts: usize,
+    pub summary: PredictorSummary,
+}
+
 /// Collapse check for one retriever and K.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CollapseSummary {
@@ -158,6 +165,9 @@ pub struct Results {
     pub targets: Vec<TargetSummary>,
     pub predictors: Vec<PredictorSummary>,
     pub collapse: Vec<CollapseSummary>,
+    /// `g_φ` retrained on fewer training contexts ([`crate::experiment::profile::PredictorSettings::context_curve`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub context_curve: Vec<CurvePoint>,
     pub sets: Vec<SetRecord>,
     pub total_seconds: f64,
 }
@@ -183,6 +193,7 @@ impl Results {
             targets: Vec::new(),
             predictors: Vec::new(),
             collapse: Vec::new(),
+            context_curve: Vec::new(),
             sets: Vec::new(),
             total_seconds: 0.0,
         }

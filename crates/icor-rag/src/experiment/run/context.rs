@@ -13,7 +13,8 @@ use crate::experiment::methods::Method;
 use crate::experiment::profile::Profile;
 use crate::experiment::prompt::Prompter;
 use crate::experiment::results::{
-    AdapterSummary, CollapseSummary, PredictorSummary, Results, SetRecord, StageTime, TargetSummary,
+    AdapterSummary, CollapseSummary, CurvePoint, PredictorSummary, Results, SetRecord, StageTime,
+    TargetSummary,
 };
 use crate::experiment::store::Stamp;
 use crate::experiment::tasks::Splits;
@@ -102,11 +103,40 @@ pub(super) struct Progress<'a> {
     pub targets: Vec<TargetSummary>,
     pub predictors: Vec<PredictorSummary>,
     pub collapse: Vec<CollapseSummary>,
+    pub context_curve: Vec<CurvePoint>,
     pub sets: Vec<SetRecord>,
     pub started: Instant,
 }
 
-impl Progress<'_> {
+impl<'a> Progress<'a> {
+    /// Nothing measured yet but the stages timed so far.
+    pub fn new(
+        p: &'a Profile,
+        model_path: String,
+        model_sha256: String,
+        backend: String,
+        methods: Vec<Method>,
+        stages: Vec<StageTime>,
+        started: Instant,
+    ) -> Self {
+        Self {
+            p,
+            model_path,
+            model_sha256,
+            backend,
+            methods,
+            stages,
+            adapters: Vec::new(),
+            prompts: Vec::new(),
+            targets: Vec::new(),
+            predictors: Vec::new(),
+            collapse: Vec::new(),
+            context_curve: Vec::new(),
+            sets: Vec::new(),
+            started,
+        }
+    }
+
     pub fn results(&self, complete: bool) -> Results {
         Results {
             profile: self.p.clone(),
@@ -130,6 +160,7 @@ impl Progress<'_> {
             targets: self.targets.clone(),
             predictors: self.predictors.clone(),
             collapse: self.collapse.clone(),
+            context_curve: self.context_curve.clone(),
             sets: self.sets.clone(),
             total_seconds: self.started.elapsed().as_secs_f64(),
         }

@@ -155,21 +155,15 @@ pub fn run(options: &RunOptions) -> Result<Results> {
     let needs = Needs::of(&methods);
     let sources = pools::sources(&splits);
     let wanted = pools::wanted(&splits, &sources, &p.train_pools[0]);
-    let mut pr = Progress {
+    let mut pr = Progress::new(
         p,
-        model_path: model_path.display().to_string(),
-        model_sha256: model_sha256.clone(),
-        backend: options.backend.clone(),
-        methods: methods.clone(),
+        model_path.display().to_string(),
+        model_sha256.clone(),
+        options.backend.clone(),
+        methods.clone(),
         stages,
-        adapters: Vec::new(),
-        prompts: Vec::new(),
-        targets: Vec::new(),
-        predictors: Vec::new(),
-        collapse: Vec::new(),
-        sets: Vec::new(),
         started,
-    };
+    );
     for rname in &p.retrievers {
         let kind: RetrieverKind = rname.parse()?;
         eprintln!("== retriever {rname}");

@@ -14,7 +14,7 @@ use crate::baselines::hypertuning::{HyperContext, train_hypertuning};
 use crate::error::{Error, Result};
 use crate::experiment::eval::{Pool, TrainedG};
 use crate::experiment::methods::MethodKind;
-use crate::experiment::results::{CollapseSummary, PredictorSummary, StageTime};
+use crate::experiment::results::{CollapseSummary, CurvePoint, PredictorSummary, StageTime};
 use crate::experiment::tensors::TensorFile;
 use crate::method::factored::{Basis, FactoredDelta};
 use crate::method::frozen::FrozenStates;
@@ -33,6 +33,7 @@ pub(super) fn predictors(
 ) -> Result<BTreeMap<String, TrainedG>> {
     let started = Instant::now();
     let mut out = matching(cx, pr, t)?;
+    context_curve(cx, pr, t)?;
     share_per_task(cx, &mut out);
     hypertuning(cx, frozen, pr, t, pools, w0, &mut out)?;
     let seconds = started.elapsed().as_secs_f64();
@@ -114,6 +115,92 @@ fn matching(
         keep(pr, &mut out, &m.id, checks, tp, bases);
     }
     Ok(out)
+}
+
+/// `g_φ`'s learning curve: RAG-GD at the middle K with the log² term, its bases and
+/// predictor refitted on the first n training contexts (round-robin over the pools, so every
+/// pool is in from the start) for each n of the profile's curve, and checked on the same
+/// held-out contexts as the full predictor.
+fn context_curve(cx: &Ctx<'_>, pr: &mut Progress<'_>, t: &Targets) -> Result<()> {
+    let p = cx.p;
+    let k = p.mid_k();
+    let Some(m) = cx.methods.iter().find(|m| {
+        m.kind
+            == MethodKind::RagGd {
+                k,
+                term: NormTerm::LogSquared,
+                per_task: false,
+            }
+    }) else {
+        return Ok(());
+    };
+    let ki = t.k_index(k);
+    let full = t.set(cx);
+    let order = round_robin(t);
+    for &n in p.predictor.context_curve.iter().filter(|&&n| n > 0) {
+        let n = n.min(order.len());
+        let mut set = full.clone();
+        set.contexts = full
+            .contexts
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| c.heldout || order[..n].contains(i))
+            .map(|(_, c)| *c)
+            .collect();
+        let train_d: Vec<&FactoredDelta> = set
+            .contexts
+            .iter()
+            .filter(|c| !c.heldout)
+            .map(|c| &c.deltas[ki])
+            .collect();
+        let bases = fit_bases(&train_d, p.predictor.basis_rank);
+        let (train_p, held_p) = (
+            set.projected(&bases, ki, false),
+            set.projected(&bases, ki, true),
+        );
+        let shape = PredictorShape {
+            d: cx.model.config.d_model,
+            hidden: p.predictor.hidden,
+            code: p.predictor.code,
+            blocks: cx.layout.blocks.len(),
+            r: bases.first().map_or(1, |b| b.p.ncols()),
+        };
+        let tp = train_predictor(
+            &train_p,
+            shape,
+            &p.predictor,
+            NormTerm::LogSquared,
+            p.seed,
+            &cx.options.device,
+            &format!("stage 3: g_φ on {n} contexts ({})", cx.rname),
+            cx.options.progress,
+        )?;
+        let label = checked(cx, &m.id, k, NormTerm::LogSquared.name());
+        let (summary, _) = set.check(&tp, ki, &train_p, &held_p, &label, &cx.options.device);
+        pr.context_curve.push(CurvePoint {
+            contexts: n,
+            summary,
+        });
+    }
+    Ok(())
+}
+
+/// The training contexts' indices, the first of every pool, then the second of every pool, …
+fn round_robin(t: &Targets) -> Vec<usize> {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut pools: Vec<&str> = Vec::new();
+    let mut keyed: Vec<(usize, usize, usize)> = Vec::new();
+    for (i, c) in t.contexts.iter().enumerate().filter(|(_, c)| !c.heldout) {
+        if !pools.contains(&c.pool.as_str()) {
+            pools.push(&c.pool);
+        }
+        let r = seen.entry(&c.pool).or_default();
+        let pool = pools.iter().position(|p| *p == c.pool).unwrap_or(0);
+        keyed.push((*r, pool, i));
+        *r += 1;
+    }
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, _, i)| i).collect()
 }
 
 /// Records a trained predictor's checks and keeps it for method `id`.
