@@ -111,7 +111,8 @@ fn short(a: &Analysis, i: &Interface) -> String {
 }
 
 /// Every study and interface side by side at its fitted η: the whole effect against the
-/// rescaled random update, and the demo-specific parts against the permutation baseline.
+/// step on another context's demonstrations and the rescaled random update, and the
+/// demo-specific parts against the permutation baseline.
 fn summary(analyses: &[Analysis]) -> Figure {
     let rows: Vec<(String, &AtEta)> = analyses
         .iter()
@@ -155,6 +156,17 @@ fn summary(analyses: &[Analysis]) -> Figure {
     whole.series.push(series("step", color::MODEL, &|at| {
         Some(at.rows[0].cos_centred)
     }));
+    let other = |at: &AtEta| {
+        at.rows
+            .iter()
+            .find(|r| r.pair.starts_with("icl/right") && r.pair.ends_with("/other"))
+            .map(|r| r.cos_centred)
+    };
+    whole.series.push(series(
+        "step on another context's demonstrations",
+        color::GD,
+        &other,
+    ));
     whole
         .series
         .push(series("random update, rescaled", color::CONTROL, &random));
@@ -168,7 +180,7 @@ fn summary(analyses: &[Analysis]) -> Figure {
     specific.dodge = 0.12;
     specific
         .series
-        .push(series("same context", color::GD, &|at| {
+        .push(series("same context", color::MODEL, &|at| {
             Some(at.specific.matched)
         }));
     specific.series.push(series(
