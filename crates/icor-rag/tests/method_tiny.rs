@@ -16,7 +16,7 @@ use icor_rag::baselines::hypertuning::{HyperContext, HyperSetup, train_hypertuni
 use icor_rag::baselines::prompt_tuning::{
     PromptTuningSettings, SoftPrompt, soft_answer_loss, train_prompt,
 };
-use icor_rag::experiment::profile::{AdapterSettings, PredictorSettings};
+use icor_rag::experiment::profile::{AdapterSettings, EarlyStop, PredictorSettings};
 use icor_rag::experiment::prompt::Instance;
 use icor_rag::experiment::store::Stamp;
 use icor_rag::method::adapter::train_adapter;
@@ -194,6 +194,7 @@ fn adapter_training_resumed_after_a_kill_ends_with_the_same_numbers() {
         steps: 5,
         train_questions: 3,
         checkpoint_every: 1,
+        early_stop: None,
     };
     let stamp = Stamp::new("adapter-test", &settings, "tiny");
     let dir = tempfile::tempdir().unwrap();
@@ -203,6 +204,7 @@ fn adapter_training_resumed_after_a_kill_ends_with_the_same_numbers() {
             &mut FrozenStates::new(2),
             &layout,
             &insts,
+            &[],
             &settings,
             9,
             path,
@@ -240,6 +242,7 @@ fn adapter_training_resumed_after_a_kill_ends_with_the_same_numbers() {
         &mut FrozenStates::new(2),
         &layout,
         &insts,
+        &[],
         &settings,
         9,
         &killed_at,
@@ -252,6 +255,90 @@ fn adapter_training_resumed_after_a_kill_ends_with_the_same_numbers() {
         fresh.params, whole.params,
         "a rebuilt run repeats the same numbers"
     );
+}
+
+#[test]
+fn early_stopping_keeps_the_best_dev_parameters_and_resumes_to_the_same_end() {
+    let m = model(7);
+    let layout = LoraLayout::new(&m.config, 2, 3, 6.0);
+    let train = instances();
+    // The same prompts with other answers: fitting the training answers raises the dev loss
+    // once the shared format is learnt, so the run stops early.
+    let dev: Vec<Instance> = train
+        .iter()
+        .map(|i| Instance {
+            prompt: i.prompt.clone(),
+            answer: vec![20, 2],
+        })
+        .collect();
+    let settings = AdapterSettings {
+        rank: 3,
+        alpha: 6.0,
+        lr: 5e-2,
+        weight_decay: 0.0,
+        clip: 1.0,
+        grad_accum: 1,
+        micro_batch: 3,
+        steps: 40,
+        train_questions: 3,
+        checkpoint_every: 1,
+        early_stop: Some(EarlyStop {
+            dev_questions: 3,
+            eval_every: 2,
+            patience: 2,
+        }),
+    };
+    let stamp = Stamp::new("adapter-early", &settings, "tiny");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |path: &std::path::Path, stop: Option<usize>| {
+        train_adapter(
+            &m,
+            &mut FrozenStates::new(2),
+            &layout,
+            &train,
+            &dev,
+            &settings,
+            9,
+            path,
+            &stamp,
+            false,
+            stop,
+        )
+        .unwrap()
+    };
+    let whole = run(&dir.path().join("a.safetensors"), None);
+    let curve = &whole.dev_curve;
+    assert!(!curve.is_empty());
+    for (i, (step, _)) in curve.iter().enumerate() {
+        assert_eq!(*step, 2 * (i + 1), "measured every 2 steps: {curve:?}");
+    }
+    // It stopped when the last two measurements brought no new best.
+    let best = (0..curve.len())
+        .min_by(|&a, &b| curve[a].1.total_cmp(&curve[b].1))
+        .unwrap();
+    assert!(
+        whole.losses.len() < settings.steps,
+        "the dev loss should rise before 40 steps: {curve:?}"
+    );
+    assert_eq!(curve.len() - 1 - best, 2, "{curve:?}");
+    assert_eq!(whole.losses.len(), curve[curve.len() - 1].0);
+    // The parameters returned are the best ones: their dev loss is the curve's minimum.
+    let refs: Vec<&Instance> = dev.iter().collect();
+    let batch = AnswerBatch::new(&m, &mut FrozenStates::new(2), &refs).unwrap();
+    let a = layout.adapter(&whole.params, m.device());
+    let l = to_vec_f32(answer_loss(&m, 2, &batch, &Adaptation::lora(&a)).unwrap())[0];
+    assert!((l - curve[best].1).abs() < 1e-5, "{l} vs {:?}", curve[best]);
+    // Killed after 3 steps and resumed: the same curve, losses and parameters; a finished
+    // run resumed trains no further.
+    let path = dir.path().join("b.safetensors");
+    run(&path, Some(3));
+    let resumed = run(&path, None);
+    assert_eq!(resumed.dev_curve, whole.dev_curve);
+    assert_eq!(resumed.losses, whole.losses);
+    assert_eq!(resumed.params, whole.params);
+    let again = run(&path, None);
+    assert_eq!(again.losses.len(), whole.losses.len());
+    assert_eq!(again.params, whole.params);
 }
 
 #[test]
@@ -298,6 +385,7 @@ fn g_phi_learns_an_update_that_depends_on_the_context() {
         steps: 600,
         batch: 16,
         hyper_steps: 0,
+        context_curve: Vec::new(),
     };
     let dev = Device::flex();
     let tp = train_predictor(
@@ -460,6 +548,7 @@ fn hypertuning_lowers_the_answer_loss_of_queries_outside_the_context() {
         steps: 0,
         batch: 3,
         hyper_steps: 40,
+        context_curve: Vec::new(),
     };
     let init = hyper_predictor(&m, &layout, 2, 35);
     let mut frozen = FrozenStates::new(2);
@@ -562,6 +651,7 @@ fn prompt_tuning_lowers_the_loss_and_resumes_after_a_kill_with_the_same_numbers(
             steps: 6,
             train_questions: 3,
             checkpoint_every: 1,
+            early_stop: None,
         },
         questions: 1,
     };

@@ -254,6 +254,7 @@ mod tests {
                 loss_end: if layers == 0 { 3.0 } else { 3.5 },
                 curve: Vec::new(),
                 seconds: Some(1.0),
+                dev_curve: Vec::new(),
             }],
             sets: vec![SetRecord {
                 retriever: "bm25".into(),

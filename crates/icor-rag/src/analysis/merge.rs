@@ -354,6 +354,7 @@ mod tests {
                     loss_end: 0.5,
                     curve: vec![1.0, 0.5],
                     seconds: Some(3.0),
+                    dev_curve: Vec::new(),
                 })
                 .collect(),
             sets,

@@ -826,6 +826,7 @@ fn training(out: &mut String, r: &Results) {
             a.retriever, a.steps, a.instances, a.loss_start, a.loss_end
         );
     }
+    early_stops(out, r);
     if let Some(pt) = &p.prompt_tuning {
         let _ = writeln!(
             out,
@@ -957,6 +958,23 @@ fn training(out: &mut String, r: &Results) {
     );
     for s in &r.stages {
         let _ = writeln!(out, "| {} | {:.1} |", s.stage, s.seconds);
+    }
+}
+
+/// Where `W_0^ret` was stopped early on its dev pool: the best dev loss and its step.
+fn early_stops(out: &mut String, r: &Results) {
+    for a in r.adapters.iter().filter(|a| !a.dev_curve.is_empty()) {
+        let best = a
+            .dev_curve
+            .iter()
+            .copied()
+            .fold((0, f32::INFINITY), |b, x| if x.1 < b.1 { x } else { b });
+        let _ = writeln!(
+            out,
+            "\nW_0^ret ({}) stopped on its dev pool after {} steps: dev loss {:.3} at the first \
+             measurement (step {}), best {:.3} at step {} (the parameters kept).",
+            a.retriever, a.steps, a.dev_curve[0].1, a.dev_curve[0].0, best.1, best.0
+        );
     }
 }
 

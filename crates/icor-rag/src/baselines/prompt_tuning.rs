@@ -217,6 +217,7 @@ pub fn train_prompt(
         total_seconds: recorded,
         params: c.params,
         losses: c.losses,
+        dev_curve: Vec::new(),
     };
     Ok((prompt, trained))
 }

@@ -32,6 +32,23 @@ pub struct AdapterSettings {
     pub train_questions: usize,
     /// Save a resumable checkpoint every this many steps.
     pub checkpoint_every: usize,
+    /// Stop when the answer loss on a held-out dev pool stops improving, keeping the best
+    /// parameters (the interface study); absent: `steps` steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_stop: Option<EarlyStop>,
+}
+
+/// Early stopping of `W_0^ret` on a dev pool: the first training pool's questions after
+/// `W_0^ret`'s own, never an evaluated or meta-training question.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyStop {
+    /// Dev questions.
+    pub dev_questions: usize,
+    /// Measure the dev loss every this many steps.
+    pub eval_every: usize,
+    /// Stop after this many measurements without a new best.
+    pub patience: usize,
 }
 
 /// Stage 2: gradient-step targets `ΔW_GD^(K)(C)` (Eq. 8: η 1e-2, K ∈ {1, 5, 10}, N = 3).

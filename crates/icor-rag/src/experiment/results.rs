@@ -77,6 +77,9 @@ pub struct AdapterSummary {
     /// Training wall time summed over the processes that ran its steps (`None`: not recorded).
     #[serde(default)]
     pub seconds: Option<f64>,
+    /// With early stopping: `(step, dev loss)` of every measurement.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dev_curve: Vec<(usize, f32)>,
 }
 
 /// Stage-2 targets.

@@ -63,6 +63,9 @@ pub struct TrainPool {
 pub struct Splits {
     /// `W_0^ret`'s training questions (the first training pool, after its two pools).
     pub adapter_train: Vec<QaExample>,
+    /// `W_0^ret`'s dev questions for early stopping (after its training questions; empty
+    /// without early stopping).
+    pub adapter_dev: Vec<QaExample>,
     pub train_pools: Vec<TrainPool>,
     pub eval: Vec<EvalTask>,
 }
@@ -99,13 +102,15 @@ impl Splits {
         ensure_prepared(home, |_| {})?;
         let mut train_pools = Vec::new();
         let mut adapter_train = Vec::new();
+        let mut adapter_dev = Vec::new();
         for (i, key) in profile.train_pools.iter().enumerate() {
             let (spec, rows) = load(home, key)?;
             let rows = shuffled(rows, profile.seed, key);
             let pools = 2 * profile.pool_size;
+            let dev = profile.adapter.early_stop.map_or(0, |e| e.dev_questions);
             let need = pools
                 + if i == 0 {
-                    profile.adapter.train_questions
+                    profile.adapter.train_questions + dev
                 } else {
                     0
                 };
@@ -123,7 +128,8 @@ impl Splits {
                 )));
             }
             if i == 0 {
-                adapter_train = rows[pools..need].to_vec();
+                adapter_train = rows[pools..need - dev].to_vec();
+                adapter_dev = rows[need - dev..need].to_vec();
             }
             train_pools.push(TrainPool {
                 key: key.clone(),
@@ -170,6 +176,7 @@ impl Splits {
         }
         Ok(Self {
             adapter_train,
+            adapter_dev,
             train_pools,
             eval,
         })

@@ -17,7 +17,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{Error, Result};
-use crate::experiment::profile::AdapterSettings;
+use crate::experiment::profile::{AdapterSettings, EarlyStop};
 use crate::experiment::prompt::Instance;
 use crate::experiment::store::Stamp;
 use crate::method::checkpoint::Checkpoint;
@@ -38,6 +38,9 @@ pub struct TrainedAdapter {
     /// Wall time of every step, summed over the processes that ran them (`None` when a
     /// checkpoint from before this was recorded was resumed).
     pub total_seconds: Option<f64>,
+    /// With early stopping: `(step, dev loss)` of every measurement; `params` are then the
+    /// parameters at the lowest dev loss.
+    pub dev_curve: Vec<(usize, f32)>,
 }
 
 /// The instance indices of micro-batch `micro` of step `step`: epochs are seeded permutations
@@ -72,6 +75,7 @@ pub fn train_adapter(
     frozen: &mut FrozenStates,
     layout: &LoraLayout,
     instances: &[Instance],
+    dev: &[Instance],
     settings: &AdapterSettings,
     seed: u64,
     checkpoint: &Path,
@@ -110,7 +114,12 @@ pub fn train_adapter(
     // The compute time the checkpoint holds (a resumed run reports the same).
     let mut recorded = c.before;
     let last = stop_after.map_or(settings.steps, |n| (first + n).min(settings.steps));
-    for step in first..last {
+    let mut watch = settings
+        .early_stop
+        .filter(|_| !dev.is_empty())
+        .map(|e| DevWatch::resume(e, &c));
+    let stopped = watch.as_ref().is_some_and(DevWatch::stopped);
+    for step in (first..last).filter(|_| !stopped) {
         let mut grad = vec![0f32; layout.len];
         let mut step_loss = 0f64;
         for micro in 0..settings.grad_accum {
@@ -144,15 +153,129 @@ pub fn train_adapter(
         bar.set_message(format!("loss {step_loss:.3}"));
         bar.inc(1);
         let done = step + 1;
-        if done % settings.checkpoint_every.max(1) == 0 || done == last {
+        let mut stop = false;
+        if let Some(w) = watch.as_mut()
+            && (done % w.every == 0 || done == settings.steps)
+        {
+            let loss = dev_loss(model, frozen, layout, &c.params, dev, settings.micro_batch)?;
+            stop = w.record(done, loss, &c.params);
+            w.store(&mut c);
+            bar.set_message(format!("loss {step_loss:.3}, dev {loss:.3}"));
+        }
+        if stop || done % settings.checkpoint_every.max(1) == 0 || done == last {
             recorded = c.save(checkpoint, stamp, &started)?;
+        }
+        if stop {
+            break;
         }
     }
     bar.finish_and_clear();
+    let (params, dev_curve) = match watch {
+        Some(w) => (w.best.clone(), w.curve()),
+        None => (c.params, Vec::new()),
+    };
     Ok(TrainedAdapter {
         seconds: started.elapsed().as_secs_f64(),
         total_seconds: recorded,
-        params: c.params,
+        params,
         losses: c.losses,
+        dev_curve,
     })
+}
+
+/// The mean answer loss of `dev` under `params` (no gradient), over micro-batches.
+fn dev_loss(
+    model: &Llm,
+    frozen: &mut FrozenStates,
+    layout: &LoraLayout,
+    params: &[f32],
+    dev: &[Instance],
+    micro: usize,
+) -> Result<f32> {
+    let adapter = layout.adapter(params, model.device());
+    let (mut sum, mut tokens) = (0f64, 0usize);
+    for chunk in dev.chunks(micro.max(1)) {
+        let refs: Vec<&Instance> = chunk.iter().collect();
+        let batch = AnswerBatch::new(model, frozen, &refs)?;
+        let loss = answer_loss(model, frozen.split(), &batch, &Adaptation::lora(&adapter))?;
+        sum += f64::from(icor_llm::tensor_util::to_vec_f32(loss)[0]) * batch.tokens as f64;
+        tokens += batch.tokens;
+    }
+    Ok((sum / tokens.max(1) as f64) as f32)
+}
+
+/// Early stopping's state: the dev curve so far, the best parameters and how many
+/// measurements since the best; kept in the checkpoint so a resumed run decides the same.
+struct DevWatch {
+    every: usize,
+    patience: usize,
+    steps: Vec<f32>,
+    losses: Vec<f32>,
+    best: Vec<f32>,
+    stopped: bool,
+}
+
+impl DevWatch {
+    fn resume(e: EarlyStop, c: &Checkpoint) -> Self {
+        let get = |k: &str| c.extra.get(k).cloned().unwrap_or_default();
+        Self {
+            every: e.eval_every.max(1),
+            patience: e.patience.max(1),
+            steps: get("dev_steps"),
+            losses: get("dev_losses"),
+            best: c
+                .extra
+                .get("dev_best")
+                .cloned()
+                .unwrap_or_else(|| c.params.clone()),
+            stopped: get("dev_stopped").first().is_some_and(|&x| x > 0.0),
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Records the dev loss after `step` steps; true when the run should stop.
+    fn record(&mut self, step: usize, loss: f32, params: &[f32]) -> bool {
+        let best = self.losses.iter().copied().fold(f32::INFINITY, f32::min);
+        self.steps.push(step as f32);
+        self.losses.push(loss);
+        if loss < best {
+            self.best = params.to_vec();
+        }
+        let since = self.losses.len() - 1 - self.best_index();
+        self.stopped = since >= self.patience;
+        self.stopped
+    }
+
+    /// The index of the lowest dev loss (the first on ties).
+    fn best_index(&self) -> usize {
+        let mut b = 0;
+        for (i, &l) in self.losses.iter().enumerate() {
+            if l < self.losses[b] {
+                b = i;
+            }
+        }
+        b
+    }
+
+    fn store(&self, c: &mut Checkpoint) {
+        c.extra.insert("dev_steps".into(), self.steps.clone());
+        c.extra.insert("dev_losses".into(), self.losses.clone());
+        c.extra.insert("dev_best".into(), self.best.clone());
+        c.extra.insert(
+            "dev_stopped".into(),
+            vec![f32::from(u8::from(self.stopped))],
+        );
+    }
+
+    /// `(step, dev loss)` of every measurement.
+    fn curve(&self) -> Vec<(usize, f32)> {
+        self.steps
+            .iter()
+            .zip(&self.losses)
+            .map(|(&s, &l)| (s as usize, l))
+            .collect()
+    }
 }

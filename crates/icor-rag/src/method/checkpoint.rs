@@ -19,7 +19,13 @@ pub struct Checkpoint {
     pub losses: Vec<f32>,
     /// Compute time of those steps in earlier processes (`None`: a stored state without it).
     pub before: Option<f64>,
+    /// Whatever else a loop keeps with its state (early stopping's dev curve and best
+    /// parameters), saved and resumed with it.
+    pub extra: std::collections::BTreeMap<String, Vec<f32>>,
 }
+
+/// The tensors every checkpoint holds; any other is an [`Checkpoint::extra`].
+const OWN: [&str; 4] = ["params", "m", "v", "losses"];
 
 impl Checkpoint {
     /// `params` and `opt` as given, or the state stored at `path` when its stamp matches (a
@@ -36,6 +42,7 @@ impl Checkpoint {
             opt,
             losses: Vec::new(),
             before: Some(0.0),
+            extra: Default::default(),
         };
         let Some(f) = TensorFile::load_or_rebuild(path, stamp)? else {
             return Ok(c);
@@ -46,6 +53,12 @@ impl Checkpoint {
         c.opt.v = f.get("v", path)?.to_vec();
         c.opt.t = f.meta_parse("t", path)?;
         c.losses = f.get("losses", path)?.to_vec();
+        c.extra = f
+            .tensors
+            .iter()
+            .filter(|(k, _)| !OWN.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         c.before = match f.meta.get("seconds").and_then(|v| v.parse::<f64>().ok()) {
             Some(s) => Some(s),
             None if c.losses.is_empty() => Some(0.0),
@@ -97,6 +110,9 @@ impl Checkpoint {
         f.tensors.insert("m".into(), self.opt.m.clone());
         f.tensors.insert("v".into(), self.opt.v.clone());
         f.tensors.insert("losses".into(), self.losses.clone());
+        for (k, v) in &self.extra {
+            f.tensors.insert(k.clone(), v.clone());
+        }
         f.meta.insert("t".into(), self.opt.t.to_string());
         let total = self.total_seconds(started);
         if let Some(t) = total {

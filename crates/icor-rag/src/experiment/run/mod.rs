@@ -206,10 +206,10 @@ pub fn run(options: &RunOptions) -> Result<Results> {
         };
         let mut frozen = FrozenStates::new(split);
         // Stage 1.
-        let train = stage1::instances(&cx, &items)?;
-        let w0 = stage1::base_adapter(&cx, &mut frozen, &mut pr, &train, needs.w0)?;
+        let (train, dev) = stage1::instances(&cx, &items)?;
+        let w0 = stage1::base_adapter(&cx, &mut frozen, &mut pr, (&train, &dev), needs.w0)?;
         let soft = stage1::prompt_tuning(&cx, &mut pr, &train, needs.soft)?;
-        drop(train);
+        drop((train, dev));
         if options.until == Stage::Adapter {
             continue;
         }

@@ -22,18 +22,26 @@ pub(super) struct W0 {
     pub adapter: LoraAdapter,
 }
 
-/// `W_0^ret`'s (and prompt tuning's) training instances, with their retrieved documents.
-pub(super) fn instances(cx: &Ctx<'_>, items: &Items<'_>) -> Result<Vec<Instance>> {
+/// `W_0^ret`'s (and prompt tuning's) training instances, and `W_0^ret`'s dev instances
+/// for early stopping, with their retrieved documents.
+pub(super) fn instances(cx: &Ctx<'_>, items: &Items<'_>) -> Result<(Vec<Instance>, Vec<Instance>)> {
     let set = &cx.p.train_pools[0];
-    cx.splits
-        .adapter_train
-        .iter()
-        .map(|q| cx.prompter.rag_instance(&items.item(set, q)?))
-        .collect()
+    let of = |qs: &[icor_qa::data::QaExample]| -> Result<Vec<Instance>> {
+        qs.iter()
+            .map(|q| cx.prompter.rag_instance(&items.item(set, q)?))
+            .collect()
+    };
+    Ok((of(&cx.splits.adapter_train)?, of(&cx.splits.adapter_dev)?))
 }
 
 /// How a training run went: steps, mean loss of the first and last tenth, the curve.
-fn summary(rname: &str, losses: &[f32], instances: usize, seconds: Option<f64>) -> AdapterSummary {
+fn summary(
+    rname: &str,
+    losses: &[f32],
+    instances: usize,
+    seconds: Option<f64>,
+    dev_curve: &[(usize, f32)],
+) -> AdapterSummary {
     let avg = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len().max(1) as f64;
     let tenth = (losses.len() / 10).max(1).min(losses.len());
     AdapterSummary {
@@ -44,6 +52,7 @@ fn summary(rname: &str, losses: &[f32], instances: usize, seconds: Option<f64>) 
         loss_end: avg(&losses[losses.len() - tenth..]),
         curve: losses.to_vec(),
         seconds,
+        dev_curve: dev_curve.to_vec(),
     }
 }
 
@@ -53,7 +62,7 @@ pub(super) fn base_adapter(
     cx: &Ctx<'_>,
     frozen: &mut FrozenStates,
     pr: &mut Progress<'_>,
-    train: &[Instance],
+    (train, dev): (&[Instance], &[Instance]),
     needed: bool,
 ) -> Result<W0> {
     let rname = cx.rname;
@@ -67,6 +76,7 @@ pub(super) fn base_adapter(
                     frozen,
                     cx.layout,
                     train,
+                    dev,
                     &cx.p.adapter,
                     cx.p.seed,
                     &cx.path(&format!("adapter-{rname}.safetensors")),
@@ -81,6 +91,7 @@ pub(super) fn base_adapter(
             &trained.losses,
             train.len(),
             trained.total_seconds,
+            &trained.dev_curve,
         ));
         trained.params
     } else {
@@ -133,7 +144,7 @@ pub(super) fn prompt_tuning(
         },
     )?;
     pr.prompts
-        .push(summary(rname, &t.losses, train.len(), t.total_seconds));
+        .push(summary(rname, &t.losses, train.len(), t.total_seconds, &[]));
     Ok(Some(soft))
 }
 
