@@ -971,9 +971,20 @@ fn early_stops(out: &mut String, r: &Results) {
             .fold((0, f32::INFINITY), |b, x| if x.1 < b.1 { x } else { b });
         let _ = writeln!(
             out,
-            "\nW_0^ret ({}) stopped on its dev pool after {} steps: dev loss {:.3} at the first \
-             measurement (step {}), best {:.3} at step {} (the parameters kept).",
-            a.retriever, a.steps, a.dev_curve[0].1, a.dev_curve[0].0, best.1, best.0
+            "\nW_0^ret ({}) on its dev pool: dev loss {:.3} at step {}, best {:.3} at step {}, \
+             whose parameters are kept; training ran {} of {} steps{}.",
+            a.retriever,
+            a.dev_curve[0].1,
+            a.dev_curve[0].0,
+            best.1,
+            best.0,
+            a.steps,
+            r.profile.adapter.steps,
+            if a.steps < r.profile.adapter.steps {
+                " (stopped early)"
+            } else {
+                ""
+            }
         );
     }
 }
