@@ -59,6 +59,9 @@ impl BaseAdapter {
                     path.display()
                 ))
             })?;
+            // A file that is not an adapter for this model is refused before it is copied,
+            // so the run folder never holds one.
+            LoraAdapter::load(src, config, device)?;
             let bytes = std::fs::read(src).map_err(io_err(src))?;
             write_atomic(&path, &bytes)?;
         }
