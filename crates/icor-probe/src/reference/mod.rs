@@ -2,12 +2,17 @@
 //!
 //! Two implementations of the same predictor: [`gd_forward`] in burn tensors (so that its input
 //! sensitivities come from autodiff like the trained models') and [`gd_predictions`] in f64 for
-//! the step-size search over ≥ 10⁴ tasks. `icor-linear` proves that the LSA construction equals
+//! checking the fast form the step-size search uses ([`polynomial`]: each task's prediction as
+//! a polynomial in η, [`step_size`]: the search over ≥ 10⁴ tasks). `icor-linear` proves that the LSA construction equals
 //! this predictor; the tests here check the burn LSA with constructed weights against it.
 
+pub mod polynomial;
+pub mod step_size;
+
+pub use polynomial::GdPolynomials;
+pub use step_size::{StepSize, authors_grid, fit_eta};
+
 use burn::tensor::Tensor;
-use icor_linear::step_size::{OneStepQuery, optimal_one_step_eta};
-use ndarray::Array1;
 
 use crate::model::Input;
 use crate::task::{Batch, Readout};
@@ -107,74 +112,4 @@ pub fn half_mse(preds: &[f64], targets: &[f32]) -> f64 {
         .map(|(p, y)| (p - *y as f64).powi(2))
         .sum::<f64>()
         / (2.0 * preds.len().max(1) as f64)
-}
-
-/// The authors' step-size grid: 0.001, 0.101, …, 24.901.
-pub fn authors_grid() -> impl Iterator<Item = f64> {
-    (0..250).map(|i| 0.001 + 0.1 * i as f64)
-}
-
-/// The chosen step size and how it was found.
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
-pub struct StepSize {
-    /// η used by the reference.
-    pub eta: f64,
-    /// The best point of the authors' grid, where it was scanned.
-    pub grid_eta: Option<f64>,
-    /// Half-MSE of the reference on the fitting tasks at η.
-    pub loss: f64,
-}
-
-/// Chooses η minimising the half-MSE of K-step GD on `batch`. K = 1: the exact minimiser of the
-/// quadratic (closed form, `icor_linear::step_size`); K > 1: the authors' grid, refined by
-/// golden-section search within one grid step. With `grid` (or K > 1) the authors' grid scan is
-/// run too and its best point reported; otherwise `grid_eta` is None.
-pub fn fit_eta(batch: &Batch, steps: usize, readout: Readout, grid: bool) -> StepSize {
-    let loss = |eta: f64| half_mse(&gd_predictions(batch, eta, steps, readout), &batch.targets);
-    let grid_eta = (grid || steps > 1).then(|| {
-        authors_grid()
-            .min_by(|a, b| loss(*a).total_cmp(&loss(*b)))
-            .unwrap_or(0.001)
-    });
-    let eta = if steps == 1 {
-        let base = gd_predictions(batch, 0.0, 1, readout);
-        let unit = gd_predictions(batch, 1.0, 1, readout);
-        let qs: Vec<OneStepQuery> = (0..batch.b)
-            .map(|i| OneStepQuery {
-                base: Array1::from_elem(1, base[i]),
-                unit_shift: Array1::from_elem(1, unit[i] - base[i]),
-                target: Array1::from_elem(1, batch.targets[i] as f64),
-            })
-            .collect();
-        optimal_one_step_eta(&qs).unwrap_or(0.0)
-    } else {
-        let g = grid_eta.unwrap_or(0.001);
-        golden(&loss, (g - 0.1).max(0.0), g + 0.1, 40)
-    };
-    StepSize {
-        eta,
-        grid_eta,
-        loss: loss(eta),
-    }
-}
-
-/// Golden-section minimisation of a unimodal `f` on [lo, hi].
-fn golden(f: &dyn Fn(f64) -> f64, mut lo: f64, mut hi: f64, iters: usize) -> f64 {
-    let r = (5f64.sqrt() - 1.0) / 2.0;
-    let (mut a, mut b) = (hi - r * (hi - lo), lo + r * (hi - lo));
-    let (mut fa, mut fb) = (f(a), f(b));
-    for _ in 0..iters {
-        if fa < fb {
-            hi = b;
-            (b, fb) = (a, fa);
-            a = hi - r * (hi - lo);
-            fa = f(a);
-        } else {
-            lo = a;
-            (a, fa) = (b, fb);
-            b = lo + r * (hi - lo);
-            fb = f(b);
-        }
-    }
-    (lo + hi) / 2.0
 }
