@@ -90,7 +90,7 @@ impl Lsa {
         }
     }
 
-    /// The tokens after one layer.
+    /// The tokens after one layer (every row).
     pub fn layer(&self, h: Tensor<3>, input: &Input) -> Tensor<3> {
         let kv = kv_input(&h, input);
         let q = lin(h.clone(), self.w_q.val());
@@ -100,21 +100,96 @@ impl Lsa {
         h + lin(attn, self.p.val())
     }
 
-    /// One prediction per task after `depth` layers.
+    /// The query token alone after one layer, `[B, D]`: Eq. 2 for the query row,
+    /// h_q + P·Σᵢ (q·kᵢ)·vᵢ. The read-out needs no other row of the last layer, so that layer
+    /// computes this one; the scores and their sum over the context are broadcast products over
+    /// the whole batch, not one small matrix product per task.
+    pub fn query_layer(&self, h: Tensor<3>, input: &Input) -> Tensor<2> {
+        let [b, t, d] = h.dims();
+        let kv = kv_input(&h, input);
+        let h_q = h.slice([0..b, t - 1..t, 0..d]).reshape([b, d]);
+        let q = h_q.clone().matmul(self.w_q.val()).reshape([b, 1, d]);
+        let k = lin(kv.clone(), self.w_k.val());
+        let v = lin(kv, self.w_v.val());
+        let scores = (k * q).sum_dim(2); // [B, M, 1]: q·kᵢ
+        let attn = (v * scores).sum_dim(1).reshape([b, d]); // Σᵢ (q·kᵢ) vᵢ
+        h_q + attn.matmul(self.p.val())
+    }
+
+    /// One prediction per task after `depth` layers; the last computes the query row only.
     pub fn predict(&self, input: &Input) -> Tensor<1> {
-        let mut h = input.tokens.clone();
-        for _ in 0..self.depth {
-            h = self.layer(h, input);
+        let clip = |h: Tensor<3>| {
             if self.clip > 0.0 {
-                h = h.clamp(-self.clip, self.clip);
+                h.clamp(-self.clip, self.clip)
+            } else {
+                h
             }
+        };
+        let mut h = input.tokens.clone();
+        for _ in 1..self.depth {
+            h = clip(self.layer(h, input));
         }
-        readout(h)
+        let [b, _, d] = h.dims();
+        let h_q = clip(self.query_layer(h, input).reshape([b, 1, d]));
+        readout(h_q)
     }
 }
 
 impl Params for Lsa {
     fn params(&self) -> Vec<&Param<Tensor<2>>> {
         vec![&self.w_q, &self.w_k, &self.w_v, &self.p]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Backend;
+    use crate::model::readout;
+    use crate::task::{Authors, DotProduct, Projection, Task, rng};
+    use crate::tensor::values;
+
+    /// The read-out through the query-row last layer equals the read-out of every row after
+    /// `depth` full layers, on each protocol's tokens (the authors' key/value mixing, extra
+    /// document tokens) and at depths 1, 2 and 5 (clipped).
+    #[test]
+    fn query_row_last_layer_equals_the_full_layer() {
+        let device = Backend::Cpu.device().unwrap();
+        let tasks = [
+            Task::Authors(Authors::new(5, &mut rng(1, 0))),
+            Task::Projection(Projection::new(3)),
+            Task::DotProduct(DotProduct::new(4, &mut rng(2, 0))),
+        ];
+        for task in &tasks {
+            let batch = task.sample(&mut rng(3, 1), 16, task.train_alpha());
+            let (input, _) = Input::new(&batch, task.kv_mix().as_ref(), &device, false);
+            for depth in [1, 2, 5] {
+                let mut lsa = Lsa::init(batch.d, depth, 7, &device);
+                lsa.w_q = Param::from_tensor((lsa.w_q.val() * 300.0).detach()); // away from ≈ 0 outputs
+                lsa.p = Param::from_tensor((lsa.p.val() * 300.0).detach());
+                let mut h = input.tokens.clone();
+                for _ in 0..depth {
+                    h = lsa.layer(h, &input);
+                    if lsa.clip > 0.0 {
+                        h = h.clamp(-lsa.clip, lsa.clip);
+                    }
+                }
+                let full = values(&readout(h));
+                let fast = values(&lsa.predict(&input));
+                let scale = full.iter().fold(0f32, |m, v| m.max(v.abs()));
+                assert!(
+                    scale > 1e-3,
+                    "{}: outputs too small to compare",
+                    task.label()
+                );
+                for (a, b) in fast.iter().zip(&full) {
+                    assert!(
+                        (a - b).abs() <= 1e-5 * scale.max(1.0),
+                        "{} depth {depth}: {a} vs {b}",
+                        task.label()
+                    );
+                }
+            }
+        }
     }
 }
