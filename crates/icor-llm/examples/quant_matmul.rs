@@ -51,8 +51,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let device = Device::flex();
     for name in models {
         let loaded = load_model(&name, &device)?;
-        let w: Tensor<2> = loaded.model.blocks()[0].mlp.up.w_t.clone();
-        let [d, f] = w.dims();
+        // the up projection: the second half of the joined gate | up weight
+        let mlp = &loaded.model.blocks()[0].mlp;
+        let (d, f) = (mlp.gate_up.in_dim(), mlp.d_ff());
+        let w: Tensor<2> = mlp.gate_up.w_t.clone().slice([0..d, f..2 * f]);
+        let w = Tensor::<2>::from_data(w.into_data(), &device); // contiguous, as it was stored
         let x_values: Vec<f32> = (0..d)
             .map(|i| ((i * 7919) % 997) as f32 / 997.0 - 0.5)
             .collect();

@@ -8,18 +8,18 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Tensor, TensorData};
 
 use super::kv_cache::KvCache;
-use super::linear::{FrozenLinear, LowRank};
+use super::linear::{FrozenLinear, LowRank, add_low_rank};
 use super::rope::Rope;
 
 /// Masked-out score: far below any real logit, finite so no NaN can arise.
 const MASKED: f32 = -1.0e30;
 
-/// The four projections of one attention layer.
+/// The projections of one attention layer.
 #[derive(Debug, Clone)]
 pub struct Attention {
-    pub q: FrozenLinear,
-    pub k: FrozenLinear,
-    pub v: FrozenLinear,
+    /// Q, K and V as one product (`[d, (n_heads + 2·n_kv_heads)·head_dim]`, columns Q | K | V):
+    /// one wide product per layer instead of three.
+    pub qkv: FrozenLinear,
     pub o: FrozenLinear,
     pub n_heads: usize,
     pub n_kv_heads: usize,
@@ -48,9 +48,11 @@ impl Attention {
         let [b, t, _] = x.dims();
         let (h, hk, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
         let g = h / hk;
-        let q = self.q.forward(x.clone(), &extra.q);
-        let k = self.k.forward(x.clone(), &extra.k);
-        let v = self.v.forward(x, &extra.v);
+        let (dq, dkv) = (h * hd, hk * hd);
+        let y = self.qkv.forward(x.clone(), &[]);
+        let q = add_low_rank(y.clone().slice([0..b, 0..t, 0..dq]), &x, &extra.q);
+        let k = add_low_rank(y.clone().slice([0..b, 0..t, dq..dq + dkv]), &x, &extra.k);
+        let v = add_low_rank(y.slice([0..b, 0..t, dq + dkv..dq + 2 * dkv]), &x, &extra.v);
         let q = rope.apply(q.reshape([b, t, h, hd]).swap_dims(1, 2), start);
         let k = rope.apply(k.reshape([b, t, hk, hd]).swap_dims(1, 2), start);
         let v = v.reshape([b, t, hk, hd]).swap_dims(1, 2);

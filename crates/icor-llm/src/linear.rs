@@ -49,6 +49,20 @@ impl LowRank {
     }
 }
 
+/// `y + Σ extra(x)` for `y: [b, t, out]` already computed from `x: [b, t, in]` (the low-rank
+/// terms of one part of a joined product).
+pub fn add_low_rank(y: Tensor<3>, x: &Tensor<3>, extra: &[LowRank]) -> Tensor<3> {
+    if extra.is_empty() {
+        return y;
+    }
+    let [b, t, out] = y.dims();
+    let mut y = y.reshape([b * t, out]);
+    for lr in extra {
+        y = y.add(lr.apply(x));
+    }
+    y.reshape([b, t, out])
+}
+
 /// Frozen weights, stored transposed (`[in, out]`) for a plain row-major matmul.
 #[derive(Debug, Clone)]
 pub struct FrozenLinear {
@@ -62,6 +76,23 @@ impl FrozenLinear {
     }
     pub fn out_dim(&self) -> usize {
         self.w_t.dims()[1]
+    }
+
+    /// Several maps of the same input as one: weights side by side (`[in, Σ out]`), biases
+    /// joined (zeros for a part without one). One wide product replaces one product per part.
+    pub fn concat(parts: Vec<FrozenLinear>) -> FrozenLinear {
+        let bias = parts.iter().any(|p| p.bias.is_some()).then(|| {
+            let biases = parts
+                .iter()
+                .map(|p| match &p.bias {
+                    Some(b) => b.clone(),
+                    None => Tensor::zeros([p.out_dim()], &p.w_t.device()),
+                })
+                .collect();
+            Tensor::cat(biases, 0)
+        });
+        let w_t = Tensor::cat(parts.into_iter().map(|p| p.w_t).collect(), 1);
+        FrozenLinear { w_t, bias }
     }
 
     /// `x: [b, t, in] → [b, t, out]`, adding every low-rank term in `extra`.

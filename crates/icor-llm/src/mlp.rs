@@ -7,15 +7,23 @@ use super::linear::FrozenLinear;
 
 #[derive(Debug, Clone)]
 pub struct SwiGlu {
-    pub gate: FrozenLinear,
-    pub up: FrozenLinear,
+    /// gate and up as one product (`[d, 2·d_ff]`, columns gate | up).
+    pub gate_up: FrozenLinear,
     pub down: FrozenLinear,
 }
 
 impl SwiGlu {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let a = silu(self.gate.forward(x.clone(), &[]));
-        let u = self.up.forward(x, &[]);
+        let [b, t, _] = x.dims();
+        let f = self.d_ff();
+        let y = self.gate_up.forward(x, &[]);
+        let a = silu(y.clone().slice([0..b, 0..t, 0..f]));
+        let u = y.slice([0..b, 0..t, f..2 * f]);
         self.down.forward(a.mul(u), &[])
+    }
+
+    /// The hidden width d_ff.
+    pub fn d_ff(&self) -> usize {
+        self.gate_up.out_dim() / 2
     }
 }

@@ -77,32 +77,36 @@ impl Llm {
         for l in 0..c.n_layers {
             let qkv_bias = |w| Some(WeightKey::AttnBias(l, w));
             let attn = Attention {
-                q: linear(
-                    WeightKey::Attn(l, AttnWeight::Q),
-                    q_out,
-                    d,
-                    qkv_bias(AttnWeight::Q),
-                )?,
-                k: linear(
-                    WeightKey::Attn(l, AttnWeight::K),
-                    kv_out,
-                    d,
-                    qkv_bias(AttnWeight::K),
-                )?,
-                v: linear(
-                    WeightKey::Attn(l, AttnWeight::V),
-                    kv_out,
-                    d,
-                    qkv_bias(AttnWeight::V),
-                )?,
+                qkv: FrozenLinear::concat(vec![
+                    linear(
+                        WeightKey::Attn(l, AttnWeight::Q),
+                        q_out,
+                        d,
+                        qkv_bias(AttnWeight::Q),
+                    )?,
+                    linear(
+                        WeightKey::Attn(l, AttnWeight::K),
+                        kv_out,
+                        d,
+                        qkv_bias(AttnWeight::K),
+                    )?,
+                    linear(
+                        WeightKey::Attn(l, AttnWeight::V),
+                        kv_out,
+                        d,
+                        qkv_bias(AttnWeight::V),
+                    )?,
+                ]),
                 o: linear(WeightKey::Attn(l, AttnWeight::O), d, q_out, None)?,
                 n_heads: c.n_heads,
                 n_kv_heads: c.n_kv_heads,
                 head_dim: hd,
             };
             let mlp = SwiGlu {
-                gate: linear(WeightKey::Gate(l), c.d_ff, d, None)?,
-                up: linear(WeightKey::Up(l), c.d_ff, d, None)?,
+                gate_up: FrozenLinear::concat(vec![
+                    linear(WeightKey::Gate(l), c.d_ff, d, None)?,
+                    linear(WeightKey::Up(l), c.d_ff, d, None)?,
+                ]),
                 down: linear(WeightKey::Down(l), d, c.d_ff, None)?,
             };
             blocks.push(Block {

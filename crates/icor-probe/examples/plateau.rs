@@ -1,13 +1,15 @@
 //! Why some quick-profile runs of the authors' protocol never leave the initial plateau, and
 //! what budget gets every seed off it (issue: "the same conclusions on every seed block").
 //!
-//! Runs the docs sweep's depth-1 LSA on the authors' protocol for every (seed, documents) of
-//! `--seeds` × {2, 5, 10, 25} under the quick budget and under each variant below, and prints
-//! one Markdown table: per variant, how many runs stalled (icor-probe's own rule,
-//! `converge.rs`), the mean sensitivity cosine of the runs that did not, and the training time.
+//! Runs the docs sweep's depth-1 LSA on each of `--protocols` (default: the authors') for every
+//! (seed, documents) of `--seeds` × {2, 5, 10, 25} under each of `--variants` (default: all
+//! four: `quick`, `steps3000`, `lr3e-2`, `batch512`), and prints one Markdown table: per
+//! protocol and variant, how many runs stalled (icor-probe's own rule, `converge.rs`), the mean
+//! sensitivity cosine of the runs that did not, and the training time.
 //!
 //! ```text
-//! RAYON_NUM_THREADS=1 cargo run --example plateau -- [--seeds 3,4,5] [--eval-tasks 2000]
+//! RAYON_NUM_THREADS=1 cargo run --example plateau -- [--seeds 3,4,5] [--eval-tasks 2000] \
+//!     [--protocols authors,projection,dot_product] [--variants quick,lr3e-2]
 //! ```
 
 use std::time::Instant;
@@ -32,51 +34,80 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let eval_tasks = arg(&args, "--eval-tasks").unwrap_or(2000);
     let device = Backend::Cpu.device()?;
     let quick = Profile::quick();
-    let variant = |name: &str, f: &dyn Fn(&mut Profile)| {
+    let variant = |key: &str, name: &str, f: &dyn Fn(&mut Profile)| {
         let mut p = quick.clone();
         p.eval_tasks = eval_tasks;
         f(&mut p);
-        (name.to_string(), p)
+        (key.to_string(), name.to_string(), p)
     };
-    let variants = [
-        variant("quick (1,500 steps, batch 128, lr 1e-2)", &|_| {}),
-        variant("3,000 steps", &|p| p.train.steps = 3000),
-        variant("lr 3e-2", &|p| p.train.lr = 3e-2),
-        variant("batch 512", &|p| p.train.batch = 512),
+    let all = [
+        variant("quick", "quick (1,500 steps, batch 128, lr 1e-2)", &|_| {}),
+        variant("steps3000", "3,000 steps", &|p| p.train.steps = 3000),
+        variant("lr3e-2", "lr 3e-2", &|p| p.train.lr = 3e-2),
+        variant("batch512", "batch 512", &|p| p.train.batch = 512),
     ];
-    println!("| variant | stalled | stalled (seed, docs) | cosine of the others | seconds |");
-    println!("|---|---|---|---|---|");
-    for (name, profile) in &variants {
-        let t = Instant::now();
-        let (mut stalled, mut cos, mut n) = (Vec::new(), 0.0, 0usize);
-        let mut total = 0;
-        for &seed in &seeds {
-            for docs in [2, 5, 10, 25] {
-                let run = docs_run("authors", docs, profile, seed, &device)?;
-                total += 1;
-                if run.stalled() {
-                    stalled.push(format!("({seed}, {docs})"));
-                } else if let Some(e) = run.train_eval() {
-                    cos += e.trained.sens_cos;
-                    n += 1;
-                }
-                eprintln!(
-                    "{name}: seed {seed}, {docs} docs: stalled {}",
-                    run.stalled()
-                );
-            }
+    let chosen: Vec<String> = arg::<String>(&args, "--variants")
+        .unwrap_or_else(|| "quick,steps3000,lr3e-2,batch512".into())
+        .split(',')
+        .map(String::from)
+        .collect();
+    if let Some(bad) = chosen.iter().find(|c| !all.iter().any(|v| &v.0 == *c)) {
+        return Err(format!("unknown variant {bad} (quick, steps3000, lr3e-2, batch512)").into());
+    }
+    let protocols: Vec<String> = arg::<String>(&args, "--protocols")
+        .unwrap_or_else(|| "authors".into())
+        .split(',')
+        .map(String::from)
+        .collect();
+    println!(
+        "| protocol | variant | stalled | stalled (seed, docs) | cosine of the others | seconds |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for protocol in &protocols {
+        for (_, name, profile) in all.iter().filter(|v| chosen.contains(&v.0)) {
+            let row = table_row(protocol, profile, &seeds, &device, name)?;
+            println!("| {protocol} | {name} | {row}");
         }
-        println!(
-            "| {name} | {} of {total} | {} | {:.3} | {:.0} |",
-            stalled.len(),
-            if stalled.is_empty() {
-                "–".to_string()
-            } else {
-                stalled.join(" ")
-            },
-            cos / n.max(1) as f64,
-            t.elapsed().as_secs_f64()
-        );
     }
     Ok(())
+}
+
+/// One protocol under one budget: "stalled | which | cosine | seconds |".
+fn table_row(
+    protocol: &str,
+    profile: &Profile,
+    seeds: &[u64],
+    device: &burn::tensor::Device,
+    name: &str,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let t = Instant::now();
+    let (mut stalled, mut cos, mut n) = (Vec::new(), 0.0, 0usize);
+    let mut total = 0;
+    for &seed in seeds {
+        for docs in [2, 5, 10, 25] {
+            let run = docs_run(protocol, docs, profile, seed, device)?;
+            total += 1;
+            if run.stalled() {
+                stalled.push(format!("({seed}, {docs})"));
+            } else if let Some(e) = run.train_eval() {
+                cos += e.trained.sens_cos;
+                n += 1;
+            }
+            eprintln!(
+                "{protocol}, {name}: seed {seed}, {docs} docs: stalled {}",
+                run.stalled()
+            );
+        }
+    }
+    Ok(format!(
+        "{} of {total} | {} | {:.3} | {:.0} |",
+        stalled.len(),
+        if stalled.is_empty() {
+            "–".to_string()
+        } else {
+            stalled.join(" ")
+        },
+        cos / n.max(1) as f64,
+        t.elapsed().as_secs_f64()
+    ))
 }
