@@ -7,7 +7,8 @@
 //! forward the depth-1 LSA, half-MSE, backward, global-norm clip 0.001, Adam (lr 5e-4,
 //! β₂ 0.98). Best of `--rounds` rounds of `--steps` steps after 3 warm-up steps; one JSON line.
 //!
-//! `cargo build --workspace --example lsa_step && target/debug/examples/lsa_step [--batch B] [--steps S] [--rounds R]`
+//! `cargo build --workspace --example lsa_step && target/debug/examples/lsa_step [--batch B] [--steps S] [--rounds R] [--depth K]`
+//! (`--depth`: layers of shared weights, 1 for the bench's peer comparison)
 //! (`--workspace`: the feature set of the test build, so burn is not compiled again).
 
 use std::time::Instant;
@@ -21,16 +22,17 @@ use icor_probe::train::Trainer;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let mut cfg = Profile::full().train;
-    let (mut steps, mut rounds) = (20usize, 3usize);
+    let (mut steps, mut rounds, mut depth) = (20usize, 3usize, 1usize);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
             "--batch" => cfg.batch = value()?.parse()?,
             "--steps" => steps = value()?.parse()?,
             "--rounds" => rounds = value()?.parse()?,
+            "--depth" => depth = value()?.parse()?,
             other => {
                 return Err(
-                    format!("unknown argument {other} (--batch B, --steps S, --rounds R)").into(),
+                    format!("unknown argument {other} (--batch B, --steps S, --rounds R, --depth K)").into(),
                 );
             }
         }
@@ -39,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let task = Task::Authors(Authors::new(5, &mut rng(0, 0)));
     let shape = task.sample(&mut rng(0, 2), 1, task.train_alpha());
     let mut trainer = Trainer::new(&task, &cfg, 0);
-    let mut model = Model::init(Arch::Lsa { depth: 1 }, shape.d, 0, &device);
+    let mut model = Model::init(Arch::Lsa { depth }, shape.d, 0, &device);
     model.set_readout(task.readout());
     for _ in 0..3 {
         model = trainer.step(model, &device).0;
@@ -58,6 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "{}",
         serde_json::json!({
             "batch": cfg.batch,
+            "depth": depth,
             "tokens": shape.t,
             "width": shape.d,
             "seconds_per_step": best,
