@@ -31,9 +31,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--rounds" => rounds = value()?.parse()?,
             "--depth" => depth = value()?.parse()?,
             other => {
-                return Err(
-                    format!("unknown argument {other} (--batch B, --steps S, --rounds R, --depth K)").into(),
-                );
+                return Err(format!(
+                    "unknown argument {other} (--batch B, --steps S, --rounds R, --depth K)"
+                )
+                .into());
             }
         }
     }

@@ -175,22 +175,33 @@ pub struct Results {
     pub total_seconds: f64,
 }
 
-#[cfg(test)]
 impl Results {
-    /// A test fixture: a run of `profile` registering `methods`, on `m.gguf` (sha `abc`),
-    /// `flex` with 2 threads, that has measured nothing yet.
-    pub(crate) fn fixture(profile: Profile, methods: Vec<Method>) -> Self {
+    /// A run of `profile` on `model_path` (sha256 `model_sha256`) with `backend`, registering
+    /// `methods`, that has measured nothing yet but `stages`; burn's CPU kernels run on rayon's
+    /// pool, so the thread count is RAYON_NUM_THREADS when set, else every core.
+    pub fn new(
+        profile: Profile,
+        model_path: String,
+        model_sha256: String,
+        backend: String,
+        methods: Vec<Method>,
+        stages: Vec<StageTime>,
+    ) -> Self {
         Self {
             profile,
             complete: false,
-            model_path: "m.gguf".into(),
-            model_sha256: "abc".into(),
-            backend: "flex".into(),
-            threads: 2,
-            code_version: "0.1.0".into(),
+            model_path,
+            model_sha256,
+            backend,
+            threads: std::env::var("RAYON_NUM_THREADS")
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .filter(|&n| n > 0)
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            code_version: env!("CARGO_PKG_VERSION").into(),
             splits: crate::experiment::tasks::SPLITS_VERSION,
             methods,
-            stages: Vec::new(),
+            stages,
             adapters: Vec::new(),
             prompts: Vec::new(),
             targets: Vec::new(),
@@ -199,6 +210,24 @@ impl Results {
             context_curve: Vec::new(),
             sets: Vec::new(),
             total_seconds: 0.0,
+        }
+    }
+
+    /// A test fixture: a run of `profile` registering `methods`, on `m.gguf` (sha `abc`),
+    /// `flex` with 2 threads, that has measured nothing yet.
+    #[cfg(test)]
+    pub(crate) fn fixture(profile: Profile, methods: Vec<Method>) -> Self {
+        Self {
+            threads: 2,
+            code_version: "0.1.0".into(),
+            ..Self::new(
+                profile,
+                "m.gguf".into(),
+                "abc".into(),
+                "flex".into(),
+                methods,
+                Vec::new(),
+            )
         }
     }
 }

@@ -12,10 +12,7 @@ use crate::error::Result;
 use crate::experiment::methods::Method;
 use crate::experiment::profile::Profile;
 use crate::experiment::prompt::Prompter;
-use crate::experiment::results::{
-    AdapterSummary, CollapseSummary, CurvePoint, PredictorSummary, Results, SetRecord, StageTime,
-    TargetSummary,
-};
+use crate::experiment::results::{Results, StageTime};
 use crate::experiment::store::Stamp;
 use crate::experiment::tasks::Splits;
 use crate::method::params::LoraLayout;
@@ -90,79 +87,25 @@ pub(super) fn timed<T>(
     Ok(out)
 }
 
-/// What has been measured so far, for the results file written after each retriever.
-pub(super) struct Progress<'a> {
-    pub p: &'a Profile,
-    pub model_path: String,
-    pub model_sha256: String,
-    pub backend: String,
-    pub methods: Vec<Method>,
-    pub stages: Vec<StageTime>,
-    pub adapters: Vec<AdapterSummary>,
-    pub prompts: Vec<AdapterSummary>,
-    pub targets: Vec<TargetSummary>,
-    pub predictors: Vec<PredictorSummary>,
-    pub collapse: Vec<CollapseSummary>,
-    pub context_curve: Vec<CurvePoint>,
-    pub sets: Vec<SetRecord>,
-    pub started: Instant,
+/// What has been measured so far, for the results file written after each retriever: the
+/// results record being filled in, and when the run began.
+pub(super) struct Progress {
+    pub record: Results,
+    started: Instant,
 }
 
-impl<'a> Progress<'a> {
-    /// Nothing measured yet but the stages timed so far.
-    pub fn new(
-        p: &'a Profile,
-        model_path: String,
-        model_sha256: String,
-        backend: String,
-        methods: Vec<Method>,
-        stages: Vec<StageTime>,
-        started: Instant,
-    ) -> Self {
-        Self {
-            p,
-            model_path,
-            model_sha256,
-            backend,
-            methods,
-            stages,
-            adapters: Vec::new(),
-            prompts: Vec::new(),
-            targets: Vec::new(),
-            predictors: Vec::new(),
-            collapse: Vec::new(),
-            context_curve: Vec::new(),
-            sets: Vec::new(),
-            started,
-        }
+impl Progress {
+    /// `record` as measured so far (nothing but its stage times, at the start).
+    pub fn new(record: Results, started: Instant) -> Self {
+        Self { record, started }
     }
 
+    /// The record as it stands, with `complete` and the wall time up to now.
     pub fn results(&self, complete: bool) -> Results {
         Results {
-            profile: self.p.clone(),
             complete,
-            model_path: self.model_path.clone(),
-            model_sha256: self.model_sha256.clone(),
-            backend: self.backend.clone(),
-            // burn's CPU kernels run on rayon's pool: RAYON_NUM_THREADS when set, else every
-            // core.
-            threads: std::env::var("RAYON_NUM_THREADS")
-                .ok()
-                .and_then(|v| v.parse::<usize>().ok())
-                .filter(|&n| n > 0)
-                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-            code_version: env!("CARGO_PKG_VERSION").into(),
-            splits: crate::experiment::tasks::SPLITS_VERSION,
-            methods: self.methods.clone(),
-            stages: self.stages.clone(),
-            adapters: self.adapters.clone(),
-            prompts: self.prompts.clone(),
-            targets: self.targets.clone(),
-            predictors: self.predictors.clone(),
-            collapse: self.collapse.clone(),
-            context_curve: self.context_curve.clone(),
-            sets: self.sets.clone(),
             total_seconds: self.started.elapsed().as_secs_f64(),
+            ..self.record.clone()
         }
     }
 }

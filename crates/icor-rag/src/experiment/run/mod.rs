@@ -155,40 +155,47 @@ pub fn run(options: &RunOptions) -> Result<Results> {
     let needs = Needs::of(&methods);
     let sources = pools::sources(&splits);
     let wanted = pools::wanted(&splits, &sources, &p.train_pools[0]);
-    let mut pr = Progress::new(
-        p,
+    let record = Results::new(
+        p.clone(),
         model_path.display().to_string(),
         model_sha256.clone(),
         options.backend.clone(),
         methods.clone(),
         stages,
-        started,
     );
+    let mut pr = Progress::new(record, started);
     for rname in &p.retrievers {
         let kind: RetrieverKind = rname.parse()?;
         eprintln!("== retriever {rname}");
-        let retriever: Box<dyn Retriever> =
-            timed(&mut pr.stages, format!("open retriever ({rname})"), || {
+        let retriever: Box<dyn Retriever> = timed(
+            &mut pr.record.stages,
+            format!("open retriever ({rname})"),
+            || {
                 let mut o = OpenOptions::new(&options.home);
                 o.progress = options.progress;
                 Ok(open(kind, &corpus_file, corpus.len(), &o)?)
-            })?;
+            },
+        )?;
         // Stage 0: every question's documents, cached in the run folder.
         let rstamp = Stamp::new(
             &format!("retrieval-{rname}"),
             &(&corpus_stamp.fnv64, CORPUS_NAME, p.docs),
             "-",
         );
-        let map = timed(&mut pr.stages, format!("retrieval ({rname})"), || {
-            retrieve_missing(
-                retriever.as_ref(),
-                &wanted,
-                p.docs,
-                &options.out.join("retrieval").join(format!("{rname}.json")),
-                &rstamp,
-                options.progress,
-            )
-        })?;
+        let map = timed(
+            &mut pr.record.stages,
+            format!("retrieval ({rname})"),
+            || {
+                retrieve_missing(
+                    retriever.as_ref(),
+                    &wanted,
+                    p.docs,
+                    &options.out.join("retrieval").join(format!("{rname}.json")),
+                    &rstamp,
+                    options.progress,
+                )
+            },
+        )?;
         let items = Items {
             corpus: &corpus,
             map: &map,

@@ -61,14 +61,14 @@ fn summary(
 pub(super) fn base_adapter(
     cx: &Ctx<'_>,
     frozen: &mut FrozenStates,
-    pr: &mut Progress<'_>,
+    pr: &mut Progress,
     (train, dev): (&[Instance], &[Instance]),
     needed: bool,
 ) -> Result<W0> {
     let rname = cx.rname;
     let flat = if needed {
         let trained = timed(
-            &mut pr.stages,
+            &mut pr.record.stages,
             format!("stage 1: W_0^ret ({rname})"),
             || {
                 train_adapter(
@@ -86,7 +86,7 @@ pub(super) fn base_adapter(
                 )
             },
         )?;
-        pr.adapters.push(summary(
+        pr.record.adapters.push(summary(
             rname,
             &trained.losses,
             train.len(),
@@ -119,7 +119,7 @@ pub(super) fn base_adapter(
 /// profile has it and a selected method reads it.
 pub(super) fn prompt_tuning(
     cx: &Ctx<'_>,
-    pr: &mut Progress<'_>,
+    pr: &mut Progress,
     train: &[Instance],
     needed: bool,
 ) -> Result<Option<SoftPrompt>> {
@@ -128,7 +128,7 @@ pub(super) fn prompt_tuning(
     };
     let rname = cx.rname;
     let (soft, t) = timed(
-        &mut pr.stages,
+        &mut pr.record.stages,
         format!("stage 1: prompt tuning ({rname})"),
         || {
             train_prompt(
@@ -143,7 +143,8 @@ pub(super) fn prompt_tuning(
             )
         },
     )?;
-    pr.prompts
+    pr.record
+        .prompts
         .push(summary(rname, &t.losses, train.len(), t.total_seconds, &[]));
     Ok(Some(soft))
 }

@@ -66,7 +66,7 @@ struct Computed {
 pub(super) fn targets(
     cx: &Ctx<'_>,
     frozen: &mut FrozenStates,
-    pr: &mut Progress<'_>,
+    pr: &mut Progress,
     pools: &mut BTreeMap<String, Pool>,
     w0: &W0,
 ) -> Result<Targets> {
@@ -137,13 +137,14 @@ pub(super) fn targets(
     }
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    pr.stages.push(StageTime {
+    pr.record.stages.push(StageTime {
         stage: format!("stage 2: targets ({rname})"),
         seconds,
     });
     eprintln!("  stage 2: targets ({rname}): {seconds:.1} s ({computed} computed)");
     t.contexts = contexts;
-    pr.targets
+    pr.record
+        .targets
         .push(summary(rname, &t, &support_losses, &context_seconds));
     Ok(t)
 }

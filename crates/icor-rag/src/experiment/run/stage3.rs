@@ -26,7 +26,7 @@ use crate::method::predictor::{Predictor, PredictorShape};
 pub(super) fn predictors(
     cx: &Ctx<'_>,
     frozen: &mut FrozenStates,
-    pr: &mut Progress<'_>,
+    pr: &mut Progress,
     t: &Targets,
     pools: &BTreeMap<String, Pool>,
     w0: &W0,
@@ -37,7 +37,7 @@ pub(super) fn predictors(
     share_per_task(cx, &mut out);
     hypertuning(cx, frozen, pr, t, pools, w0, &mut out)?;
     let seconds = started.elapsed().as_secs_f64();
-    pr.stages.push(StageTime {
+    pr.record.stages.push(StageTime {
         stage: format!("stage 3: g_φ ({})", cx.rname),
         seconds,
     });
@@ -59,11 +59,7 @@ fn checked<'a>(cx: &'a Ctx<'_>, method: &'a str, k: usize, term: &'a str) -> Che
 }
 
 /// `g_φ` per per-query RAG-GD method, by the matching loss in bases fitted per K.
-fn matching(
-    cx: &Ctx<'_>,
-    pr: &mut Progress<'_>,
-    t: &Targets,
-) -> Result<BTreeMap<String, TrainedG>> {
+fn matching(cx: &Ctx<'_>, pr: &mut Progress, t: &Targets) -> Result<BTreeMap<String, TrainedG>> {
     let set = t.set(cx);
     let mut out = BTreeMap::new();
     let mut bases_by_k: BTreeMap<usize, Vec<Basis>> = BTreeMap::new();
@@ -121,7 +117,7 @@ fn matching(
 /// predictor refitted on the first n training contexts (round-robin over the pools, so every
 /// pool is in from the start) for each n of the profile's curve, and checked on the same
 /// held-out contexts as the full predictor.
-fn context_curve(cx: &Ctx<'_>, pr: &mut Progress<'_>, t: &Targets) -> Result<()> {
+fn context_curve(cx: &Ctx<'_>, pr: &mut Progress, t: &Targets) -> Result<()> {
     let p = cx.p;
     let k = p.mid_k();
     let Some(m) = cx.methods.iter().find(|m| {
@@ -177,7 +173,7 @@ fn context_curve(cx: &Ctx<'_>, pr: &mut Progress<'_>, t: &Targets) -> Result<()>
         )?;
         let label = checked(cx, &m.id, k, NormTerm::LogSquared.name());
         let (summary, _) = set.check(&tp, ki, &train_p, &held_p, &label, &cx.options.device);
-        pr.context_curve.push(CurvePoint {
+        pr.record.context_curve.push(CurvePoint {
             contexts: n,
             summary,
         });
@@ -205,15 +201,15 @@ fn round_robin(t: &Targets) -> Vec<usize> {
 
 /// Records a trained predictor's checks and keeps it for method `id`.
 fn keep(
-    pr: &mut Progress<'_>,
+    pr: &mut Progress,
     out: &mut BTreeMap<String, TrainedG>,
     id: &str,
     (summary, collapse): (PredictorSummary, CollapseSummary),
     trained: TrainedPredictor,
     bases: Vec<Basis>,
 ) {
-    pr.predictors.push(summary);
-    pr.collapse.push(collapse);
+    pr.record.predictors.push(summary);
+    pr.record.collapse.push(collapse);
     out.insert(
         id.to_string(),
         TrainedG {
@@ -252,7 +248,7 @@ fn share_per_task(cx: &Ctx<'_>, out: &mut BTreeMap<String, TrainedG>) {
 fn hypertuning(
     cx: &Ctx<'_>,
     frozen: &mut FrozenStates,
-    pr: &mut Progress<'_>,
+    pr: &mut Progress,
     t: &Targets,
     pools: &BTreeMap<String, Pool>,
     w0: &W0,

@@ -24,7 +24,7 @@ type Deployed = BTreeMap<String, BTreeMap<String, Vec<Vec<f32>>>>;
 pub(super) fn evaluate(
     cx: &Ctx<'_>,
     frozen: &mut FrozenStates,
-    pr: &mut Progress<'_>,
+    pr: &mut Progress,
     pools: &mut BTreeMap<String, Pool>,
     deploy: &Deploy<'_>,
     items: &Items<'_>,
@@ -55,7 +55,7 @@ pub(super) fn evaluate(
         let pool = pools
             .get_mut(&task.pool_key)
             .ok_or_else(|| Error::Config(format!("no pool {}", task.pool_key)))?;
-        let qo = pr.sets.iter().find(|s| s.set == task.key);
+        let qo = pr.record.sets.iter().find(|s| s.set == task.key);
         let rec = evaluate_set(
             deploy,
             frozen,
@@ -95,10 +95,10 @@ pub(super) fn evaluate(
                     .insert(task.key.clone(), c);
             }
         }
-        pr.sets.push(rec);
+        pr.record.sets.push(rec);
     }
     let seconds = started.elapsed().as_secs_f64();
-    pr.stages.push(StageTime {
+    pr.record.stages.push(StageTime {
         stage: format!("stage 4: evaluation ({rname})"),
         seconds,
     });
@@ -109,9 +109,14 @@ pub(super) fn evaluate(
 
 /// Mean pairwise cosine of the deployed updates within each set and across sets, into the
 /// collapse rows of this retriever.
-fn collapse(cx: &Ctx<'_>, pr: &mut Progress<'_>, deployed: &Deployed) {
+fn collapse(cx: &Ctx<'_>, pr: &mut Progress, deployed: &Deployed) {
     let blocks = cx.layout.blocks.len();
-    for c in pr.collapse.iter_mut().filter(|c| c.retriever == cx.rname) {
+    for c in pr
+        .record
+        .collapse
+        .iter_mut()
+        .filter(|c| c.retriever == cx.rname)
+    {
         let Some(per_set) = deployed.get(&c.method) else {
             continue;
         };
