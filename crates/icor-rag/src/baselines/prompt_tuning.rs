@@ -29,6 +29,7 @@ use crate::experiment::store::Stamp;
 use crate::method::adapter::{TrainedAdapter, batch_indices};
 use crate::method::checkpoint::Checkpoint;
 use crate::method::optim::AdamW;
+use crate::method::steps::{MicroStep, StepLoop};
 
 /// Prompt tuning's settings: the prefix length, its optimiser budget (as `W_0^ret`'s unless
 /// stated) and the evaluated subset.
@@ -165,51 +166,29 @@ pub fn train_prompt(
     );
     bar.set_position(c.losses.len() as u64);
     let started = Instant::now();
-    let first = c.losses.len();
-    // The compute time the checkpoint holds (a resumed run reports the same).
-    let mut recorded = c.before;
-    let last = stop_after.map_or(s.steps, |n| (first + n).min(s.steps));
-    for step in first..last {
-        let mut grad = vec![0f32; n];
-        let mut step_loss = 0f64;
-        for micro in 0..s.grad_accum {
-            let idx = batch_indices(instances.len(), seed ^ 0x9707, s, step, micro);
-            let batch: Vec<&Instance> = idx.iter().map(|&i| &instances[i]).collect();
-            prompt.values.clone_from(&c.params);
-            let p = prompt.tensor(&ad, true);
-            let loss = soft_answer_loss(model, &p, &batch)?;
-            let value = to_vec_f32(loss.clone())[0];
-            if !value.is_finite() {
-                return Err(Error::NonFinite {
-                    stage: "prompt tuning",
-                    step,
-                    batch: micro,
-                    what: format!("answer loss {value}"),
-                });
-            }
-            step_loss += f64::from(value) / s.grad_accum as f64;
-            let grads = loss.backward();
-            let g = p.grad(&grads).map(to_vec_f32).ok_or_else(|| {
-                Error::Config("the answer loss does not reach the soft prompt".into())
-            })?;
-            let w = 1.0 / s.grad_accum as f32;
-            grad.iter_mut().zip(&g).for_each(|(a, b)| *a += w * b);
-        }
-        c.step(
-            &mut grad,
-            s.clip,
-            step_loss,
-            "prompt tuning",
-            step,
-            s.grad_accum - 1,
-        )?;
-        bar.set_message(format!("loss {step_loss:.3}"));
-        bar.inc(1);
-        let done = step + 1;
-        if done % s.checkpoint_every.max(1) == 0 || done == last {
-            recorded = c.save(checkpoint, stamp, &started)?;
-        }
-    }
+    let steps = StepLoop {
+        settings: s,
+        stage: "prompt tuning",
+        checkpoint,
+        stamp,
+        bar: &bar,
+        stop_after,
+    };
+    let micro = |step: usize, micro: usize, params: &[f32]| -> Result<MicroStep> {
+        let idx = batch_indices(instances.len(), seed ^ 0x9707, s, step, micro);
+        let batch: Vec<&Instance> = idx.iter().map(|&i| &instances[i]).collect();
+        prompt.values.clear();
+        prompt.values.extend_from_slice(params);
+        let p = prompt.tensor(&ad, true);
+        let loss = soft_answer_loss(model, &p, &batch)?;
+        let value = to_vec_f32(loss.clone())[0];
+        let grads = loss.backward();
+        let grad = p.grad(&grads).map(to_vec_f32).ok_or_else(|| {
+            Error::Config("the answer loss does not reach the soft prompt".into())
+        })?;
+        Ok(MicroStep { loss: value, grad })
+    };
+    let recorded = steps.run(&mut c, &started, micro, |_, _| Ok(false))?;
     bar.finish_and_clear();
     prompt.values.clone_from(&c.params);
     let trained = TrainedAdapter {

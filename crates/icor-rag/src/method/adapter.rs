@@ -7,6 +7,7 @@
 //! every `checkpoint_every` steps; a killed run resumes from it and, because the batch order
 //! is a pure function of (seed, step), ends with the same numbers as an uninterrupted one.
 
+use std::cell::RefCell;
 use std::path::Path;
 use std::time::Instant;
 
@@ -25,6 +26,7 @@ use crate::method::frozen::FrozenStates;
 use crate::method::loss::{AnswerBatch, answer_loss};
 use crate::method::optim::AdamW;
 use crate::method::params::LoraLayout;
+use crate::method::steps::{MicroStep, StepLoop};
 
 /// A trained adapter and how its training went.
 #[derive(Debug, Clone)]
@@ -110,65 +112,53 @@ pub fn train_adapter(
     );
     bar.set_position(c.losses.len() as u64);
     let started = Instant::now();
-    let first = c.losses.len();
-    // The compute time the checkpoint holds (a resumed run reports the same).
-    let mut recorded = c.before;
-    let last = stop_after.map_or(settings.steps, |n| (first + n).min(settings.steps));
     let mut watch = settings
         .early_stop
         .filter(|_| !dev.is_empty())
         .map(|e| DevWatch::resume(e, &c));
+    let steps = StepLoop {
+        settings,
+        stage: "adapter",
+        checkpoint,
+        stamp,
+        bar: &bar,
+        stop_after,
+    };
+    // The micro-batches and the dev loss both read through the frozen streams' cache, one
+    // after the other: one RefCell lends it to each in turn.
+    let frozen = RefCell::new(frozen);
+    let micro = |step: usize, micro: usize, params: &[f32]| -> Result<MicroStep> {
+        let frozen = &mut **frozen.borrow_mut();
+        let idx = batch_indices(instances.len(), seed, settings, step, micro);
+        let batch_inst: Vec<&Instance> = idx.iter().map(|&i| &instances[i]).collect();
+        let batch = AnswerBatch::new(model, frozen, &batch_inst)?;
+        let adapter = layout.adapter(params, &ad);
+        let loss = answer_loss(model, frozen.split(), &batch, &Adaptation::lora(&adapter))?;
+        Ok(MicroStep {
+            loss: icor_llm::tensor_util::to_vec_f32(loss.clone())[0],
+            grad: layout.gradient(&adapter, &loss.backward()),
+        })
+    };
     let stopped = watch.as_ref().is_some_and(DevWatch::stopped);
-    for step in (first..last).filter(|_| !stopped) {
-        let mut grad = vec![0f32; layout.len];
-        let mut step_loss = 0f64;
-        for micro in 0..settings.grad_accum {
-            let idx = batch_indices(instances.len(), seed, settings, step, micro);
-            let batch_inst: Vec<&Instance> = idx.iter().map(|&i| &instances[i]).collect();
-            let batch = AnswerBatch::new(model, frozen, &batch_inst)?;
-            let adapter = layout.adapter(&c.params, &ad);
-            let loss = answer_loss(model, frozen.split(), &batch, &Adaptation::lora(&adapter))?;
-            let value = icor_llm::tensor_util::to_vec_f32(loss.clone())[0];
-            if !value.is_finite() {
-                return Err(Error::NonFinite {
-                    stage: "adapter",
-                    step,
-                    batch: micro,
-                    what: format!("answer loss {value}"),
-                });
-            }
-            step_loss += f64::from(value) / settings.grad_accum as f64;
-            let g = layout.gradient(&adapter, &loss.backward());
-            let w = 1.0 / settings.grad_accum as f32;
-            grad.iter_mut().zip(&g).for_each(|(a, b)| *a += w * b);
+    let after = |done: usize, c: &mut Checkpoint| -> Result<bool> {
+        let Some(w) = watch.as_mut() else {
+            return Ok(false);
+        };
+        if done % w.every != 0 && done != settings.steps {
+            return Ok(false);
         }
-        c.step(
-            &mut grad,
-            settings.clip,
-            step_loss,
-            "adapter",
-            step,
-            settings.grad_accum - 1,
-        )?;
-        bar.set_message(format!("loss {step_loss:.3}"));
-        bar.inc(1);
-        let done = step + 1;
-        let mut stop = false;
-        if let Some(w) = watch.as_mut()
-            && (done % w.every == 0 || done == settings.steps)
-        {
-            let loss = dev_loss(model, frozen, layout, &c.params, dev, settings.micro_batch)?;
-            stop = w.record(done, loss, &c.params);
-            w.store(&mut c);
-            bar.set_message(format!("loss {step_loss:.3}, dev {loss:.3}"));
-        }
-        if stop || done % settings.checkpoint_every.max(1) == 0 || done == last {
-            recorded = c.save(checkpoint, stamp, &started)?;
-        }
-        if stop {
-            break;
-        }
-    }
+        let frozen = &mut **frozen.borrow_mut();
+        let loss = dev_loss(model, frozen, layout, &c.params, dev, settings.micro_batch)?;
+        let stop = w.record(done, loss, &c.params);
+        w.store(c);
+        bar.set_message(format!("dev {loss:.3}"));
+        Ok(stop)
+    };
+    let recorded = if stopped {
+        c.before // it stopped early before it was killed: nothing is left to run
+    } else {
+        steps.run(&mut c, &started, micro, after)?
+    };
     bar.finish_and_clear();
     let (params, dev_curve) = match watch {
         Some(w) => (w.best.clone(), w.curve()),
