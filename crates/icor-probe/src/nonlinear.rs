@@ -25,7 +25,7 @@ use crate::metrics::{Comparison, GdRef, compare};
 use crate::model::{Arch, Model};
 use crate::reference::{StepSize, fit_eta};
 use crate::stats::{Ci, spearman, spearman_p};
-use crate::sweep::{Profile, load, progress, results_path, resume, save};
+use crate::sweep::{Profile, Setup, load, progress, results_path, resume, save};
 use crate::tabular::shape::Shape;
 use crate::tabular::{Dataset, Distribution, Norm, Table};
 use crate::task::retrieved::shapes;
@@ -246,38 +246,17 @@ pub fn split(source: Source, home: &Path, max_test: usize) -> Result<(Table, Tab
 }
 
 /// Runs (or resumes) one study, writing `<out>/<study>.json` after every run. `home` is the
-/// asset cache for the real tables. Up to `jobs` runs train at once ([`crate::concurrent`]);
-/// the file lists its runs in the same order whatever the number.
-#[allow(clippy::too_many_arguments)]
-pub fn run_study(
-    study: Study,
-    profile: &Profile,
-    base_seed: u64,
-    backend: &str,
-    device: &Device,
-    out: &Path,
-    home: &Path,
-    jobs: usize,
-) -> Result<TabularResult> {
-    let slots = crate::concurrent::Slots::new(jobs);
-    run_study_in(
-        study, profile, base_seed, backend, device, out, home, &slots,
-    )
-}
-
-/// [`run_study`] on a budget of runs shared with other sweeps running at the same time
-/// (`icor probe all`).
-#[allow(clippy::too_many_arguments)]
-pub fn run_study_in(
-    study: Study,
-    profile: &Profile,
-    base_seed: u64,
-    backend: &str,
-    device: &Device,
-    out: &Path,
-    home: &Path,
-    slots: &crate::concurrent::Slots,
-) -> Result<TabularResult> {
+/// asset cache for the real tables. Up to the setup's slots of runs train at once
+/// ([`crate::concurrent`]); the file lists its runs in the same order whatever the number.
+pub fn run_study(study: Study, setup: &Setup<'_>, home: &Path) -> Result<TabularResult> {
+    let Setup {
+        profile,
+        base_seed,
+        backend,
+        device,
+        out,
+        slots,
+    } = *setup;
     let path = results_path(out, study.name())?;
     let mut result = resume(
         &path,

@@ -303,42 +303,34 @@ fn depth_of(arch: Arch) -> usize {
     }
 }
 
+/// What the sweeps and studies of one `icor probe` call share: the budget, the first training
+/// seed, the device (and the backend's name for the results files), the output folder, and the
+/// budget of runs training at once ([`concurrent::Slots`], shared when sweeps run side by side).
+#[derive(Clone, Copy)]
+pub struct Setup<'a> {
+    pub profile: &'a Profile,
+    pub base_seed: u64,
+    pub backend: &'a str,
+    pub device: &'a Device,
+    pub out: &'a Path,
+    pub slots: &'a concurrent::Slots,
+}
+
 /// Runs (or resumes) one sweep, writing `<out>/<sweep>.json` after every run.
 ///
 /// `protocols` keeps only the configurations of those protocols (all when empty); a later
 /// call with another filter or none resumes the same file and adds the runs it lacks. Up to
-/// `jobs` runs train at once ([`concurrent`]); the file lists its runs in the same order
-/// whatever the number.
-#[allow(clippy::too_many_arguments)]
-pub fn run_sweep(
-    kind: SweepKind,
-    profile: &Profile,
-    base_seed: u64,
-    backend: &str,
-    device: &Device,
-    out: &Path,
-    protocols: &[String],
-    jobs: usize,
-) -> Result<SweepResult> {
-    let slots = concurrent::Slots::new(jobs);
-    run_sweep_in(
-        kind, profile, base_seed, backend, device, out, protocols, &slots,
-    )
-}
-
-/// [`run_sweep`] on a budget of runs shared with other sweeps running at the same time
-/// (`icor probe all`).
-#[allow(clippy::too_many_arguments)]
-pub fn run_sweep_in(
-    kind: SweepKind,
-    profile: &Profile,
-    base_seed: u64,
-    backend: &str,
-    device: &Device,
-    out: &Path,
-    protocols: &[String],
-    slots: &concurrent::Slots,
-) -> Result<SweepResult> {
+/// the setup's slots of runs train at once ([`concurrent`]); the file lists its runs in the
+/// same order whatever the number.
+pub fn run_sweep(kind: SweepKind, setup: &Setup<'_>, protocols: &[String]) -> Result<SweepResult> {
+    let Setup {
+        profile,
+        base_seed,
+        backend,
+        device,
+        out,
+        slots,
+    } = *setup;
     let path = results_path(out, kind.name())?;
     let mut result = resume(
         &path,

@@ -4,7 +4,7 @@
 
 use icor_probe::backend::Backend;
 use icor_probe::concurrent::Slots;
-use icor_probe::sweep::{Profile, SweepKind, SweepResult, run_sweep, run_sweep_in};
+use icor_probe::sweep::{Profile, Setup, SweepKind, SweepResult, run_sweep};
 use icor_probe::train::TrainConfig;
 
 /// A budget small enough for a test: 40 steps of batch 16, 3 seeds.
@@ -27,17 +27,16 @@ fn tiny() -> Profile {
 fn sweep(jobs: usize, out: &std::path::Path) -> SweepResult {
     let device = Backend::Cpu.device().unwrap();
     let protocols = vec!["authors".to_string(), "projection".to_string()];
-    run_sweep(
-        SweepKind::Alpha,
-        &tiny(),
-        7,
-        "cpu",
-        &device,
+    let (profile, slots) = (tiny(), Slots::new(jobs));
+    let setup = Setup {
+        profile: &profile,
+        base_seed: 7,
+        backend: "cpu",
+        device: &device,
         out,
-        &protocols,
-        jobs,
-    )
-    .unwrap()
+        slots: &slots,
+    };
+    run_sweep(SweepKind::Alpha, &setup, &protocols).unwrap()
 }
 
 /// The file as JSON without the per-run wall times (`seconds`), which measure the machine.
@@ -80,7 +79,16 @@ fn sweeps_side_by_side_on_one_budget_give_the_files_of_each_alone() {
     let device = Backend::Cpu.device().unwrap();
     let protocols = vec!["authors".to_string()];
     let run = |kind: SweepKind, out: &std::path::Path, slots: &Slots| {
-        run_sweep_in(kind, &tiny(), 7, "cpu", &device, out, &protocols, slots).unwrap()
+        let profile = tiny();
+        let setup = Setup {
+            profile: &profile,
+            base_seed: 7,
+            backend: "cpu",
+            device: &device,
+            out,
+            slots,
+        };
+        run_sweep(kind, &setup, &protocols).unwrap()
     };
     let (alone, shared) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     for kind in [SweepKind::Alpha, SweepKind::Docs] {

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use icor_probe::backend::Backend;
 use icor_probe::concurrent::Slots;
-use icor_probe::nonlinear::{Study, TabularResult, run_study_in};
-use icor_probe::sweep::{Profile, SweepKind, SweepResult, run_sweep_in};
+use icor_probe::nonlinear::{Study, TabularResult, run_study};
+use icor_probe::sweep::{Profile, Setup, SweepKind, SweepResult, run_sweep};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Which {
@@ -104,45 +104,33 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // Every selected sweep side by side on one budget of runs: no core idles while one
     // sweep finishes its last runs and the next waits.
     let slots = Slots::new(jobs);
+    let setup = Setup {
+        profile: &profile,
+        base_seed: args.seed,
+        backend: &args.backend,
+        device: &device,
+        out: &args.out,
+        slots: &slots,
+    };
     let start = std::time::Instant::now();
     let (sweeps, tabular) = std::thread::scope(|scope| {
         let sweeps: Vec<_> = kinds
             .iter()
             .map(|&kind| {
-                let (profile, slots, args, device) = (&profile, &slots, &args, &device);
+                let (setup, args) = (&setup, &args);
                 scope.spawn(move || {
-                    run_sweep_in(
-                        kind,
-                        profile,
-                        args.seed,
-                        &args.backend,
-                        device,
-                        &args.out,
-                        &args.protocol,
-                        slots,
-                    )
-                    .with_context(|| format!("sweep {}", kind.name()))
+                    run_sweep(kind, setup, &args.protocol)
+                        .with_context(|| format!("sweep {}", kind.name()))
                 })
             })
             .collect();
         let tabular: Vec<_> = studies
             .iter()
             .map(|&study| {
-                let (profile, slots, args, device, home) =
-                    (&profile, &slots, &args, &device, &home);
+                let (setup, home) = (&setup, &home);
                 scope.spawn(move || {
                     let home = home.as_deref().context("asset cache")?;
-                    run_study_in(
-                        study,
-                        profile,
-                        args.seed,
-                        &args.backend,
-                        device,
-                        &args.out,
-                        home,
-                        slots,
-                    )
-                    .with_context(|| format!("study {}", study.name()))
+                    run_study(study, setup, home).with_context(|| format!("study {}", study.name()))
                 })
             })
             .collect();
@@ -159,17 +147,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         studies.contains(&Study::Nonlinear),
     ) {
         let home = home.as_deref().context("asset cache")?;
-        tabular[i] = run_study_in(
-            Study::Features,
-            &profile,
-            args.seed,
-            &args.backend,
-            &device,
-            &args.out,
-            home,
-            &slots,
-        )
-        .context("study features")?;
+        tabular[i] = run_study(Study::Features, &setup, home).context("study features")?;
     }
     for (kind, result) in kinds.iter().zip(sweeps) {
         print_sweep(*kind, &result?, &args.out);
