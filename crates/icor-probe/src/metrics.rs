@@ -62,6 +62,36 @@ fn probe(
     }
 }
 
+/// The GD reference's predictions and input sensitivities on one batch, in chunks, computed
+/// once and set against any number of models (the training curve compares at every
+/// evaluation, the final evaluation the trained model and its control).
+pub struct GdProbe {
+    parts: Vec<(Batch, Probe)>,
+}
+
+impl GdProbe {
+    /// GD on `batch`, chunks of `chunk` tasks. GD sees no key/value mixing (the authors' GD
+    /// model does not mix).
+    pub fn new(gd: &GdRef, batch: &Batch, device: &Device, chunk: usize) -> Self {
+        let parts = split(batch, chunk)
+            .into_iter()
+            .map(|part| {
+                let g = probe(&part, None, device, &|i| {
+                    gd_forward(
+                        i,
+                        tensor1(vec![gd.eta as f32], device),
+                        None,
+                        gd.steps,
+                        gd.readout,
+                    )
+                });
+                (part, g)
+            })
+            .collect();
+        Self { parts }
+    }
+}
+
 /// Compares `model` with the GD reference on `batch` (split into chunks of `chunk` tasks).
 /// GD sees no key/value mixing (the authors' GD model does not mix); the model does.
 pub fn compare(
@@ -72,43 +102,20 @@ pub fn compare(
     device: &Device,
     chunk: usize,
 ) -> Comparison {
+    compare_with(model, &GdProbe::new(gd, batch, device, chunk), mix, device)
+}
+
+/// [`compare`] against a GD probe computed beforehand.
+pub fn compare_with(
+    model: &Model,
+    gd: &GdProbe,
+    mix: Option<&KvMix>,
+    device: &Device,
+) -> Comparison {
     let mut acc = Comparison::default();
-    for part in split(batch, chunk) {
-        let tf = probe(&part, mix, device, &|i| model.predict(i));
-        let g = probe(&part, None, device, &|i| {
-            gd_forward(
-                i,
-                tensor1(vec![gd.eta as f32], device),
-                None,
-                gd.steps,
-                gd.readout,
-            )
-        });
-        let dx = part.dx();
-        for t in 0..part.b {
-            let y = part.targets[t] as f64;
-            let (a, b) = (tf.preds[t] as f64, g.preds[t] as f64);
-            acc.loss_model += 0.5 * (a - y).powi(2);
-            acc.loss_gd += 0.5 * (b - y).powi(2);
-            acc.pred_diff += (a - b).abs();
-            let (ga, gb) = (
-                &tf.grads[t * dx..(t + 1) * dx],
-                &g.grads[t * dx..(t + 1) * dx],
-            );
-            let na = ga.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
-            let nb = gb.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
-            let (mut dot, mut d_unit, mut d_raw) = (0.0, 0.0, 0.0);
-            for (u, v) in ga.iter().zip(gb) {
-                let (u, v) = (*u as f64, *v as f64);
-                dot += u * v;
-                d_unit += (u / (na + 1e-8) - v / (nb + 1e-8)).powi(2);
-                d_raw += (u - v).powi(2);
-            }
-            acc.sens_cos += dot / ((na + 1e-8) * (nb + 1e-8));
-            acc.sens_l2_unit += d_unit.sqrt();
-            acc.sens_l2_raw += d_raw.sqrt();
-        }
-        acc.tasks += part.b;
+    for (part, g) in &gd.parts {
+        let tf = probe(part, mix, device, &|i| model.predict(i));
+        accumulate(&mut acc, part, &tf, g);
     }
     let n = acc.tasks.max(1) as f64;
     Comparison {
@@ -120,6 +127,35 @@ pub fn compare(
         sens_l2_raw: acc.sens_l2_raw / n,
         tasks: acc.tasks,
     }
+}
+
+/// Adds one chunk's sums (not yet means) to `acc`.
+fn accumulate(acc: &mut Comparison, part: &Batch, tf: &Probe, g: &Probe) {
+    let dx = part.dx();
+    for t in 0..part.b {
+        let y = part.targets[t] as f64;
+        let (a, b) = (tf.preds[t] as f64, g.preds[t] as f64);
+        acc.loss_model += 0.5 * (a - y).powi(2);
+        acc.loss_gd += 0.5 * (b - y).powi(2);
+        acc.pred_diff += (a - b).abs();
+        let (ga, gb) = (
+            &tf.grads[t * dx..(t + 1) * dx],
+            &g.grads[t * dx..(t + 1) * dx],
+        );
+        let na = ga.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        let nb = gb.iter().map(|v| (*v as f64).powi(2)).sum::<f64>().sqrt();
+        let (mut dot, mut d_unit, mut d_raw) = (0.0, 0.0, 0.0);
+        for (u, v) in ga.iter().zip(gb) {
+            let (u, v) = (*u as f64, *v as f64);
+            dot += u * v;
+            d_unit += (u / (na + 1e-8) - v / (nb + 1e-8)).powi(2);
+            d_raw += (u - v).powi(2);
+        }
+        acc.sens_cos += dot / ((na + 1e-8) * (nb + 1e-8));
+        acc.sens_l2_unit += d_unit.sqrt();
+        acc.sens_l2_raw += d_raw.sqrt();
+    }
+    acc.tasks += part.b;
 }
 
 /// Half-MSE of `model` alone on `batch`.

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::concurrent;
 use crate::converge::Convergence;
 use crate::error::{Error, Result};
-use crate::metrics::{Comparison, GdRef, compare};
+use crate::metrics::{Comparison, GdProbe, GdRef, compare_with};
 use crate::model::{Arch, Model};
 use crate::reference::{StepSize, fit_eta};
 use crate::stats::{Ci, spearman, spearman_p};
@@ -402,8 +402,9 @@ fn one_run(
         |_| bar.inc(1),
     )?;
     let control_model = Model::init(arch, eval.d, seed, device);
-    let trained = compare(&model, &gd, &eval, None, device, 2048);
-    let control = compare(&control_model, &gd, &eval, None, device, 2048);
+    let gd_probe = GdProbe::new(&gd, &eval, device, 2048);
+    let trained = compare_with(&model, &gd_probe, None, device);
+    let control = compare_with(&control_model, &gd_probe, None, device);
     Ok(TabularRun {
         kind: source.kind().into(),
         source: source.name().into(),

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::concurrent;
 use crate::converge::Convergence;
 use crate::error::{Error, Result};
-use crate::metrics::{Comparison, GdRef, compare, model_loss};
+use crate::metrics::{Comparison, GdProbe, GdRef, compare_with, model_loss};
 use crate::model::{Arch, Lsa, Model};
 use crate::reference::{StepSize, fit_eta};
 use crate::stats::Ci;
@@ -479,8 +479,9 @@ fn one_run(
         } else {
             task.sample(&mut rng(seed, 10 + i as u64), profile.eval_tasks, alpha)
         };
-        let trained = compare(&model, &gd, &batch, mix.as_ref(), device, 2048);
-        let control = compare(&control_model, &gd, &batch, mix.as_ref(), device, 2048);
+        let gd_probe = GdProbe::new(&gd, &batch, device, 2048);
+        let trained = compare_with(&model, &gd_probe, mix.as_ref(), device);
+        let control = compare_with(&control_model, &gd_probe, mix.as_ref(), device);
         let interp_loss = interpolation_loss(&model, &batch, &task, &gd, device);
         evals.push(Eval {
             alpha,

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::metrics::{Comparison, GdRef, compare};
+use crate::metrics::{Comparison, GdProbe, GdRef, compare_with};
 use crate::model::{Arch, Input, Model};
 use crate::task::{Batch, KvMix, Task, rng};
 use crate::tensor::scalar;
@@ -145,11 +145,12 @@ pub fn train(
     model.set_readout(task.readout());
     let mut trainer = Trainer::new(task, cfg, seed);
     let mut curve = Curve::default();
+    let gd_probe = GdProbe::new(gd, curve_batch, device, 2048);
     for step in 0..=cfg.steps {
         if step % cfg.eval_every == 0 || step == cfg.steps {
             curve.push(
                 step,
-                &compare(&model, gd, curve_batch, trainer.mix(), device, 2048),
+                &compare_with(&model, &gd_probe, trainer.mix(), device),
             );
         }
         if step == cfg.steps {
