@@ -185,25 +185,64 @@ fn top_n(queries: &[f32], corpus: &[f32], p: usize, n: usize, self_excluded: boo
     let q = ArrayView2::from_shape((nq, p), queries).expect("queries are [n, p]");
     let mut out = Vec::with_capacity(nq * n);
     const BLOCK: usize = 512;
+    let mut best = Best::new(n);
     for start in (0..nq).step_by(BLOCK) {
         let end = (start + BLOCK).min(nq);
         let scores: Array2<f32> = q.slice(s![start..end, ..]).dot(&c.t());
         for (r, row) in scores.outer_iter().enumerate() {
             let me = start + r;
-            let mut idx: Vec<u32> = (0..nc as u32)
-                .filter(|&j| !(self_excluded && j as usize == me))
-                .collect();
-            let key = |j: &u32| row[*j as usize];
-            let k = n.min(idx.len());
-            if k < idx.len() {
-                idx.select_nth_unstable_by(k, |a, b| key(b).total_cmp(&key(a)).then(a.cmp(b)));
-                idx.truncate(k);
+            best.clear();
+            for (j, &score) in row.iter().enumerate() {
+                if !(self_excluded && j == me) {
+                    best.offer(score, j as u32);
+                }
             }
-            idx.sort_by(|a, b| key(b).total_cmp(&key(a)).then(a.cmp(b)));
-            out.extend(idx);
+            out.extend(best.indices());
         }
     }
     out
+}
+
+/// The `k` best (score, index) pairs seen so far, best first: higher score, then lower index.
+/// One pass over a row keeps only these `k`, instead of sorting the whole corpus per query.
+struct Best {
+    k: usize,
+    items: Vec<(f32, u32)>,
+}
+
+impl Best {
+    fn new(k: usize) -> Self {
+        Self {
+            k,
+            items: Vec::with_capacity(k + 1),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.items.clear();
+    }
+
+    /// True when (a_score, a) ranks before (b_score, b).
+    fn before(a: (f32, u32), b: (f32, u32)) -> bool {
+        b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).is_lt()
+    }
+
+    fn offer(&mut self, score: f32, j: u32) {
+        if self.k == 0 {
+            return;
+        }
+        let item = (score, j);
+        if self.items.len() == self.k && !Self::before(item, self.items[self.k - 1]) {
+            return;
+        }
+        let at = self.items.partition_point(|&x| Self::before(x, item));
+        self.items.insert(at, item);
+        self.items.truncate(self.k);
+    }
+
+    fn indices(&self) -> impl Iterator<Item = u32> + '_ {
+        self.items.iter().map(|&(_, j)| j)
+    }
 }
 
 #[cfg(test)]
@@ -221,5 +260,34 @@ mod tests {
         assert_eq!(&nbrs[2..4], &[4, 0]);
         let q = [1.0f32];
         assert_eq!(top_n(&q, &corpus, 1, 3, false), vec![2, 3, 0]);
+    }
+
+    /// The one-pass selection equals a full sort by (score descending, index ascending), ties
+    /// included, with and without the query's own row.
+    #[test]
+    fn top_n_equals_a_full_sort_with_ties() {
+        use rand::SeedableRng;
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let (n, p, k) = (60usize, 3usize, 7usize);
+        // values on a coarse grid, so equal scores are common
+        let corpus: Vec<f32> = (0..n * p)
+            .map(|_| rng.random_range(-2i32..=2) as f32)
+            .collect();
+        for self_excluded in [true, false] {
+            let got = top_n(&corpus, &corpus, p, k, self_excluded);
+            for qi in 0..n {
+                let qv = &corpus[qi * p..(qi + 1) * p];
+                let score = |j: usize| -> f32 { (0..p).map(|d| qv[d] * corpus[j * p + d]).sum() };
+                let mut all: Vec<u32> = (0..n as u32)
+                    .filter(|&j| !(self_excluded && j as usize == qi))
+                    .collect();
+                all.sort_by(|a, b| {
+                    score(*b as usize)
+                        .total_cmp(&score(*a as usize))
+                        .then(a.cmp(b))
+                });
+                assert_eq!(&got[qi * k..(qi + 1) * k], &all[..k], "query {qi}");
+            }
+        }
     }
 }
