@@ -260,7 +260,7 @@ pub fn run_study(study: Study, setup: &Setup<'_>, home: &Path) -> Result<Tabular
     let path = results_path(out, study.name())?;
     let mut result = resume(
         &path,
-        |r: &TabularResult| r.profile.name == profile.name && r.base_seed == base_seed,
+        |r: &TabularResult| r.profile == *profile && r.base_seed == base_seed,
         || TabularResult {
             sweep: study,
             profile: profile.clone(),

@@ -15,7 +15,7 @@ use crate::task::{Batch, KvMix, Task, rng};
 use crate::tensor::scalar;
 
 /// Optimiser and schedule.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// Training steps.
     pub steps: usize,

@@ -34,7 +34,7 @@ pub struct Args {
     /// Which sweep to run.
     #[arg(value_enum)]
     sweep: Which,
-    /// Small budget (batch 128, 1,500 steps, lr 1e-2); without it the authors' budget
+    /// Small budget (batch 128, 3,000 steps, lr 1e-2); without it the authors' budget
     /// (batch 2048, 8,000 steps, lr 5e-4, global-norm clip 0.001).
     #[arg(long)]
     quick: bool,
