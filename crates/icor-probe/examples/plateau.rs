@@ -44,8 +44,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (key.to_string(), name.to_string(), p)
     };
     let all = [
-        variant("steps1500", "1,500 steps, batch 128, lr 1e-2 (the former quick budget)", &|_| {}),
-        variant("steps3000", "3,000 steps (the quick budget now)", &|p| p.train.steps = 3000),
+        variant(
+            "steps1500",
+            "1,500 steps, batch 128, lr 1e-2 (the former quick budget)",
+            &|_| {},
+        ),
+        variant("steps3000", "3,000 steps (the quick budget now)", &|p| {
+            p.train.steps = 3000
+        }),
         variant("lr3e-2", "lr 3e-2", &|p| p.train.lr = 3e-2),
         variant("batch512", "batch 512", &|p| p.train.batch = 512),
     ];
@@ -55,7 +61,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(String::from)
         .collect();
     if let Some(bad) = chosen.iter().find(|c| !all.iter().any(|v| &v.0 == *c)) {
-        return Err(format!("unknown variant {bad} (steps1500, steps3000, lr3e-2, batch512)").into());
+        return Err(
+            format!("unknown variant {bad} (steps1500, steps3000, lr3e-2, batch512)").into(),
+        );
     }
     let protocols: Vec<String> = arg::<String>(&args, "--protocols")
         .unwrap_or_else(|| "authors".into())

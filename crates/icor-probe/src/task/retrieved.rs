@@ -190,12 +190,11 @@ fn top_n(queries: &[f32], corpus: &[f32], p: usize, n: usize, self_excluded: boo
         let end = (start + BLOCK).min(nq);
         let scores: Array2<f32> = q.slice(s![start..end, ..]).dot(&c.t());
         for (r, row) in scores.outer_iter().enumerate() {
-            let me = start + r;
+            let me = self_excluded.then_some(start + r);
             best.clear();
-            for (j, &score) in row.iter().enumerate() {
-                if !(self_excluded && j == me) {
-                    best.offer(score, j as u32);
-                }
+            match row.as_slice() {
+                Some(row) => best.scan(row, me),
+                None => best.scan(&row.to_vec(), me), // a product ndarray laid out by column
             }
             out.extend(best.indices());
         }
@@ -240,6 +239,29 @@ impl Best {
         self.items.truncate(self.k);
     }
 
+    /// Offers every score of `row` (index = position) but `skip`'s. Rows are scanned in
+    /// blocks: once `k` are kept, a block whose largest score is below the worst kept one is
+    /// passed over whole; a block reaching it is offered score by score, so ties (and −0 against
+    /// +0) are ranked as the full sort ranks them. Scores are finite (products of normalised
+    /// rows).
+    fn scan(&mut self, row: &[f32], skip: Option<usize>) {
+        const BLOCK: usize = 64;
+        for (b, block) in row.chunks(BLOCK).enumerate() {
+            if self.items.len() == self.k {
+                let worst = self.items[self.k - 1].0;
+                if block.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) < worst {
+                    continue;
+                }
+            }
+            for (i, &score) in block.iter().enumerate() {
+                let j = b * BLOCK + i;
+                if Some(j) != skip {
+                    self.offer(score, j as u32);
+                }
+            }
+        }
+    }
+
     fn indices(&self) -> impl Iterator<Item = u32> + '_ {
         self.items.iter().map(|&(_, j)| j)
     }
@@ -268,16 +290,18 @@ mod tests {
     fn top_n_equals_a_full_sort_with_ties() {
         use rand::SeedableRng;
         let mut rng = ChaCha8Rng::seed_from_u64(5);
-        let (n, p, k) = (60usize, 3usize, 7usize);
+        let (n, p, k) = (300usize, 3usize, 7usize); // several blocks of 64
         // values on a coarse grid, so equal scores are common
         let corpus: Vec<f32> = (0..n * p)
             .map(|_| rng.random_range(-2i32..=2) as f32)
             .collect();
         for self_excluded in [true, false] {
             let got = top_n(&corpus, &corpus, p, k, self_excluded);
+            // the scores top_n ranks (the same product: −0 and +0 are told apart as there)
+            let c = ArrayView2::from_shape((n, p), &corpus[..]).unwrap();
+            let scores = c.dot(&c.t());
             for qi in 0..n {
-                let qv = &corpus[qi * p..(qi + 1) * p];
-                let score = |j: usize| -> f32 { (0..p).map(|d| qv[d] * corpus[j * p + d]).sum() };
+                let score = |j: usize| -> f32 { scores[[qi, j]] };
                 let mut all: Vec<u32> = (0..n as u32)
                     .filter(|&j| !(self_excluded && j as usize == qi))
                     .collect();
