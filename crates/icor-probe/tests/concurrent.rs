@@ -24,19 +24,34 @@ fn tiny() -> Profile {
     }
 }
 
-fn sweep(jobs: usize, out: &std::path::Path) -> SweepResult {
+/// `kind` on the tiny budget from seed 7 on the CPU, for `protocols`, into `out`.
+fn run_tiny(
+    kind: SweepKind,
+    protocols: &[&str],
+    out: &std::path::Path,
+    slots: &Slots,
+) -> SweepResult {
     let device = Backend::Cpu.device().unwrap();
-    let protocols = vec!["authors".to_string(), "projection".to_string()];
-    let (profile, slots) = (tiny(), Slots::new(jobs));
+    let protocols: Vec<String> = protocols.iter().map(|p| p.to_string()).collect();
+    let profile = tiny();
     let setup = Setup {
         profile: &profile,
         base_seed: 7,
         backend: "cpu",
         device: &device,
         out,
-        slots: &slots,
+        slots,
     };
-    run_sweep(SweepKind::Alpha, &setup, &protocols).unwrap()
+    run_sweep(kind, &setup, &protocols).unwrap()
+}
+
+fn sweep(jobs: usize, out: &std::path::Path) -> SweepResult {
+    run_tiny(
+        SweepKind::Alpha,
+        &["authors", "projection"],
+        out,
+        &Slots::new(jobs),
+    )
 }
 
 /// The file as JSON without the per-run wall times (`seconds`), which measure the machine.
@@ -76,19 +91,8 @@ fn concurrent_runs_give_the_sequential_numbers_and_file() {
 /// sweeps) write the files each writes alone, one run at a time.
 #[test]
 fn sweeps_side_by_side_on_one_budget_give_the_files_of_each_alone() {
-    let device = Backend::Cpu.device().unwrap();
-    let protocols = vec!["authors".to_string()];
     let run = |kind: SweepKind, out: &std::path::Path, slots: &Slots| {
-        let profile = tiny();
-        let setup = Setup {
-            profile: &profile,
-            base_seed: 7,
-            backend: "cpu",
-            device: &device,
-            out,
-            slots,
-        };
-        run_sweep(kind, &setup, &protocols).unwrap()
+        run_tiny(kind, &["authors"], out, slots)
     };
     let (alone, shared) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     for kind in [SweepKind::Alpha, SweepKind::Docs] {
