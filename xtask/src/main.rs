@@ -16,8 +16,11 @@
 //!   resolve the same features, so burn is compiled once per build folder (see `features.rs`).
 //! - `cargo xtask reports-index [--check]`: `reports/README.md`, every report linked with its
 //!   headline results (the index `icor reproduce` writes for its own folder).
+//! - `cargo xtask fn-lengths [--check]`: the longest functions of icor-rag; `--check` fails
+//!   over 150 lines (see `fn_lengths.rs` for how a function is measured).
 //! - `cargo xtask check`: `features` and the `--check` of verify-report, probe-report,
-//!   rag-report, mechanism-report, figures and reports-index; `reports/perf.md` matches `reports/perf.json`.
+//!   rag-report, mechanism-report, figures and reports-index; `reports/perf.md` matches
+//!   `reports/perf.json`; no icor-rag function over 150 lines.
 //! - `cargo xtask bench perf [--probe] [--no-scalar]`: `reports/perf.md`, icor's speed with and
 //!   without burn's rayon/simd against JAX, sentence-transformers, PyTorch, llama.cpp and the
 //!   machine's memcpy/sgemm limits, in one run (see `perf/`).
@@ -27,6 +30,7 @@
 mod bench;
 mod features;
 mod figures;
+mod fn_lengths;
 mod machine;
 mod mechanism_report;
 mod perf;
@@ -55,7 +59,9 @@ fn main() -> Result<()> {
             .and_then(|_| mechanism_report::run(&root, true))
             .and_then(|_| figures::run(&root, true))
             .and_then(|_| reports_index::run(&root, true))
-            .and_then(|_| perf::check(&root)),
+            .and_then(|_| perf::check(&root))
+            .and_then(|_| fn_lengths::run(&root, true)),
+        Some("fn-lengths") => fn_lengths::run(&root, args.iter().any(|a| a == "--check")),
         Some("reports-index") => reports_index::run(&root, args.iter().any(|a| a == "--check")),
         Some("probe-report") => probe_report::run(&root, args.iter().any(|a| a == "--check")),
         Some("rag-report") => rag_report::run(&root, args.iter().any(|a| a == "--check")),
@@ -65,7 +71,7 @@ fn main() -> Result<()> {
         Some("figures") => figures::run(&root, args.iter().any(|a| a == "--check")),
         Some("retrieval-report") => retrieval_report::run(&root, &args[1..]),
         _ => bail!(
-            "usage: cargo xtask <features | verify-report [--check] | bench [criterion args] | bench perf [--probe] [--no-scalar] | check | retrieval-report [--limit N] [--skip-st] | probe-report [--check] | rag-report [--check] | mechanism-report [--check] | figures [--check] | reports-index [--check]>"
+            "usage: cargo xtask <features | verify-report [--check] | bench [criterion args] | bench perf [--probe] [--no-scalar] | check | retrieval-report [--limit N] [--skip-st] | probe-report [--check] | rag-report [--check] | mechanism-report [--check] | figures [--check] | reports-index [--check] | fn-lengths [--check]>"
         ),
     }
 }

@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 use icor_llm::{LoadedModel, load_model};
-use icor_qa::data::{CORPUS_NAME, corpus_path};
+use icor_qa::data::{CORPUS_NAME, QaExample, corpus_path};
 use icor_qa::retrieve::setup::{OpenOptions, RetrieverKind, open};
 use icor_qa::retrieve::{Corpus, CorpusStamp, Retriever};
 
@@ -37,8 +37,8 @@ use crate::experiment::eval::Deploy;
 use crate::experiment::methods::{Method, MethodKind, registry};
 use crate::experiment::profile::Profile;
 use crate::experiment::prompt::Prompter;
-use crate::experiment::results::Results;
-use crate::experiment::retrieval::{Items, retrieve_missing};
+use crate::experiment::results::{Results, StageTime};
+use crate::experiment::retrieval::{Items, RetrievalMap, retrieve_missing};
 use crate::experiment::store::Stamp;
 use crate::experiment::tasks::Splits;
 use crate::method::frozen::FrozenStates;
@@ -165,36 +165,13 @@ pub fn run(options: &RunOptions) -> Result<Results> {
     );
     let mut pr = Progress::new(record, started);
     for rname in &p.retrievers {
-        let kind: RetrieverKind = rname.parse()?;
         eprintln!("== retriever {rname}");
-        let retriever: Box<dyn Retriever> = timed(
+        let (retriever, map) = retrieval(
+            options,
+            rname,
+            (&corpus_file, corpus.len(), &corpus_stamp),
+            &wanted,
             &mut pr.record.stages,
-            format!("open retriever ({rname})"),
-            || {
-                let mut o = OpenOptions::new(&options.home);
-                o.progress = options.progress;
-                Ok(open(kind, &corpus_file, corpus.len(), &o)?)
-            },
-        )?;
-        // Stage 0: every question's documents, cached in the run folder.
-        let rstamp = Stamp::new(
-            &format!("retrieval-{rname}"),
-            &(&corpus_stamp.fnv64, CORPUS_NAME, p.docs),
-            "-",
-        );
-        let map = timed(
-            &mut pr.record.stages,
-            format!("retrieval ({rname})"),
-            || {
-                retrieve_missing(
-                    retriever.as_ref(),
-                    &wanted,
-                    p.docs,
-                    &options.out.join("retrieval").join(format!("{rname}.json")),
-                    &rstamp,
-                    options.progress,
-                )
-            },
         )?;
         let items = Items {
             corpus: &corpus,
@@ -267,6 +244,41 @@ pub fn run(options: &RunOptions) -> Result<Results> {
         }
     }
     Ok(pr.results(true))
+}
+
+/// Stage 0: retriever `rname` opened over the corpus (its file, passage count and stamp), and
+/// every wanted question's documents, cached in the run folder.
+fn retrieval(
+    options: &RunOptions,
+    rname: &str,
+    (corpus_file, passages, corpus_stamp): (&Path, usize, &CorpusStamp),
+    wanted: &[(String, &QaExample)],
+    stages: &mut Vec<StageTime>,
+) -> Result<(Box<dyn Retriever>, RetrievalMap)> {
+    let kind: RetrieverKind = rname.parse()?;
+    let retriever: Box<dyn Retriever> = timed(stages, format!("open retriever ({rname})"), || {
+        let mut o = OpenOptions::new(&options.home);
+        o.progress = options.progress;
+        Ok(open(kind, corpus_file, passages, &o)?)
+    })?;
+    let docs = options.profile.docs;
+    let stamp = Stamp::new(
+        &format!("retrieval-{rname}"),
+        &(&corpus_stamp.fnv64, CORPUS_NAME, docs),
+        "-",
+    );
+    let path = options.out.join("retrieval").join(format!("{rname}.json"));
+    let map = timed(stages, format!("retrieval ({rname})"), || {
+        retrieve_missing(
+            retriever.as_ref(),
+            wanted,
+            docs,
+            &path,
+            &stamp,
+            options.progress,
+        )
+    })?;
+    Ok((retriever, map))
 }
 
 /// Which optional stages the selected methods read.
