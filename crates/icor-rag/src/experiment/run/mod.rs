@@ -192,11 +192,11 @@ pub fn run(options: &RunOptions) -> Result<Results> {
         // Stage 1.
         let (train, dev) = stage1::instances(&cx, &items)?;
         let w0 = stage1::base_adapter(&cx, &mut frozen, &mut pr, (&train, &dev), needs.w0)?;
+        if options.until == Stage::Adapter {
+            continue; // `icor rag adapter`: W_0^ret alone, not the prompt-tuning baseline
+        }
         let soft = stage1::prompt_tuning(&cx, &mut pr, &train, needs.soft)?;
         drop((train, dev));
-        if options.until == Stage::Adapter {
-            continue;
-        }
         let mut pools = pools::build(&cx, &items, &sources)?;
         // Stages 2–3, where a selected method reads g_φ.
         let mut predictors = BTreeMap::new();
