@@ -1,14 +1,16 @@
 //! Backbone speed: prefill tokens/s at 512 tokens and greedy decode tokens/s (KV cache, after
-//! that 512-token context), plus the machine's measured memory bandwidth, as one JSON
-//! line per model and device. Used by `cargo xtask bench perf` for `reports/perf.md`.
+//! that 512-token context); batched greedy decoding of `--batch` prompts of different lengths
+//! (left-padded, 100 to 250 tokens) against one prompt of the longest length, both decoding
+//! the same steps; plus the machine's measured memory bandwidth, as one JSON line per model
+//! and device. Used by `cargo xtask bench perf` for `reports/perf.md`.
 //!
-//! `cargo build --workspace --example llm_bench && target/debug/examples/llm_bench [--device flex|wgpu] [--decode N] MODEL...`
+//! `cargo build --workspace --example llm_bench && target/debug/examples/llm_bench [--device flex|wgpu] [--decode N] [--batch B] MODEL...`
 //! (`--workspace`: the feature set of the test build, so burn is not compiled again).
 
 use std::time::Instant;
 
 use icor_llm::tensor_util::to_vec_f32;
-use icor_llm::{Adaptation, KvCache, device_by_name, load_model};
+use icor_llm::{Adaptation, GenerateOptions, KvCache, Llm, device_by_name, load_model};
 
 const PREFILL: usize = 512;
 
@@ -29,15 +31,39 @@ fn copy_bandwidth() -> f64 {
     best
 }
 
+/// Seconds to decode `steps` greedy tokens (no stop token) for every prompt of `prompts` as
+/// one batch, after their prefill (not timed).
+fn decode_seconds(
+    m: &Llm,
+    prompts: &[Vec<u32>],
+    steps: usize,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let prefix = m.frozen_prefix_batch(prompts, m.config.n_layers)?;
+    let each: Vec<usize> = (0..prompts.len()).collect();
+    let opts = GenerateOptions {
+        max_new_tokens: steps,
+        stop_ids: vec![],
+    };
+    let t = Instant::now();
+    let out = m.generate_greedy_rows_of(&prefix, &each, &opts, &Adaptation::none())?;
+    let dt = t.elapsed().as_secs_f64();
+    if out.iter().any(|o| o.len() != steps) {
+        return Err("a row decoded fewer tokens than asked".into());
+    }
+    Ok(dt)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let mut device_name = "flex".to_string();
     let mut decode = 32usize;
+    let mut batch = 16usize;
     let mut models = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--device" => device_name = args.next().ok_or("--device needs a value")?,
             "--decode" => decode = args.next().ok_or("--decode needs a value")?.parse()?,
+            "--batch" => batch = args.next().ok_or("--batch needs a value")?.parse()?,
             m => models.push(m.to_string()),
         }
     }
@@ -86,6 +112,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let per_layer = d * q + 2 * d * kv + q * d + 3 * d * c.d_ff;
         let weight_bytes = 4.0 * (c.n_layers * per_layer + d * c.vocab_size) as f64;
         let decode_tps = decode as f64 / decode_s;
+        // Batched decoding: prompts of 100…250 tokens (prefixes of the same text), left-padded.
+        let lens: Vec<usize> = (0..batch)
+            .map(|i| 100 + 150 * i / (batch - 1).max(1))
+            .collect();
+        let prompts: Vec<Vec<u32>> = lens.iter().map(|&n| ids[..n].to_vec()).collect();
+        let longest = vec![ids[..*lens.iter().max().unwrap_or(&100)].to_vec()];
+        let one_s = decode_seconds(m, &longest, decode)?;
+        let batch_s = decode_seconds(m, &prompts, decode)?;
+        let one_tps = decode as f64 / one_s;
+        let batch_tps = (batch * decode) as f64 / batch_s;
         println!(
             "{}",
             serde_json::json!({
@@ -101,6 +137,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "decode_weight_bytes": weight_bytes,
                 "decode_gb_s": weight_bytes * decode_tps / 1e9,
                 "machine_copy_gb_s": bw / 1e9,
+                "batch_prompts": batch,
+                "batch_prompt_tokens": [lens.iter().min(), lens.iter().max()],
+                "batch_one_decode_tok_s": one_tps,
+                "batch_decode_tok_s": batch_tps,
+                "batch_speedup": batch_tps / one_tps,
                 "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             })
         );

@@ -4,15 +4,13 @@
 //! `repeat_kv` order). Instead of repeating K/V, the `g` query heads of a group are stacked
 //! along the sequence axis, so one matmul per KV head serves the whole group.
 
+use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
-use burn::tensor::{Tensor, TensorData};
 
 use super::kv_cache::KvCache;
 use super::linear::{FrozenLinear, LowRank, add_low_rank};
+use super::positions::Positions;
 use super::rope::Rope;
-
-/// Masked-out score: far below any real logit, finite so no NaN can arise.
-const MASKED: f32 = -1.0e30;
 
 /// The projections of one attention layer.
 #[derive(Debug, Clone)]
@@ -35,11 +33,12 @@ pub struct QkvExtra {
 }
 
 impl Attention {
-    /// `x: [b, t, d]` at positions `start..start + t`; appends to `cache` when given.
+    /// `x: [b, t, d]` at `pos` (cache columns `pos.start..pos.start + t`); appends to
+    /// `cache` when given.
     pub fn forward(
         &self,
         x: Tensor<3>,
-        start: usize,
+        pos: &Positions<'_>,
         rope: &Rope,
         layer: usize,
         cache: Option<&mut KvCache>,
@@ -53,8 +52,8 @@ impl Attention {
         let q = add_low_rank(y.clone().slice([0..b, 0..t, 0..dq]), &x, &extra.q);
         let k = add_low_rank(y.clone().slice([0..b, 0..t, dq..dq + dkv]), &x, &extra.k);
         let v = add_low_rank(y.slice([0..b, 0..t, dq + dkv..dq + 2 * dkv]), &x, &extra.v);
-        let q = rope.apply(q.reshape([b, t, h, hd]).swap_dims(1, 2), start);
-        let k = rope.apply(k.reshape([b, t, hk, hd]).swap_dims(1, 2), start);
+        let q = rope.apply_at(q.reshape([b, t, h, hd]).swap_dims(1, 2), pos);
+        let k = rope.apply_at(k.reshape([b, t, hk, hd]).swap_dims(1, 2), pos);
         let v = v.reshape([b, t, hk, hd]).swap_dims(1, 2);
         let (k, v) = match cache {
             Some(c) => c.append(layer, k, v),
@@ -66,11 +65,9 @@ impl Attention {
         let scores = q
             .matmul(k.swap_dims(2, 3))
             .mul_scalar(1.0 / (hd as f32).sqrt());
-        let scores = if t > 1 {
-            let device = scores.device();
-            scores.add(causal_bias(g, t, tk, start, &device))
-        } else {
-            scores
+        let scores = match pos.bias(b, g, t, tk, &scores.device()) {
+            Some(bias) => scores.add(bias),
+            None => scores,
         };
         let probs = softmax(scores, 3);
         let out = probs.matmul(v); // [b, hk, g·t, hd]
@@ -80,27 +77,4 @@ impl Attention {
             .reshape([b, t, h * hd]);
         self.o.forward(out, &[])
     }
-}
-
-/// Additive causal mask `[1, 1, g·t, tk]`: row `j·t + i` is query `i` (absolute position
-/// `start + i`), which may read keys `0..=start + i`.
-fn causal_bias(
-    g: usize,
-    t: usize,
-    tk: usize,
-    start: usize,
-    device: &burn::tensor::Device,
-) -> Tensor<4> {
-    let mut data = vec![0f32; g * t * tk];
-    for j in 0..g {
-        for i in 0..t {
-            let row = &mut data[(j * t + i) * tk..(j * t + i + 1) * tk];
-            for (c, v) in row.iter_mut().enumerate() {
-                if c > start + i {
-                    *v = MASKED;
-                }
-            }
-        }
-    }
-    Tensor::from_data(TensorData::new(data, [1, 1, g * t, tk]), device)
 }

@@ -6,6 +6,7 @@ use super::attention::{Attention, QkvExtra};
 use super::kv_cache::KvCache;
 use super::mlp::SwiGlu;
 use super::norm::RmsNorm;
+use super::positions::Positions;
 use super::rope::Rope;
 
 #[derive(Debug, Clone)]
@@ -20,7 +21,7 @@ impl Block {
     pub fn forward(
         &self,
         x: Tensor<3>,
-        start: usize,
+        pos: &Positions<'_>,
         rope: &Rope,
         layer: usize,
         cache: Option<&mut KvCache>,
@@ -28,7 +29,7 @@ impl Block {
     ) -> Tensor<3> {
         let a = self.attn.forward(
             self.attn_norm.forward(x.clone()),
-            start,
+            pos,
             rope,
             layer,
             cache,

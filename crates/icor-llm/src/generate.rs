@@ -70,8 +70,8 @@ impl Llm {
     }
 }
 
-/// A prompt's frozen prefix: the residual stream entering layer `split` (`[1, t, d]`) and
-/// the keys and values of the layers below it. Layers below `split` carry no interface, so
+/// A prompt's frozen prefix: the residual stream entering layer `split` (`[1, t, d]`; `[n,
+/// t, d]` for `n` left-padded prompts) and the keys and values of the layers below it. Layers below `split` carry no interface, so
 /// every method reading this prompt shares them.
 #[derive(Debug, Clone)]
 pub struct FrozenPrefix {
@@ -100,6 +100,31 @@ impl Llm {
         self.prefix_from_stream(self.embed(prompt, 1)?, split)
     }
 
+    /// The frozen prefixes of several prompts in one batch (row `i` is prompt `i`), left-padded
+    /// to the longest: `x: [n, t, d]` and a cache that knows each row's padding
+    /// ([`crate::positions`]).
+    pub fn frozen_prefix_batch(&self, prompts: &[Vec<u32>], split: usize) -> Result<FrozenPrefix> {
+        if prompts.is_empty() {
+            return Err(Error::Llm("no prompts to batch".into()));
+        }
+        if let Some(i) = prompts.iter().position(Vec::is_empty) {
+            return Err(Error::Llm(format!("prompt {i} of the batch is empty")));
+        }
+        let b = prompts.len();
+        let t = prompts.iter().map(Vec::len).max().unwrap_or(0);
+        let pads: Vec<usize> = prompts.iter().map(|p| t - p.len()).collect();
+        // Padding columns hold token 0: any valid id, as no real token reads them.
+        let mut ids = Vec::with_capacity(b * t);
+        for (p, &pad) in prompts.iter().zip(&pads) {
+            ids.extend(std::iter::repeat_n(0u32, pad));
+            ids.extend_from_slice(p);
+        }
+        let x = self.embed(&ids, b)?;
+        let mut cache = KvCache::left_padded(self.config.n_layers, pads);
+        let x = self.forward_layers(x, 0..split, Some(&mut cache), &Adaptation::none())?;
+        Ok(FrozenPrefix { split, x, cache })
+    }
+
     /// Like [`Self::frozen_prefix`] from an input stream `x: [1, t, d]` instead of token ids
     /// (a soft prompt's vectors followed by the prompt's embeddings, for prompt tuning).
     pub fn prefix_from_stream(&self, x: Tensor<3>, split: usize) -> Result<FrozenPrefix> {
@@ -118,7 +143,7 @@ impl Llm {
     /// Greedy continuations of one prompt under `rows` interfaces at once (`adapt` usually
     /// holds a [`crate::RowDeltas`] with one adaptation per row): the upper layers' prefill
     /// and every decoding step run as one batch. Returns each row's new tokens without its
-    /// stop token; a row that has stopped keeps being computed until all have.
+    /// stop token.
     pub fn generate_greedy_rows(
         &self,
         prefix: &FrozenPrefix,
@@ -126,13 +151,34 @@ impl Llm {
         opts: &GenerateOptions,
         adapt: &Adaptation<'_>,
     ) -> Result<Vec<Vec<u32>>> {
-        let mut out = vec![Vec::new(); rows];
+        self.generate_greedy_rows_of(prefix, &vec![0; rows], opts, adapt)
+    }
+
+    /// Greedy continuations of the prompts of a (batched) prefix, batch row `j` reading prompt
+    /// `row_prompts[j]` under its own row of `adapt`: several questions, each under several
+    /// interfaces, decoded as one batch. The upper layers' prefill and every decoding step
+    /// run once for all rows.
+    pub fn generate_greedy_rows_of(
+        &self,
+        prefix: &FrozenPrefix,
+        row_prompts: &[usize],
+        opts: &GenerateOptions,
+        adapt: &Adaptation<'_>,
+    ) -> Result<Vec<Vec<u32>>> {
+        let rows = row_prompts.len();
+        let prompts = prefix.x.dims()[0];
+        if let Some(&p) = row_prompts.iter().find(|&&p| p >= prompts) {
+            return Err(Error::Llm(format!(
+                "a row reads prompt {p} of a prefix holding {prompts}"
+            )));
+        }
         if opts.max_new_tokens == 0 || rows == 0 {
-            return Ok(out);
+            return Ok(vec![Vec::new(); rows]);
         }
         let t = prefix.len();
-        let mut cache = prefix.cache.repeat_rows(rows);
-        let x = prefix.x.clone().repeat_dim(0, rows);
+        let mut cache = prefix.cache.select_rows(row_prompts);
+        let idx = crate::tensor_util::index_tensor(row_prompts, self.device());
+        let x = prefix.x.clone().select(0, idx);
         let x = self.forward_layers(
             x,
             prefix.split..self.config.n_layers,
@@ -142,10 +188,44 @@ impl Llm {
         cache.advance_by(t)?;
         let d = self.config.d_model;
         let last = self.final_norm(x.narrow(1, t - 1, 1)).reshape([rows, d]);
-        let mut next = self.argmax_rows(self.project(last));
+        let next = self.argmax_rows(self.project(last));
+        self.decode_rows(cache, next, opts, adapt)
+    }
+
+    /// Greedy continuations of several prompts in one batch: the prompts are left-padded to
+    /// the longest ([`crate::positions`]: each row keeps its own positions and never reads its
+    /// padding), prefilled together, then decoded one step per token for the rows still
+    /// running. `adapt` applies to every row as it applies to a batch (a row stack needs one
+    /// row per prompt). Each row's tokens are the ones [`Self::generate_greedy`] gives for its
+    /// prompt alone, up to float rounding in the padded products (the tests compare them token
+    /// by token).
+    pub fn generate_greedy_batch(
+        &self,
+        prompts: &[Vec<u32>],
+        opts: &GenerateOptions,
+        adapt: &Adaptation<'_>,
+    ) -> Result<Vec<Vec<u32>>> {
+        let prefix = self.frozen_prefix_batch(prompts, 0)?;
+        let each: Vec<usize> = (0..prompts.len()).collect();
+        self.generate_greedy_rows_of(&prefix, &each, opts, adapt)
+    }
+
+    /// The decoding loop of a batch whose prefill is in `cache` and whose first tokens are
+    /// `next`: one cached step per token, a row leaving the batch (cache and row adaptations
+    /// compacted) at its stop token or its limit, so long answers do not make every row pay
+    /// for every step. Returns each row's tokens without its stop token.
+    fn decode_rows(
+        &self,
+        mut cache: KvCache,
+        mut next: Vec<u32>,
+        opts: &GenerateOptions,
+        adapt: &Adaptation<'_>,
+    ) -> Result<Vec<Vec<u32>>> {
+        let rows = next.len();
+        let d = self.config.d_model;
+        let mut out = vec![Vec::new(); rows];
         let mut done = vec![false; rows];
-        // Batch position → row; finished rows leave the batch (cache and row adaptations are
-        // compacted), so long answers do not make every row pay for every step.
+        // Batch position → row.
         let mut live: Vec<usize> = (0..rows).collect();
         let mut local: Option<crate::RowDeltas> = None;
         loop {

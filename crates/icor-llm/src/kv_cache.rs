@@ -1,5 +1,7 @@
 //! Key/value cache for incremental decoding: per layer, keys and values
-//! `[batch, kv_heads, len, head_dim]` after RoPE.
+//! `[batch, kv_heads, len, head_dim]` after RoPE, and how many padding columns each row
+//! starts with when it holds left-padded prompts of different lengths
+//! ([`crate::positions`]).
 
 use burn::tensor::Tensor;
 
@@ -8,6 +10,7 @@ use burn::tensor::Tensor;
 pub struct KvCache {
     pub(crate) layers: Vec<Option<(Tensor<4>, Tensor<4>)>>,
     len: usize,
+    pads: Option<Vec<usize>>,
 }
 
 impl KvCache {
@@ -15,7 +18,22 @@ impl KvCache {
         Self {
             layers: vec![None; n_layers],
             len: 0,
+            pads: None,
         }
+    }
+
+    /// An empty cache for a batch of prompts left-padded to one length: row `r` starts with
+    /// `pads[r]` padding columns, which no query reads and which do not count as positions.
+    pub fn left_padded(n_layers: usize, pads: Vec<usize>) -> Self {
+        Self {
+            pads: Some(pads),
+            ..Self::new(n_layers)
+        }
+    }
+
+    /// Padding columns per row (`None`: no row is padded).
+    pub fn pads(&self) -> Option<&[usize]> {
+        self.pads.as_deref()
     }
 
     /// Number of cached positions.
@@ -76,26 +94,10 @@ impl KvCache {
                 .map(|kv| kv.as_ref().map(|(k, v)| (pick(k), pick(v))))
                 .collect(),
             len: self.len,
-        }
-    }
-
-    /// The cache with every batch row repeated `times` times (row `i` becomes rows
-    /// `i·times..(i+1)·times`), for decoding several interfaces from one shared prefix.
-    pub fn repeat_rows(&self, times: usize) -> Self {
-        let rep = |t: &Tensor<4>| {
-            let [b, h, n, d] = t.dims();
-            t.clone()
-                .reshape([b, 1, h, n, d])
-                .repeat_dim(1, times)
-                .reshape([b * times, h, n, d])
-        };
-        Self {
-            layers: self
-                .layers
-                .iter()
-                .map(|kv| kv.as_ref().map(|(k, v)| (rep(k), rep(v))))
-                .collect(),
-            len: self.len,
+            pads: self
+                .pads
+                .as_ref()
+                .map(|p| rows.iter().map(|&r| p[r]).collect()),
         }
     }
 }

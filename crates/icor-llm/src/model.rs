@@ -15,6 +15,7 @@ use super::kv_cache::KvCache;
 use super::linear::FrozenLinear;
 use super::mlp::SwiGlu;
 use super::norm::RmsNorm;
+use super::positions::Positions;
 use super::rope::Rope;
 use super::tensor_util::{ids_tensor, to_device, transposed_to_device};
 use super::weights::{AttnWeight, WeightKey, WeightSource};
@@ -206,6 +207,15 @@ impl Llm {
         let [b, t, _] = x.dims();
         adapt.check_batch(&self.config, b)?;
         let start = cache.as_ref().map_or(0, |c| c.len());
+        let pads: Option<Vec<usize>> = cache.as_ref().and_then(|c| c.pads().map(<[usize]>::to_vec));
+        if let Some(p) = &pads
+            && p.len() != b
+        {
+            return Err(Error::Llm(format!(
+                "KV cache is padded for {} rows, the batch has {b}",
+                p.len()
+            )));
+        }
         if layers.end > self.config.n_layers || layers.start > layers.end {
             return Err(Error::Llm(format!(
                 "layers {layers:?} outside the model's {}",
@@ -231,11 +241,15 @@ impl Llm {
                 self.rope.positions
             )));
         }
+        let pos = Positions {
+            start,
+            pads: pads.as_deref(),
+        };
         let mut x = x;
         let mut cache = cache;
         for l in layers {
             let extra = adapt.layer_terms(l);
-            x = self.blocks[l].forward(x, start, &self.rope, l, cache.as_deref_mut(), &extra);
+            x = self.blocks[l].forward(x, &pos, &self.rope, l, cache.as_deref_mut(), &extra);
         }
         Ok(x)
     }

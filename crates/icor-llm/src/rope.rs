@@ -8,6 +8,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::config::RopeLayout;
+use super::positions::Positions;
 
 /// Precomputed `cos`/`sin` tables, `[positions, head_dim / 2]`.
 #[derive(Debug, Clone)]
@@ -50,18 +51,43 @@ impl Rope {
 
     /// Rotates `x: [batch, heads, len, head_dim]` whose first token sits at position `start`.
     pub fn apply(&self, x: Tensor<4>, start: usize) -> Tensor<4> {
+        self.apply_at(x, &Positions::shared(start))
+    }
+
+    /// Rotates `x: [batch, heads, len, head_dim]` at `pos`: one slice of the tables when the
+    /// rows share their positions, else each row's own (left-padded prompts).
+    pub fn apply_at(&self, x: Tensor<4>, pos: &Positions<'_>) -> Tensor<4> {
+        let [b, _, t, d] = x.dims();
+        let half = d / 2;
+        let (cos, sin) = match pos.per_row(b, t) {
+            None => (
+                self.cos
+                    .clone()
+                    .narrow(0, pos.start, t)
+                    .reshape([1, 1, t, half]),
+                self.sin
+                    .clone()
+                    .narrow(0, pos.start, t)
+                    .reshape([1, 1, t, half]),
+            ),
+            Some(rows) => {
+                let idx = crate::tensor_util::index_tensor(&rows, &x.device());
+                (
+                    self.cos
+                        .clone()
+                        .select(0, idx.clone())
+                        .reshape([b, 1, t, half]),
+                    self.sin.clone().select(0, idx).reshape([b, 1, t, half]),
+                )
+            }
+        };
+        self.rotate(x, cos, sin)
+    }
+
+    /// The rotation itself, with `cos`/`sin` broadcast over `x`'s heads (and rows).
+    fn rotate(&self, x: Tensor<4>, cos: Tensor<4>, sin: Tensor<4>) -> Tensor<4> {
         let [b, h, t, d] = x.dims();
         let half = d / 2;
-        let cos = self
-            .cos
-            .clone()
-            .narrow(0, start, t)
-            .reshape([1, 1, t, half]);
-        let sin = self
-            .sin
-            .clone()
-            .narrow(0, start, t)
-            .reshape([1, 1, t, half]);
         match self.layout {
             RopeLayout::RotateHalf => {
                 let x1 = x.clone().narrow(3, 0, half);

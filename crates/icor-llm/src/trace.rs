@@ -6,6 +6,7 @@ use burn::tensor::Tensor;
 
 use super::adapt::Adaptation;
 use super::model::Llm;
+use super::positions::Positions;
 use crate::{Error, Result};
 
 /// What [`Llm::forward_traced`] returns.
@@ -48,7 +49,7 @@ impl Llm {
             let extra = adapt.layer_terms(l);
             let a = blk.attn.forward(
                 blk.attn_norm.forward(x.clone()),
-                0,
+                &Positions::shared(0),
                 self.rope(),
                 l,
                 None,

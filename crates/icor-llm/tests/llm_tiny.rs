@@ -533,3 +533,131 @@ fn four_layers() -> icor_llm::LlmConfig {
         ..tiny_config(4, 2)
     }
 }
+
+/// Prompts of different lengths, left-padded into one batch: the last-position logits of each
+/// row equal the prompt's own forward pass (positions and keys are each row's, padding is
+/// never read), and greedy decoding gives every row the tokens it gets alone, rows stopping
+/// at different steps, with and without a LoRA on every row.
+#[test]
+fn left_padded_prompts_decode_as_each_prompt_alone() {
+    let src = RandomSource::new(tiny_config(4, 2), 23);
+    let m = model(&src);
+    let prompts: Vec<Vec<u32>> = vec![
+        IDS.to_vec(),
+        vec![9],
+        vec![44, 2, 8],
+        vec![7, 7, 30, 1, 12, 50, 3, 3, 19, 4],
+    ];
+    let b = prompts.len();
+    let t = prompts.iter().map(Vec::len).max().unwrap();
+    let pads: Vec<usize> = prompts.iter().map(|p| t - p.len()).collect();
+    let ids: Vec<i64> = prompts
+        .iter()
+        .zip(&pads)
+        .flat_map(|(p, &pad)| std::iter::repeat_n(0i64, pad).chain(p.iter().map(|&i| i as i64)))
+        .collect();
+    let dev = m.device().clone();
+    let mut cache = icor_llm::KvCache::left_padded(src.config.n_layers, pads.clone());
+    let ids_t = Tensor::<2, burn::tensor::Int>::from_data(TensorData::new(ids, [b, t]), &dev);
+    let h = m
+        .forward_hidden(ids_t, Some(&mut cache), &Adaptation::none())
+        .unwrap();
+    let v = src.config.vocab_size;
+    let last = to_vec_f32(m.logits(h.narrow(1, t - 1, 1)));
+    for (r, p) in prompts.iter().enumerate() {
+        let alone = m.forward_logits(p, &Adaptation::none()).unwrap();
+        let alone = to_vec_f32(alone.narrow(1, p.len() - 1, 1).reshape([v]));
+        let d = max_abs_diff(&alone, &last[r * v..(r + 1) * v]);
+        assert!(d < TOL, "row {r} (pad {}): logits differ by {d}", pads[r]);
+    }
+
+    let lora = random_lora(&m, 5);
+    for adapt in [Adaptation::none(), Adaptation::lora(&lora)] {
+        let free = GenerateOptions {
+            max_new_tokens: 6,
+            stop_ids: vec![],
+        };
+        let alone: Vec<Vec<u32>> = prompts
+            .iter()
+            .map(|p| m.generate_greedy(p, &free, &adapt).unwrap())
+            .collect();
+        assert_eq!(
+            m.generate_greedy_batch(&prompts, &free, &adapt).unwrap(),
+            alone
+        );
+        // stop at a token some rows emit early: rows leave the batch at different steps
+        let stop = GenerateOptions {
+            max_new_tokens: 6,
+            stop_ids: vec![alone[0][1], alone[2][0]],
+        };
+        let alone: Vec<Vec<u32>> = prompts
+            .iter()
+            .map(|p| m.generate_greedy(p, &stop, &adapt).unwrap())
+            .collect();
+        let lens: Vec<usize> = alone.iter().map(Vec::len).collect();
+        assert_ne!(
+            lens.iter().min(),
+            lens.iter().max(),
+            "rows stop together: {lens:?}"
+        );
+        assert_eq!(
+            m.generate_greedy_batch(&prompts, &stop, &adapt).unwrap(),
+            alone
+        );
+    }
+    let err = m
+        .generate_greedy_batch(
+            &[vec![1], vec![]],
+            &GenerateOptions {
+                max_new_tokens: 2,
+                stop_ids: vec![],
+            },
+            &Adaptation::none(),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("prompt 1"), "{err}");
+}
+
+/// Three prompts of different lengths, each under several interfaces (top-layer LoRAs, a
+/// frozen prefix of the two layers below them shared per prompt), decoded as one batch of
+/// five rows: every row gives the tokens its prompt gives alone under its interface.
+#[test]
+fn rows_of_several_prompts_decode_as_each_alone() {
+    let src = RandomSource::new(four_layers(), 60);
+    let m = model(&src);
+    let top = |seed: u64| {
+        let mut l = random_lora(&m, seed);
+        l.layers.drain(..2);
+        l.first_layer = 2;
+        l
+    };
+    let (a, b) = (top(61), top(62));
+    let prompts: Vec<Vec<u32>> = vec![vec![5, 9, 13], IDS.to_vec(), vec![40]];
+    let row_prompts = [0, 1, 1, 2, 0];
+    let row_adapts = [
+        Adaptation::lora(&a),
+        Adaptation::none(),
+        Adaptation::lora(&b),
+        Adaptation::lora(&a),
+        Adaptation::lora(&b),
+    ];
+    let stack = icor_llm::RowDeltas::stack(&m.config, &row_adapts, m.device()).unwrap();
+    let opts = GenerateOptions {
+        max_new_tokens: 5,
+        stop_ids: vec![],
+    };
+    let prefix = m.frozen_prefix_batch(&prompts, 2).unwrap();
+    let got = m
+        .generate_greedy_rows_of(&prefix, &row_prompts, &opts, &Adaptation::per_row(&stack))
+        .unwrap();
+    for (j, (&p, adapt)) in row_prompts.iter().zip(&row_adapts).enumerate() {
+        let want = m.generate_greedy(&prompts[p], &opts, adapt).unwrap();
+        assert_eq!(got[j], want, "row {j} (prompt {p})");
+    }
+    let err = m
+        .generate_greedy_rows_of(&prefix, &[0, 3], &opts, &Adaptation::none())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("prompt 3"), "{err}");
+}
