@@ -63,14 +63,37 @@ fn read_json(path: &Path) -> Result<Option<Value>> {
     }
 }
 
-/// "Profile **quick** (batch …, … steps, lr …, clip …), N seed(s) from S".
+/// "Profile **quick** (batch …, … steps, lr …, clip …; the depth and softmax rates),
+/// N seed(s) from S".
 fn profile_line(v: &Value) -> String {
     let p = &v["profile"];
+    let mut rates = String::new();
+    if let Some(power) = p["depth_lr_power"].as_f64() {
+        rates.push_str(&format!("; a depth-L stack at lr/L^{power}"));
+    }
+    if let Some(lr) = p["softmax_lr"].as_f64() {
+        rates.push_str(&format!("; softmax attention at lr {lr}"));
+    }
+    profile_line_with_steps(v, &p["train"]["steps"], &rates)
+}
+
+/// [`profile_line`] with the steps of the tabular studies (the profile's `tabular_steps`
+/// where it sets them).
+fn tabular_profile_line(v: &Value) -> String {
+    let p = &v["profile"];
+    match &p["tabular_steps"] {
+        Value::Null => profile_line_with_steps(v, &p["train"]["steps"], ""),
+        steps => profile_line_with_steps(v, steps, ""),
+    }
+}
+
+fn profile_line_with_steps(v: &Value, steps: &Value, rates: &str) -> String {
+    let p = &v["profile"];
     format!(
-        "Profile **{}** (batch {}, {} steps, lr {}, clip {}), {} seed(s) from {}",
+        "Profile **{}** (batch {}, {} steps, lr {}, clip {}{rates}), {} seed(s) from {}",
         p["name"].as_str().unwrap_or("?"),
         p["train"]["batch"],
-        p["train"]["steps"],
+        steps,
         p["train"]["lr"],
         p["train"]["clip"],
         p["seeds"],

@@ -1,21 +1,29 @@
 //! Why some quick-profile runs of the authors' protocol never leave the initial plateau, and
 //! what budget gets every seed off it (issue: "the same conclusions on every seed block").
 //!
-//! Runs the docs sweep's depth-1 LSA on each of `--protocols` (default: the authors') for every
-//! (seed, documents) of `--seeds` × {2, 5, 10, 25} under each of `--variants` (default: all
-//! four: `steps1500`, `steps3000`, `lr3e-2`, `batch512`), and prints one Markdown table: per
-//! protocol and variant, how many runs stalled (icor-probe's own rule, `converge.rs`), the mean
-//! sensitivity cosine of the runs that did not, and the training time.
+//! Runs `--arch` (default the docs sweep's depth-1 LSA; `lsa2`, `lsa5`, `softmax2`, `gdpp`,
+//! `mlp32`, `mlp128`) on each of `--protocols` (default: the authors') for every (seed,
+//! documents) of `--seeds` × `--docs` (default {2, 5, 10, 25}) under each of `--variants`
+//! (default: the four below), and prints one Markdown table: per protocol and variant, how many
+//! runs stalled (icor-probe's own rule, `converge.rs`), the mean sensitivity cosine of the runs
+//! that did not, and the training time.
+//!
+//! Variants: `steps1500` (the former quick budget), `steps3000`, `lr3e-2`, `batch512` (one
+//! change each to the former budget), or `quick` (the quick profile now) with changes joined
+//! by `+`: `quick+lr=2.2e-2+steps=4000+batch=256` (the learning rate before the depth sweep's
+//! division by the depth).
 //!
 //! ```text
 //! RAYON_NUM_THREADS=1 cargo run --example plateau -- [--seeds 3,4,5] [--eval-tasks 2000] \
-//!     [--protocols authors,projection,dot_product] [--variants steps1500,lr3e-2]
+//!     [--protocols authors,projection,dot_product] [--variants steps1500,lr3e-2] \
+//!     [--arch lsa5] [--docs 10]
 //! ```
 
 use std::time::Instant;
 
 use icor_probe::backend::Backend;
-use icor_probe::sweep::{Profile, docs_run};
+use icor_probe::model::Arch;
+use icor_probe::sweep::{Profile, synthetic_run};
 
 fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
     args.iter()
@@ -60,32 +68,86 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .split(',')
         .map(String::from)
         .collect();
-    if let Some(bad) = chosen.iter().find(|c| !all.iter().any(|v| &v.0 == *c)) {
-        return Err(
-            format!("unknown variant {bad} (steps1500, steps3000, lr3e-2, batch512)").into(),
-        );
+    let mut all = all.to_vec();
+    for c in &chosen {
+        if !all.iter().any(|v| &v.0 == c) {
+            let mut p = quick_variant(c)?;
+            p.eval_tasks = eval_tasks;
+            all.push((c.clone(), c.clone(), p));
+        }
     }
+    let arch = parse_arch(&arg::<String>(&args, "--arch").unwrap_or_else(|| "lsa1".into()))?;
+    let docs: Vec<usize> = arg::<String>(&args, "--docs")
+        .unwrap_or_else(|| "2,5,10,25".into())
+        .split(',')
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
     let protocols: Vec<String> = arg::<String>(&args, "--protocols")
         .unwrap_or_else(|| "authors".into())
         .split(',')
         .map(String::from)
         .collect();
+    println!("{}, documents {docs:?}, seeds {seeds:?}\n", arch.label());
     println!(
         "| protocol | variant | stalled | stalled (seed, docs) | cosine of the others | seconds |"
     );
     println!("|---|---|---|---|---|---|");
     for protocol in &protocols {
         for (_, name, profile) in all.iter().filter(|v| chosen.contains(&v.0)) {
-            let row = table_row(protocol, profile, &seeds, &device, name)?;
+            let row = table_row(protocol, arch, &docs, profile, &seeds, &device, name)?;
             println!("| {protocol} | {name} | {row}");
         }
     }
     Ok(())
 }
 
+/// `quick` with `+key=value` changes (`lr`, `steps`, `batch`).
+fn quick_variant(spec: &str) -> Result<Profile, Box<dyn std::error::Error>> {
+    let mut parts = spec.split('+');
+    if parts.next() != Some("quick") {
+        return Err(format!(
+            "unknown variant {spec} (steps1500, steps3000, lr3e-2, batch512, or quick+key=value…)"
+        )
+        .into());
+    }
+    let mut p = Profile::quick();
+    for change in parts {
+        let (key, value) = change
+            .split_once('=')
+            .ok_or(format!("{spec}: `{change}` is not key=value"))?;
+        match key {
+            "lr" => p.train.lr = value.parse()?,
+            "steps" => p.train.steps = value.parse()?,
+            "batch" => p.train.batch = value.parse()?,
+            _ => return Err(format!("{spec}: unknown setting {key} (lr, steps, batch)").into()),
+        }
+    }
+    Ok(p)
+}
+
+fn parse_arch(name: &str) -> Result<Arch, Box<dyn std::error::Error>> {
+    Ok(match name {
+        "lsa1" => Arch::Lsa { depth: 1 },
+        "lsa2" => Arch::Lsa { depth: 2 },
+        "lsa5" => Arch::Lsa { depth: 5 },
+        "softmax2" => Arch::Softmax { heads: 2 },
+        "gdpp" => Arch::GdPlusPlus { depth: 1 },
+        "mlp32" => Arch::Mlp { width: 32 },
+        "mlp128" => Arch::Mlp { width: 128 },
+        _ => {
+            return Err(format!(
+                "unknown --arch {name} (lsa1, lsa2, lsa5, softmax2, gdpp, mlp32, mlp128)"
+            )
+            .into());
+        }
+    })
+}
+
 /// One protocol under one budget: "stalled | which | cosine | seconds |".
 fn table_row(
     protocol: &str,
+    arch: Arch,
+    docs_list: &[usize],
     profile: &Profile,
     seeds: &[u64],
     device: &burn::tensor::Device,
@@ -95,8 +157,8 @@ fn table_row(
     let (mut stalled, mut cos, mut n) = (Vec::new(), 0.0, 0usize);
     let mut total = 0;
     for &seed in seeds {
-        for docs in [2, 5, 10, 25] {
-            let run = docs_run(protocol, docs, profile, seed, device)?;
+        for &docs in docs_list {
+            let run = synthetic_run(protocol, docs, arch, profile, seed, device)?;
             total += 1;
             if run.stalled() {
                 stalled.push(format!("({seed}, {docs})"));

@@ -274,7 +274,7 @@ pub fn run_study(study: Study, setup: &Setup<'_>, home: &Path) -> Result<Tabular
     )?;
     let cfgs = configs(study);
     let arch_list = archs();
-    let per_run = profile.train.steps as u64;
+    let per_run = profile.tabular_train().steps as u64;
     let total = (cfgs.len() * arch_list.len() * profile.seeds) as u64 * per_run;
     let bar = progress(total, study.name());
     // every (table, normalisation, architecture, seed) in a fixed order: the order of the runs
@@ -391,10 +391,11 @@ fn one_run(
     };
     let curve_batch = task.test_batch(profile.train.curve_tasks);
     let wrapped = Task::Retrieved(task.clone());
+    let train_cfg = profile.tabular_train();
     let (model, curve) = train(
         &wrapped,
         arch,
-        &profile.train,
+        &train_cfg,
         seed,
         &gd,
         &curve_batch,
@@ -417,7 +418,7 @@ fn one_run(
         shape: task.query_shape(),
         corpus_shape: task.corpus_shape(),
         step_size,
-        train: profile.train.clone(),
+        train: train_cfg,
         trained,
         control,
         convergence: Some(Convergence::of(&trained, &control, &curve)),

@@ -21,6 +21,9 @@ fn tiny() -> Profile {
         },
         seeds: 3,
         eval_tasks: 256,
+        tabular_steps: None,
+        depth_lr_power: 1.0,
+        softmax_lr: None,
     }
 }
 

@@ -11,8 +11,8 @@ use icor_probe::nonlinear::{TabularRun, summarise};
 use serde_json::Value;
 
 use super::{
-    Check, ci, converged_cell, f, profile_line, read_json, runs_line, stalled_line, summary_of,
-    verdict, write_stalled,
+    Check, ci, converged_cell, f, read_json, runs_line, stalled_line, summary_of,
+    tabular_profile_line, verdict, write_stalled,
 };
 
 /// The study files (`{name}.json`) of tabular runs, in report order.
@@ -22,7 +22,7 @@ fn header(out: &mut String, name: &str, v: &Value) -> Result<()> {
     writeln!(
         out,
         "## Study `{name}`\n\n{}, up to {} test queries per table, {}. Contexts: the 10 corpus rows with the largest dot-product score g(x_q)ᵀz(xᵢ); GD: one step from 0 with η fitted on training queries. *kurt.*, *max|z|*, *bottom 10%*, *|skew|* = per-feature excess kurtosis, largest |z-score|, share of rows in the bottom tenth of the min–max range, and |skewness|, averaged over features (query side: the test queries after g; corpus side: the raw table, whose shape z-scoring keeps).\n",
-        profile_line(v),
+        tabular_profile_line(v),
         v["profile"]["eval_tasks"],
         runs_line(v)
     )?;
