@@ -120,7 +120,11 @@ impl Llm {
             ids.extend_from_slice(p);
         }
         let x = self.embed(&ids, b)?;
-        let mut cache = KvCache::left_padded(self.config.n_layers, pads);
+        let mut cache = if pads.iter().all(|&p| p == 0) {
+            KvCache::new(self.config.n_layers) // prompts of one length: nothing to mask
+        } else {
+            KvCache::left_padded(self.config.n_layers, pads)
+        };
         let x = self.forward_layers(x, 0..split, Some(&mut cache), &Adaptation::none())?;
         Ok(FrozenPrefix { split, x, cache })
     }

@@ -1,9 +1,11 @@
 //! Stage 4: every registered method on the same questions, prompts, retrieval cache and
-//! greedy decoding (Algorithm 1 for RAG-GD). All methods that read the RAG prompt of a
-//! question share one prefill of the frozen layers and are decoded together, one batch row per
-//! (method, support seed); a subset of questions is also run method by method, alone, to time
-//! each part of a query (retrieval, demonstration encoding, predictor, gradient steps,
-//! generation).
+//! greedy decoding (Algorithm 1 for RAG-GD). The questions go in batches of
+//! [`Deploy::batch_questions`]: their RAG prompts are left-padded together and prefilled once
+//! through the frozen layers, and every method that reads them is decoded in one batch, one
+//! row per (question, method, support seed); the few-shot prompts likewise. Each row decodes
+//! as it would alone (`icor_llm::positions`). A subset of questions is also run method by
+//! method, alone, to time each part of a query (retrieval, demonstration encoding, predictor,
+//! gradient steps, generation).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -51,6 +53,8 @@ pub struct Deploy<'a> {
     /// Prompt tuning's trained prefix (where the profile has it).
     pub soft: Option<&'a SoftPrompt>,
     pub methods: &'a [Method],
+    /// Questions decoded as one batch ([`evaluate_set`]).
+    pub batch_questions: usize,
 }
 
 /// A support pool with its demonstrations (as text for the few-shot prompts, tokenised for
@@ -251,32 +255,39 @@ pub fn evaluate_set(
         progress,
     );
     bar.set_position(rec.questions.len() as u64);
-    for (i, item) in items.iter().enumerate().skip(rec.questions.len()) {
+    let todo: Vec<usize> = (rec.questions.len()..items.len()).collect();
+    for chunk in todo.chunks(d.batch_questions.max(1)) {
         let started = Instant::now();
-        let copied = query_only
-            .and_then(|r| r.questions.get(i))
-            .filter(|r| r.id == item.id);
-        let q = Question {
-            i,
-            item,
-            answers: AnswerPattern::all(&item.answers, regex_answers)?,
-            query_only: copied,
-        };
-        let record = question(d, frozen, pool, &q, &per_task)?;
-        if i < p.eval.cost_questions
-            && rec
+        let qs: Vec<Question<'_>> = chunk
+            .iter()
+            .map(|&i| {
+                let item = &items[i];
+                Ok(Question {
+                    i,
+                    item,
+                    answers: AnswerPattern::all(&item.answers, regex_answers)?,
+                    query_only: query_only
+                        .and_then(|r| r.questions.get(i))
+                        .filter(|r| r.id == item.id),
+                })
+            })
+            .collect::<Result<_>>()?;
+        let records = questions(d, frozen, pool, &qs, &per_task)?;
+        for (q, record) in qs.iter().zip(records) {
+            let timed = rec
                 .costs
                 .iter()
                 .filter(|c| c.method == d.methods[0].id)
-                .count()
-                <= i
-        {
-            rec.costs.extend(time_methods(d, retriever, item, pool, i)?);
+                .count();
+            if q.i < p.eval.cost_questions && timed <= q.i {
+                rec.costs
+                    .extend(time_methods(d, retriever, q.item, pool, q.i)?);
+            }
+            rec.questions.push(record);
         }
-        rec.questions.push(record);
         rec.seconds = rec.seconds.map(|s| s + started.elapsed().as_secs_f64());
         save_json(path, stamp, &rec)?;
-        bar.inc(1);
+        bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
     Ok(rec)
@@ -322,31 +333,49 @@ impl Question<'_> {
     }
 }
 
-/// Every method's answers to one question: the methods with their own prompt, then the rows
-/// that share the RAG prompt's prefill, then the few-shot prompts.
-fn question(
+/// One prompt and the rows that read it: a question's RAG prompt with its methods' rows, or
+/// one of its few-shot prompts.
+struct Job {
+    /// The question's place in its batch.
+    at: usize,
+    prompt: Vec<u32>,
+    rows: Vec<(String, Row)>,
+}
+
+/// Every method's answers to a batch of questions: per question the methods with their own
+/// prompt; then the rows of every question's RAG prompt decoded as one batch, and the rows of
+/// the few-shot prompts as another (their prompts are far longer: padding them together with
+/// the RAG prompts would cost more than a second batch).
+fn questions(
     d: &Deploy<'_>,
     frozen: &mut FrozenStates,
     pool: &mut Pool,
-    q: &Question<'_>,
+    qs: &[Question<'_>],
     per_task: &BTreeMap<(String, usize), LowRankDelta>,
-) -> Result<QuestionRecord> {
-    let item = q.item;
-    let docs: Vec<&str> = item.docs.iter().map(|p| p.contents.as_str()).collect();
-    let mut rec = QuestionRecord {
-        id: item.id.clone(),
-        gold_in_docs: recall_hit(&docs, &q.answers, docs.len(), HitRule::FlashRag),
-        scores: BTreeMap::new(),
-        predictions: BTreeMap::new(),
-    };
-    let rows = own_prompts_and_rows(d, frozen, pool, q, per_task, &mut rec)?;
-    // None where only methods with their own prompt are run (`--methods prompt-tuning`).
-    if !rows.is_empty() {
-        let prompt = d.prompter.rag_ids(item)?;
-        decode_rows(d, frozen, &prompt, &rows, q, &mut rec)?;
+) -> Result<Vec<QuestionRecord>> {
+    let mut recs = Vec::with_capacity(qs.len());
+    let (mut rag, mut few) = (Vec::new(), Vec::new());
+    for (at, q) in qs.iter().enumerate() {
+        let item = q.item;
+        let docs: Vec<&str> = item.docs.iter().map(|p| p.contents.as_str()).collect();
+        let mut rec = QuestionRecord {
+            id: item.id.clone(),
+            gold_in_docs: recall_hit(&docs, &q.answers, docs.len(), HitRule::FlashRag),
+            scores: BTreeMap::new(),
+            predictions: BTreeMap::new(),
+        };
+        let rows = own_prompts_and_rows(d, frozen, pool, q, per_task, &mut rec)?;
+        // None where only methods with their own prompt are run (`--methods prompt-tuning`).
+        if !rows.is_empty() {
+            let prompt = d.prompter.rag_ids(item)?;
+            rag.push(Job { at, prompt, rows });
+        }
+        few.extend(few_shot(d, pool, q, at)?);
+        recs.push(rec);
     }
-    few_shot(d, frozen, pool, q, &mut rec)?;
-    Ok(rec)
+    decode_jobs(d, frozen, &rag, qs, &mut recs)?;
+    decode_jobs(d, frozen, &few, qs, &mut recs)?;
+    Ok(recs)
 }
 
 /// Answers the methods that have their own prompt (query only, prompt tuning) into `rec`,
@@ -422,59 +451,74 @@ fn own_prompts_and_rows(
     Ok(rows)
 }
 
-/// Decodes `rows` together behind one prefill of `prompt` (the frozen layers shared), each
-/// row with its own adaptation, into `rec`.
-fn decode_rows<I: AsRef<str>>(
+/// Decodes every row of `jobs` in one batch behind one prefill of their prompts through the
+/// frozen layers (left-padded together), each row with its own adaptation, into the records of
+/// their questions.
+fn decode_jobs(
     d: &Deploy<'_>,
     frozen: &FrozenStates,
-    prompt: &[u32],
-    rows: &[(I, Row)],
-    q: &Question<'_>,
-    rec: &mut QuestionRecord,
+    jobs: &[Job],
+    qs: &[Question<'_>],
+    recs: &mut [QuestionRecord],
 ) -> Result<()> {
-    let prefix = d.model.frozen_prefix(prompt, frozen.split())?;
-    let adapts: Vec<Adaptation<'_>> = rows.iter().map(|(_, r)| r.adaptation(d.w0)).collect();
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let prompts: Vec<Vec<u32>> = jobs.iter().map(|j| j.prompt.clone()).collect();
+    let prefix = d.model.frozen_prefix_batch(&prompts, frozen.split())?;
+    let (mut row_prompts, mut adapts) = (Vec::new(), Vec::new());
+    for (p, job) in jobs.iter().enumerate() {
+        for (_, row) in &job.rows {
+            row_prompts.push(p);
+            adapts.push(row.adaptation(d.w0));
+        }
+    }
     let stack = RowDeltas::stack(&d.model.config, &adapts, d.model.device())?;
-    let outs = d.model.generate_greedy_rows(
+    let outs = d.model.generate_greedy_rows_of(
         &prefix,
-        rows.len(),
+        &row_prompts,
         &d.opts(),
         &Adaptation::per_row(&stack),
     )?;
-    for ((id, _), ids) in rows.iter().zip(outs) {
-        q.put(rec, id.as_ref(), d.decode(&ids)?);
+    let mut outs = outs.into_iter();
+    for job in jobs {
+        for (id, _) in &job.rows {
+            let ids = outs.next().unwrap_or_default();
+            qs[job.at].put(&mut recs[job.at], id, d.decode(&ids)?);
+        }
     }
     Ok(())
 }
 
-/// The few-shot baselines: one prompt per support seed, their rows decoded together.
-fn few_shot(
-    d: &Deploy<'_>,
-    frozen: &FrozenStates,
-    pool: &mut Pool,
-    q: &Question<'_>,
-    rec: &mut QuestionRecord,
-) -> Result<()> {
+/// The few-shot baselines of question `q` (at `at` in its batch): one prompt per support
+/// seed, with a row per few-shot method.
+fn few_shot(d: &Deploy<'_>, pool: &Pool, q: &Question<'_>, at: usize) -> Result<Vec<Job>> {
     let p = d.profile;
-    let few: Vec<(&str, Row)> = d
-        .methods
-        .iter()
-        .filter_map(|m| match m.kind {
-            MethodKind::FewShot { adapter } if q.i < p.eval.few_shot_questions => {
-                Some((m.id.as_str(), if adapter { Row::W0 } else { Row::Bare }))
-            }
-            _ => None,
+    let rows = || -> Vec<(String, Row)> {
+        d.methods
+            .iter()
+            .filter_map(|m| match m.kind {
+                MethodKind::FewShot { adapter } if q.i < p.eval.few_shot_questions => {
+                    Some((m.id.clone(), if adapter { Row::W0 } else { Row::Bare }))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    if rows().is_empty() {
+        return Ok(Vec::new());
+    }
+    (0..p.eval.few_shot_seeds)
+        .map(|s| {
+            let idx = d.support(pool, s, q.i as u64);
+            let prompt = d.prompter.few_shot_ids(q.item, &pool.context_items(&idx))?;
+            Ok(Job {
+                at,
+                prompt,
+                rows: rows(),
+            })
         })
-        .collect();
-    if few.is_empty() {
-        return Ok(());
-    }
-    for s in 0..p.eval.few_shot_seeds {
-        let idx = d.support(pool, s, q.i as u64);
-        let ids = d.prompter.few_shot_ids(q.item, &pool.context_items(&idx))?;
-        decode_rows(d, frozen, &ids, &few, q, rec)?;
-    }
-    Ok(())
+        .collect()
 }
 
 /// Each method run alone on one query (support seed 0), its parts timed; every cache is cold

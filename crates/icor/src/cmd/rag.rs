@@ -112,6 +112,11 @@ struct RunArgs {
     /// joins such a part to a run of the other methods.
     #[arg(long, value_delimiter = ',')]
     methods: Vec<String>,
+    /// Questions of one set decoded as one batch in the evaluation (their RAG prompts
+    /// left-padded together, every method's rows of every question in one batch); the answers
+    /// do not depend on it, only the speed and the memory.
+    #[arg(long, default_value_t = 8)]
+    eval_batch: usize,
     /// Print a JSON summary (stage times, average EM per method) on stdout.
     #[arg(long)]
     json: bool,
@@ -237,6 +242,7 @@ fn stages(a: RunArgs, until: Stage) -> Result<ExitCode> {
         until,
         partial: (until == Stage::Eval).then(|| (json.clone(), md.clone())),
         methods: (!a.methods.is_empty()).then(|| a.methods.clone()),
+        eval_batch: a.eval_batch.max(1),
     };
     let mut results = run(&options)?;
     results.complete &= !filtered;

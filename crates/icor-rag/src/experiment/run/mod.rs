@@ -66,6 +66,8 @@ pub struct RunOptions {
     /// `g_φ` without RAG-GD or HyperTuning, the soft prefix without prompt tuning. Such a
     /// part is joined to the rest of its profile by `icor rag merge`.
     pub methods: Option<Vec<String>>,
+    /// Questions decoded as one batch in the evaluation (speed only: the answers are the same).
+    pub eval_batch: usize,
 }
 
 /// The registered methods of `p`, restricted to `only` (ids) where given.
@@ -224,6 +226,7 @@ pub fn run(options: &RunOptions) -> Result<Results> {
             predictors: &predictors,
             soft: soft.as_ref(),
             methods: &methods,
+            batch_questions: options.eval_batch,
         };
         stage4::evaluate(
             &cx,

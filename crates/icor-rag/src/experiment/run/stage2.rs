@@ -106,6 +106,7 @@ pub(super) fn targets(
         predictors: &no_predictors,
         soft: None,
         methods: cx.methods,
+        batch_questions: 1,
     };
     for ctx in &contexts {
         let path = tdir.join(format!("{}.safetensors", ctx.name));
