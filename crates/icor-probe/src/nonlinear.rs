@@ -260,7 +260,9 @@ pub fn run_study(study: Study, setup: &Setup<'_>, home: &Path) -> Result<Tabular
     let path = results_path(out, study.name())?;
     let mut result = resume(
         &path,
-        |r: &TabularResult| r.profile == *profile && r.base_seed == base_seed,
+        |r: &TabularResult| {
+            r.profile.for_tabular() == profile.for_tabular() && r.base_seed == base_seed
+        },
         || TabularResult {
             sweep: study,
             profile: profile.clone(),
@@ -272,6 +274,8 @@ pub fn run_study(study: Study, setup: &Setup<'_>, home: &Path) -> Result<Tabular
             correlations: vec![],
         },
     )?;
+    // the same budget for this study: the file names the profile it now runs under
+    result.profile = profile.clone();
     let cfgs = configs(study);
     let arch_list = archs();
     let per_run = profile.tabular_train().steps as u64;

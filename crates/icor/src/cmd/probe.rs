@@ -34,9 +34,9 @@ pub struct Args {
     /// Which sweep to run.
     #[arg(value_enum)]
     sweep: Which,
-    /// Small budget (batch 128, 3,000 steps, lr 1e-2; depth-L stacks lr/√L, softmax lr 2e-2;
-    /// 1,500 steps in the tabular studies); without it the authors' budget (batch 2048, 8,000
-    /// steps, lr 5e-4, global-norm clip 0.001; depth-L stacks lr/L).
+    /// Small budget (batch 128, 3,000 steps, lr 1e-2; 1,500 steps in the tabular studies);
+    /// without it the authors' budget (batch 2048, 8,000 steps, lr 5e-4, global-norm clip
+    /// 0.001). Both train a depth-L stack at lr/L.
     #[arg(long)]
     quick: bool,
     /// First training seed; seeds S, S+1, S+2 are used.
