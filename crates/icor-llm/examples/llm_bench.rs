@@ -4,7 +4,7 @@
 //! the same steps; plus the machine's measured memory bandwidth, as one JSON line per model
 //! and device. Used by `cargo xtask bench perf` for `reports/perf.md`.
 //!
-//! `cargo build --workspace --example llm_bench && target/debug/examples/llm_bench [--device flex|wgpu] [--decode N] [--batch B] MODEL...`
+//! `cargo build --workspace --example llm_bench && target/debug/examples/llm_bench [--device flex|wgpu] [--decode N] [--batch B] [--decode-weights none|f32|f16] MODEL...`
 //! (`--workspace`: the feature set of the test build, so burn is not compiled again).
 
 use std::time::Instant;
@@ -58,12 +58,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut device_name = "flex".to_string();
     let mut decode = 32usize;
     let mut batch = 16usize;
+    let mut packed = String::from("default");
     let mut models = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--device" => device_name = args.next().ok_or("--device needs a value")?,
             "--decode" => decode = args.next().ok_or("--decode needs a value")?.parse()?,
             "--batch" => batch = args.next().ok_or("--batch needs a value")?.parse()?,
+            "--decode-weights" => {
+                packed = args.next().ok_or("--decode-weights needs none|f32|f16")?
+            }
             m => models.push(m.to_string()),
         }
     }
@@ -71,7 +75,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bw = copy_bandwidth();
     for name in models {
         let t_load = Instant::now();
-        let loaded = load_model(&name, &device)?;
+        let mut loaded = load_model(&name, &device)?;
+        if packed != "default" {
+            let precision = icor_llm::decode_weights::parse_precision(&packed)?;
+            loaded.model = loaded.model.with_decode_weights(precision);
+        }
         let load_s = t_load.elapsed().as_secs_f64();
         let m = &loaded.model;
         let c = &m.config;
@@ -127,6 +135,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             serde_json::json!({
                 "model": name,
                 "device": device_name,
+                "decode_weights": m.decode_weights().map_or("none", |p| p.name()),
                 "load_s": load_s,
                 "prefill_tokens": PREFILL,
                 "prefill_s": prefill_s,

@@ -44,6 +44,7 @@ pub mod attention;
 pub mod block;
 pub mod chat;
 pub mod config;
+pub mod decode_weights;
 pub mod delta;
 pub mod device;
 pub mod error;

@@ -1,6 +1,9 @@
 //! A frozen linear map `y = x Wᵀ + b` plus optional low-rank terms added on the fly.
 
 use burn::tensor::Tensor;
+use icor_kernels::Precision;
+
+use crate::decode_weights::DecodeWeights;
 
 /// A low-rank update added to a frozen projection on the fly, so the base weight is never
 /// copied or modified.
@@ -63,11 +66,13 @@ pub fn add_low_rank(y: Tensor<3>, x: &Tensor<3>, extra: &[LowRank]) -> Tensor<3>
     y.reshape([b, t, out])
 }
 
-/// Frozen weights, stored transposed (`[in, out]`) for a plain row-major matmul.
+/// Frozen weights, stored transposed (`[in, out]`) for a plain row-major matmul, and on the
+/// CPU backend packed once more for the few-row products of decoding ([`DecodeWeights`]).
 #[derive(Debug, Clone)]
 pub struct FrozenLinear {
     pub w_t: Tensor<2>,
     pub bias: Option<Tensor<1>>,
+    pub decode: Option<DecodeWeights>,
 }
 
 impl FrozenLinear {
@@ -92,17 +97,39 @@ impl FrozenLinear {
             Tensor::cat(biases, 0)
         });
         let w_t = Tensor::cat(parts.into_iter().map(|p| p.w_t).collect(), 1);
-        FrozenLinear { w_t, bias }
+        FrozenLinear::new(w_t, bias)
+    }
+
+    /// `W` given as `w_t: [in, out]`, not packed for decoding (see [`FrozenLinear::pack`]).
+    pub fn new(w_t: Tensor<2>, bias: Option<Tensor<1>>) -> Self {
+        FrozenLinear {
+            w_t,
+            bias,
+            decode: None,
+        }
+    }
+
+    /// Packs `W` for decoding in `precision`, or drops the packed copy (`None`).
+    pub fn pack(&mut self, precision: Option<Precision>) {
+        self.decode = precision.map(|p| DecodeWeights::pack(&self.w_t, self.bias.as_ref(), p));
+    }
+
+    /// `x Wᵀ + b` for `x: [n, in]` (packed where [`DecodeWeights::forward`] applies).
+    pub fn product(&self, x: Tensor<2>) -> Tensor<2> {
+        if let Some(y) = self.decode.as_ref().and_then(|d| d.forward(&x)) {
+            return y;
+        }
+        let y = x.matmul(self.w_t.clone());
+        match &self.bias {
+            Some(bias) => y.add(bias.clone().reshape([1, self.out_dim()])),
+            None => y,
+        }
     }
 
     /// `x: [b, t, in] → [b, t, out]`, adding every low-rank term in `extra`.
     pub fn forward(&self, x: Tensor<3>, extra: &[LowRank]) -> Tensor<3> {
         let [b, t, i] = x.dims();
-        let x2 = x.clone().reshape([b * t, i]);
-        let mut y = x2.clone().matmul(self.w_t.clone());
-        if let Some(bias) = &self.bias {
-            y = y.add(bias.clone().reshape([1, self.out_dim()]));
-        }
+        let mut y = self.product(x.clone().reshape([b * t, i]));
         for lr in extra {
             y = y.add(lr.apply(&x));
         }

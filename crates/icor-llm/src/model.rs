@@ -6,6 +6,7 @@
 //! (a LoRA adapter and/or an external low-rank delta on Q/K/V).
 
 use burn::tensor::{Device, Int, Tensor};
+use icor_kernels::Precision;
 
 use super::adapt::Adaptation;
 use super::attention::Attention;
@@ -24,6 +25,12 @@ use crate::{Error, Result};
 /// Longest RoPE table built up front (positions beyond need a bigger table).
 const MAX_ROPE_TABLE: usize = 32_768;
 
+/// Decoding products packed in f32 on the CPU backend (the same numbers as burn's product up
+/// to the order of the sums), none on a GPU backend.
+fn default_decode_weights(device: &Device) -> Option<Precision> {
+    (*device == Device::flex()).then_some(Precision::F32)
+}
+
 /// A loaded backbone.
 #[derive(Debug, Clone)]
 pub struct Llm {
@@ -32,7 +39,7 @@ pub struct Llm {
     blocks: Vec<Block>,
     norm: RmsNorm,
     /// `[d_model, vocab]`: the output projection (a transposed copy of `embed` when tied).
-    output_t: Tensor<2>,
+    output: FrozenLinear,
     rope: Rope,
     device: Device,
 }
@@ -59,10 +66,7 @@ impl Llm {
                     }
                     _ => None,
                 };
-                Ok(FrozenLinear {
-                    w_t: transposed_to_device(w, device),
-                    bias,
-                })
+                Ok(FrozenLinear::new(transposed_to_device(w, device), bias))
             };
         let embed_host = source.read_shaped(WeightKey::Embed, &[c.vocab_size, d])?;
         let output_t = if source.has(WeightKey::Output) && !c.tied_embeddings {
@@ -139,10 +143,30 @@ impl Llm {
             embed,
             blocks,
             norm,
-            output_t,
+            output: FrozenLinear::new(output_t, None),
             rope,
             device: device.clone(),
-        })
+        }
+        .with_decode_weights(default_decode_weights(device)))
+    }
+
+    /// Every frozen projection (Q/K/V, O, gate/up, down, the output head) packed for the
+    /// few-row products of decoding in `precision` ([`crate::decode_weights`]), or only in
+    /// burn's layout (`None`). Products that carry gradients never take the packed path.
+    pub fn with_decode_weights(mut self, precision: Option<Precision>) -> Self {
+        for b in &mut self.blocks {
+            b.attn.qkv.pack(precision);
+            b.attn.o.pack(precision);
+            b.mlp.gate_up.pack(precision);
+            b.mlp.down.pack(precision);
+        }
+        self.output.pack(precision);
+        self
+    }
+
+    /// How the frozen projections are packed for decoding (`None`: not packed).
+    pub fn decode_weights(&self) -> Option<Precision> {
+        self.output.decode.as_ref().map(|d| d.precision())
     }
 
     /// The transformer blocks in order (read-only, e.g. for benches of one projection).
@@ -262,15 +286,14 @@ impl Llm {
     /// Logits `[n, vocab]` of final-norm hidden states `[n, d]` (only the rows a loss or a
     /// decoder needs, instead of every position).
     pub fn project(&self, hidden: Tensor<2>) -> Tensor<2> {
-        hidden.matmul(self.output_t.clone())
+        self.output.product(hidden)
     }
 
     /// Logits `[b, t, vocab]` of final-norm hidden states.
     pub fn logits(&self, hidden: Tensor<3>) -> Tensor<3> {
         let [b, t, d] = hidden.dims();
-        hidden
-            .reshape([b * t, d])
-            .matmul(self.output_t.clone())
+        self.output
+            .product(hidden.reshape([b * t, d]))
             .reshape([b, t, self.config.vocab_size])
     }
 

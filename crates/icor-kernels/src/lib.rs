@@ -1,0 +1,23 @@
+//! # icor-kernels: CPU kernels for the frozen backbone's decoding products
+//!
+//! burn-flex runs every product through gemm, which packs both operands into its panels on
+//! every call. For the products of greedy decoding — a few rows (one per prompt being decoded)
+//! against a frozen weight of hundreds of thousands of entries — that packing and gemm's tiling
+//! for large shapes cost more than the arithmetic (`reports/perf-reading.md`). Here the weight
+//! is packed once, at load ([`PackedWeight`], f32 or f16), and
+//! [`rows_matmul`] computes `Y = X Wᵀ (+ b)` for `X` of a few rows with register tiles, split
+//! over rayon's threads by output columns.
+//!
+//! - [`packed`]: the weight in panels of sixteen output columns, f32 or f16;
+//! - [`rows`]: the product and its threading;
+//! - [`tile`]: the tiles (AVX2 + FMA + F16C where the CPU has them, portable code elsewhere).
+//!
+//! This crate is compiled at `opt-level = 3` in every profile (the workspace manifest), since
+//! its loops are the hot path of decoding.
+
+pub mod packed;
+pub mod rows;
+pub mod tile;
+
+pub use packed::{PackedWeight, Precision};
+pub use rows::rows_matmul;

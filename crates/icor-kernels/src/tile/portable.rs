@@ -1,0 +1,19 @@
+//! The tiles in plain Rust, for CPUs without AVX2/FMA/F16C.
+
+use super::Value;
+use crate::packed::PANEL;
+
+/// See [`super::panels`].
+pub(super) fn panels<T: Value>(x: &[f32], m: usize, k: usize, w: &[T], y: &mut [f32], ldy: usize) {
+    for (p, panel) in w.chunks_exact((k * PANEL).max(1)).enumerate() {
+        for r in 0..m {
+            let mut acc = [0.0f32; PANEL];
+            for (xk, wk) in x[r * k..(r + 1) * k].iter().zip(panel.chunks_exact(PANEL)) {
+                for (a, wv) in acc.iter_mut().zip(wk) {
+                    *a += xk * wv.f32();
+                }
+            }
+            y[r * ldy + p * PANEL..r * ldy + (p + 1) * PANEL].copy_from_slice(&acc);
+        }
+    }
+}
