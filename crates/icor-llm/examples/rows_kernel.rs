@@ -1,10 +1,10 @@
 //! One decoding product, `[m, in] × [in, out]`, timed through burn-flex's matmul (gemm) and
 //! through `icor_kernels::rows_matmul` with the weight packed once in f32 and in f16: the
 //! shapes of SmolLM2's and Qwen2.5-0.5B's fused Q/K/V, gate/up and down projections and the
-//! output head, at 1 and 16 rows. Prints GFLOP/s and weight GB/s per path, and the largest
+//! output head, at 1 and 16 rows (or `--rows`). Prints GFLOP/s and weight GB/s per path, and the largest
 //! difference from burn's result.
 //!
-//! `cargo run --workspace --example rows_kernel [-- --reps N]`
+//! `cargo run --workspace --example rows_kernel [-- --reps N] [--rows 1,16,512]`
 
 use std::time::Instant;
 
@@ -32,6 +32,11 @@ fn main() {
         .nth(1)
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
+    let rows_list: Vec<usize> = std::env::args()
+        .skip_while(|a| a != "--rows")
+        .nth(1)
+        .map(|v| v.split(',').filter_map(|r| r.parse().ok()).collect())
+        .unwrap_or(vec![1, 16]);
     let device = Device::flex();
     println!("kernel: {}", icor_kernels::tile::kernel_name());
     println!(
@@ -54,7 +59,7 @@ fn main() {
         let wb: Tensor<2> = Tensor::from_data(TensorData::new(w_t.clone(), [k, n]), &device);
         let p32 = PackedWeight::from_transposed(&w_t, k, n, Precision::F32);
         let p16 = PackedWeight::from_transposed(&w_t, k, n, Precision::F16);
-        for m in [1usize, 16] {
+        for m in rows_list.iter().copied() {
             let x: Vec<f32> = (0..m * k)
                 .map(|i| ((i * 31 % 97) as f32 - 48.0) * 1e-2)
                 .collect();
