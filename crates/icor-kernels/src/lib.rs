@@ -10,14 +10,18 @@
 //!
 //! - [`packed`]: the weight in panels of sixteen output columns, f32 or f16;
 //! - [`rows`]: the product and its threading;
-//! - [`tile`]: the tiles (AVX2 + FMA + F16C where the CPU has them, portable code elsewhere).
+//! - [`tile`]: the tiles (AVX2 + FMA + F16C where the CPU has them, portable code elsewhere);
+//! - [`attention`]: grouped-query attention of new tokens over a key/value cache, one pass per
+//!   query (scores, softmax, weighted values), instead of a product–softmax–product per head.
 //!
 //! This crate is compiled at `opt-level = 3` in every profile (the workspace manifest), since
 //! its loops are the hot path of decoding.
 
+pub mod attention;
 pub mod packed;
 pub mod rows;
 pub mod tile;
 
+pub use attention::{AttnShape, Visible, attend};
 pub use packed::{PackedWeight, Precision};
 pub use rows::rows_matmul;

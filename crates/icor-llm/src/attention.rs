@@ -2,11 +2,13 @@
 //!
 //! Query head `h` reads KV head `h / g` (`g = n_heads / n_kv_heads`, transformers'
 //! `repeat_kv` order). Instead of repeating K/V, the `g` query heads of a group are stacked
-//! along the sequence axis, so one matmul per KV head serves the whole group.
+//! along the sequence axis, so one matmul per KV head serves the whole group. In inference on
+//! the CPU backend the whole of it runs as one kernel instead ([`crate::fused_attention`]).
 
 use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
 
+use super::fused_attention::fused_attention;
 use super::kv_cache::KvCache;
 use super::linear::{FrozenLinear, LowRank, add_low_rank};
 use super::positions::Positions;
@@ -59,12 +61,14 @@ impl Attention {
             Some(c) => c.append(layer, k, v),
             None => (k, v),
         };
+        let scale = 1.0 / (hd as f32).sqrt();
+        if let Some(out) = fused_attention(&q, &k, &v, pos, scale) {
+            return self.o.forward(out, &[]);
+        }
         let tk = k.dims()[2];
         // [b, hk, g·t, hd]: query heads of one group stacked along the sequence axis.
         let q = q.reshape([b, hk, g * t, hd]);
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .mul_scalar(1.0 / (hd as f32).sqrt());
+        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale);
         let scores = match pos.bias(b, g, t, tk, &scores.device()) {
             Some(bias) => scores.add(bias),
             None => scores,

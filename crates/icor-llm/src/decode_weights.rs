@@ -9,10 +9,9 @@
 use std::sync::Arc;
 
 use burn::tensor::{Tensor, TensorData};
-use burn_flex::Flex;
 use icor_kernels::{PackedWeight, Precision, rows_matmul};
 
-use crate::tensor_util::to_vec_f32;
+use crate::tensor_util::{flex_contiguous, to_vec_f32};
 
 /// `none`, `f32` or `f16`: how the frozen projections are packed for decoding (`none`: every
 /// product through burn).
@@ -61,16 +60,11 @@ impl DecodeWeights {
     /// same numbers.
     pub fn forward(&self, x: &Tensor<2>) -> Option<Tensor<2>> {
         let [m, k] = x.dims();
-        if x.is_autodiff() || k != self.weight.in_dim() {
+        if k != self.weight.in_dim() {
             return None;
         }
         let device = x.device();
-        let flex = x.clone().try_into_primitive::<Flex>().ok()?;
-        let flex = if flex.is_contiguous() {
-            flex
-        } else {
-            flex.to_contiguous()
-        };
+        let flex = flex_contiguous(x)?;
         let xs = flex.as_slice::<f32>()?;
         let y = rows_matmul(xs, m, &self.weight, self.bias.as_deref().map(Vec::as_slice));
         Some(Tensor::from_data(

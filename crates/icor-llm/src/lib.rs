@@ -48,6 +48,7 @@ pub mod decode_weights;
 pub mod delta;
 pub mod device;
 pub mod error;
+mod fused_attention;
 pub mod generate;
 pub mod gguf;
 pub mod kv_cache;

@@ -32,6 +32,14 @@ impl Panels<'_> {
     }
 }
 
+/// Whether this CPU has AVX2, FMA and F16C (what the vector code of this crate needs).
+pub fn avx2_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return x86::available();
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
 /// Which code runs the tiles on this CPU.
 pub fn kernel_name() -> &'static str {
     #[cfg(target_arch = "x86_64")]
