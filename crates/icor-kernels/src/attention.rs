@@ -3,7 +3,7 @@
 //! per head or calling a matrix product per (row, head).
 //!
 //! For batch row `b`, query head `h` (reading key/value head `h / g`, `g = heads / kv_heads`)
-//! and new token `i`, with visible key columns `J = from[b] ..= last(i)`:
+//! and new token `i`, with visible key columns `J` ([`Visible`]):
 //! `out[b, i, h, :] = Σ_{j ∈ J} softmax_J(q·k_j · scale)_j · v_j`.
 //! Keys outside `J` (left padding, and the future of a token in a prefill) get no weight at
 //! all, which is what an additive mask of `−10³⁰` gives exactly. Each output depends only on
@@ -32,11 +32,35 @@ pub struct AttnShape {
 
 /// Which key columns a query reads.
 #[derive(Debug, Clone, Copy)]
-pub struct Visible<'a> {
-    /// Cache column of the first new token: new token `i` reads columns up to `start + i`.
-    pub start: usize,
-    /// Per batch row, the first column it may read (its left padding); `None`: column 0.
-    pub from: Option<&'a [usize]>,
+pub enum Visible<'a> {
+    /// A decoder over its cache: new token `i` (cache column `start + i`) of row `b` reads
+    /// columns `from[b] ..= start + i` (`from`: each row's left padding; `None`: 0).
+    Causal {
+        start: usize,
+        from: Option<&'a [usize]>,
+    },
+    /// An encoder over right-padded rows: every query of row `b` reads columns `0..len[b]`.
+    Prefix { len: &'a [usize] },
+}
+
+impl Visible<'_> {
+    /// The columns new token `i` of row `r` reads, as `first..end` (empty when none).
+    fn columns(&self, r: usize, i: usize, tk: usize) -> std::ops::Range<usize> {
+        match *self {
+            Visible::Causal { start, from } => from.map_or(0, |f| f[r])..(start + i + 1).min(tk),
+            Visible::Prefix { len } => 0..len[r].min(tk),
+        }
+    }
+
+    fn check_rows(&self, b: usize) {
+        let rows = match *self {
+            Visible::Causal { from, .. } => from.map(<[usize]>::len),
+            Visible::Prefix { len } => Some(len.len()),
+        };
+        if let Some(rows) = rows {
+            assert_eq!(rows, b, "one visible range per batch row");
+        }
+    }
 }
 
 /// `out: [b, t, h, hd]` from `q: [b, h, t, hd]`, `k`, `v: [b, kv_heads, tk, hd]`, all
@@ -68,9 +92,7 @@ pub fn attend(
     assert_eq!(q.len(), b * h * t * hd, "q must be [b, h, t, hd]");
     assert_eq!(k.len(), b * hk * tk * hd, "k must be [b, kv_heads, tk, hd]");
     assert_eq!(v.len(), k.len(), "v must be shaped like k");
-    if let Some(from) = visible.from {
-        assert_eq!(from.len(), b, "one first column per batch row");
-    }
+    visible.check_rows(b);
     let g = h / hk;
     // One task per (row, head): its t outputs, gathered into [b, t, h, hd] below.
     let per_head: Vec<Vec<f32>> = (0..b * h)
@@ -79,14 +101,13 @@ pub fn attend(
             let (r, head) = (bh / h, bh % h);
             let kv = (r * hk + head / g) * tk * hd;
             let (k, v) = (&k[kv..kv + tk * hd], &v[kv..kv + tk * hd]);
-            let first = visible.from.map_or(0, |f| f[r]);
             let mut out = vec![0.0f32; t * hd];
             let mut scores = vec![0.0f32; tk];
             for (i, o) in out.chunks_exact_mut(hd).enumerate() {
-                let last = (visible.start + i).min(tk.saturating_sub(1));
+                let cols = visible.columns(r, i, tk);
                 let qi = &q[(bh * t + i) * hd..(bh * t + i + 1) * hd];
-                if first <= last {
-                    one_query(qi, k, v, first..last + 1, scale, &mut scores, o);
+                if !cols.is_empty() {
+                    one_query(qi, k, v, cols, scale, &mut scores, o);
                 }
             }
             out
@@ -205,10 +226,15 @@ mod tests {
                 let kvh = h / g;
                 for i in 0..s.queries {
                     let qi = &q[((r * s.heads + h) * s.queries + i) * hd..][..hd];
-                    let from = vis.from.map_or(0, |f| f[r]);
+                    let seen = |j: usize| match vis {
+                        Visible::Causal { start, from } => {
+                            j >= from.map_or(0, |f| f[r]) && j <= start + i
+                        }
+                        Visible::Prefix { len } => j < len[r],
+                    };
                     let sc: Vec<f64> = (0..s.keys)
                         .map(|j| {
-                            if j < from || j > vis.start + i {
+                            if !seen(j) {
                                 f64::NEG_INFINITY
                             } else {
                                 let kj = &k[((r * s.kv_heads + kvh) * s.keys + j) * hd..][..hd];
@@ -239,18 +265,21 @@ mod tests {
         out
     }
 
-    /// Prefill (causal, with left padding per row) and decoding steps (one or two new tokens
-    /// at the end of a cache), grouped heads, head widths off the lanes' multiple: within f32
-    /// rounding of the f64 masked softmax.
+    /// Prefill (causal, with left padding per row), decoding steps (one or two new tokens at
+    /// the end of a cache) and an encoder's right-padded rows, grouped heads, head widths off
+    /// the lanes' multiple: within f32 rounding of the f64 masked softmax.
     #[test]
     fn matches_masked_softmax_attention() {
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         let pads = [0usize, 3, 1];
-        for (t, tk, start, hd, from) in [
-            (5, 5, 0, 16, Some(&pads[..])),
-            (1, 9, 8, 64, Some(&pads[..])),
-            (2, 7, 5, 12, None),
-            (4, 4, 0, 8, None),
+        let lens = [5usize, 2, 4];
+        let causal = |start, from| Visible::Causal { start, from };
+        for (t, tk, hd, vis) in [
+            (5, 5, 16, causal(0, Some(&pads[..]))),
+            (1, 9, 64, causal(8, Some(&pads[..]))),
+            (2, 7, 12, causal(5, None)),
+            (4, 4, 8, causal(0, None)),
+            (5, 5, 32, Visible::Prefix { len: &lens }),
         ] {
             let s = AttnShape {
                 batch: 3,
@@ -265,13 +294,12 @@ mod tests {
             let q = draw(3 * 6 * t * hd);
             let k = draw(3 * 2 * tk * hd);
             let v = draw(3 * 2 * tk * hd);
-            let vis = Visible { start, from };
             let got = attend(&q, &k, &v, s, vis, 0.3);
             let want = reference(&q, &k, &v, s, vis, 0.3);
             for (i, (a, b)) in got.iter().zip(&want).enumerate() {
                 assert!(
                     (*a as f64 - b).abs() < 1e-5,
-                    "t {t} tk {tk} hd {hd} entry {i}: {a} vs {b}"
+                    "{vis:?} t {t} tk {tk} hd {hd} entry {i}: {a} vs {b}"
                 );
             }
         }

@@ -12,12 +12,15 @@
 //! - [`rows`]: the product and its threading;
 //! - [`tile`]: the tiles (AVX2 + FMA + F16C where the CPU has them, portable code elsewhere);
 //! - [`attention`]: grouped-query attention of new tokens over a key/value cache, one pass per
-//!   query (scores, softmax, weighted values), instead of a product–softmax–product per head.
+//!   query (scores, softmax, weighted values), instead of a product–softmax–product per head;
+//! - [`burn_ops`] (feature `burn`): both on burn tensors of the CPU backend.
 //!
 //! This crate is compiled at `opt-level = 3` in every profile (the workspace manifest), since
 //! its loops are the hot path of decoding.
 
 pub mod attention;
+#[cfg(feature = "burn")]
+pub mod burn_ops;
 pub mod packed;
 pub mod rows;
 pub mod tile;

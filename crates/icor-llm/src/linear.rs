@@ -2,8 +2,7 @@
 
 use burn::tensor::Tensor;
 use icor_kernels::Precision;
-
-use crate::decode_weights::DecodeWeights;
+use icor_kernels::burn_ops::PackedLinear;
 
 /// A low-rank update added to a frozen projection on the fly, so the base weight is never
 /// copied or modified.
@@ -67,12 +66,12 @@ pub fn add_low_rank(y: Tensor<3>, x: &Tensor<3>, extra: &[LowRank]) -> Tensor<3>
 }
 
 /// Frozen weights, stored transposed (`[in, out]`) for a plain row-major matmul, and on the
-/// CPU backend packed once more for the few-row products of decoding ([`DecodeWeights`]).
+/// CPU backend packed once more for the few-row products of decoding ([`PackedLinear`]).
 #[derive(Debug, Clone)]
 pub struct FrozenLinear {
     pub w_t: Tensor<2>,
     pub bias: Option<Tensor<1>>,
-    pub decode: Option<DecodeWeights>,
+    pub decode: Option<PackedLinear>,
 }
 
 impl FrozenLinear {
@@ -111,10 +110,10 @@ impl FrozenLinear {
 
     /// Packs `W` for decoding in `precision`, or drops the packed copy (`None`).
     pub fn pack(&mut self, precision: Option<Precision>) {
-        self.decode = precision.map(|p| DecodeWeights::pack(&self.w_t, self.bias.as_ref(), p));
+        self.decode = precision.map(|p| PackedLinear::pack(&self.w_t, self.bias.as_ref(), p));
     }
 
-    /// `x Wᵀ + b` for `x: [n, in]` (packed where [`DecodeWeights::forward`] applies).
+    /// `x Wᵀ + b` for `x: [n, in]` (packed where [`PackedLinear::forward`] applies).
     pub fn product(&self, x: Tensor<2>) -> Tensor<2> {
         if let Some(y) = self.decode.as_ref().and_then(|d| d.forward(&x)) {
             return y;

@@ -1,7 +1,6 @@
 //! Small conversions between host vectors and burn tensors.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use burn_flex::{Flex, FlexTensor};
 
 use super::weights::HostTensor;
 
@@ -26,21 +25,6 @@ pub(crate) fn transposed_to_device(t: HostTensor, device: &Device) -> Tensor<2> 
         }
     }
     Tensor::from_data(TensorData::new(out, [cols, rows]), device)
-}
-
-/// The tensor's storage on the CPU backend, contiguous (copied only where it is a strided
-/// view); `None` for a tensor that carries gradients or lives on another backend, which the
-/// kernels of `icor_kernels` must not see.
-pub(crate) fn flex_contiguous<const D: usize>(x: &Tensor<D>) -> Option<FlexTensor> {
-    if x.is_autodiff() {
-        return None;
-    }
-    let flex = x.clone().try_into_primitive::<Flex>().ok()?;
-    Some(if flex.is_contiguous() {
-        flex
-    } else {
-        flex.to_contiguous()
-    })
 }
 
 /// Token ids as a `[batch, len]` int tensor.

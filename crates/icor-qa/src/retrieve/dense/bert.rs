@@ -5,6 +5,8 @@
 
 use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use icor_kernels::Visible;
+use icor_kernels::burn_ops::attention;
 
 use super::config::BertConfig;
 use super::weights::{BertWeights, Linear, Norm};
@@ -19,8 +21,11 @@ pub struct Bert {
     pub device: Device,
 }
 
-/// `x · W + b` for `x: [N, in]`.
+/// `x · W + b` for `x: [N, in]` (the packed product where it applies).
 fn linear(x: Tensor<2>, layer: &Linear) -> Tensor<2> {
+    if let Some(y) = layer.packed.as_ref().and_then(|p| p.forward(&x)) {
+        return y;
+    }
     x.matmul(layer.weight.clone()) + layer.bias.clone().unsqueeze::<2>()
 }
 
@@ -68,16 +73,28 @@ impl Bert {
             .reshape([batch, 1, 1, len]);
         let scale = 1.0 / (head_dim as f64).sqrt();
         let split = |t: Tensor<2>| t.reshape([batch, len, heads, head_dim]).swap_dims(1, 2);
+        // Tokens per row (the mask is 1 on a prefix of each row): the columns the fused
+        // attention kernel reads, where it applies.
+        let lens: Vec<usize> = mask
+            .chunks_exact(len.max(1))
+            .map(|row| row.iter().filter(|&&m| m > 0.0).count())
+            .collect();
 
         for layer in &w.layers {
             let q = split(linear(x.clone(), &layer.query));
             let k = split(linear(x.clone(), &layer.key));
             let v = split(linear(x.clone(), &layer.value));
-            let scores = q.matmul(k.transpose()).mul_scalar(scale) + bias.clone();
-            let context = softmax(scores, 3)
-                .matmul(v)
-                .swap_dims(1, 2)
-                .reshape([batch * len, h]);
+            let fused = attention(&q, &k, &v, Visible::Prefix { len: &lens }, scale as f32);
+            let context = match fused {
+                Some(context) => context.reshape([batch * len, h]),
+                None => {
+                    let scores = q.matmul(k.transpose()).mul_scalar(scale) + bias.clone();
+                    softmax(scores, 3)
+                        .matmul(v)
+                        .swap_dims(1, 2)
+                        .reshape([batch * len, h])
+                }
+            };
             let attended = linear(context, &layer.attention_out) + x;
             x = layer_norm(attended, &layer.attention_norm, c.layer_norm_eps);
             let hidden = gelu(linear(x.clone(), &layer.intermediate));

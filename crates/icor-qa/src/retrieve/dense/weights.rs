@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Device, Tensor, TensorData};
+use icor_kernels::Precision;
+use icor_kernels::burn_ops::PackedLinear;
 use safetensors::{Dtype, SafeTensors};
 
 use super::config::BertConfig;
@@ -18,6 +20,8 @@ pub struct Linear {
     pub weight: Tensor<2>,
     /// `[out]`.
     pub bias: Tensor<1>,
+    /// On the CPU backend, the same weight packed once for `icor_kernels`' product (f32).
+    pub packed: Option<PackedLinear>,
 }
 
 /// A LayerNorm's scale and shift.
@@ -120,11 +124,16 @@ impl Reader<'_> {
     }
 
     fn linear(&self, name: &str, inputs: usize, outputs: usize) -> Result<Linear> {
+        let weight = self
+            .matrix(&format!("{name}.weight"), outputs, inputs)?
+            .transpose();
+        let bias = self.vector(&format!("{name}.bias"), outputs)?;
+        let packed = (weight.device() == Device::flex())
+            .then(|| PackedLinear::pack(&weight, Some(&bias), Precision::F32));
         Ok(Linear {
-            weight: self
-                .matrix(&format!("{name}.weight"), outputs, inputs)?
-                .transpose(),
-            bias: self.vector(&format!("{name}.bias"), outputs)?,
+            weight,
+            bias,
+            packed,
         })
     }
 
