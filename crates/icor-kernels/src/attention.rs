@@ -26,6 +26,10 @@ pub struct AttnShape {
     pub queries: usize,
     /// Cached columns `tk` (keys and values), the new tokens' included.
     pub keys: usize,
+    /// Columns the key and value buffers hold per (row, head), `≥ keys` (a cache with room
+    /// to grow): `k`, `v` are `[b, kv_heads, capacity, hd]`, of which the first `keys`
+    /// columns are read.
+    pub capacity: usize,
     /// Width of a head.
     pub head_dim: usize,
 }
@@ -63,8 +67,8 @@ impl Visible<'_> {
     }
 }
 
-/// `out: [b, t, h, hd]` from `q: [b, h, t, hd]`, `k`, `v: [b, kv_heads, tk, hd]`, all
-/// row-major, scores scaled by `scale`.
+/// `out: [b, t, h, hd]` from `q: [b, h, t, hd]`, `k`, `v: [b, kv_heads, capacity, hd]` (of
+/// which columns `0..tk` are read), all row-major, scores scaled by `scale`.
 ///
 /// # Panics
 /// If a slice's length disagrees with `shape`, `heads` is not a multiple of `kv_heads`, or
@@ -83,14 +87,23 @@ pub fn attend(
         kv_heads: hk,
         queries: t,
         keys: tk,
+        capacity: cap,
         head_dim: hd,
     } = shape;
     assert!(
         hk > 0 && h % hk == 0,
         "{h} query heads over {hk} key/value heads"
     );
+    assert!(
+        cap >= tk,
+        "a capacity of {cap} columns cannot hold {tk} keys"
+    );
     assert_eq!(q.len(), b * h * t * hd, "q must be [b, h, t, hd]");
-    assert_eq!(k.len(), b * hk * tk * hd, "k must be [b, kv_heads, tk, hd]");
+    assert_eq!(
+        k.len(),
+        b * hk * cap * hd,
+        "k must be [b, kv_heads, capacity, hd]"
+    );
     assert_eq!(v.len(), k.len(), "v must be shaped like k");
     visible.check_rows(b);
     let g = h / hk;
@@ -99,7 +112,7 @@ pub fn attend(
         .into_par_iter()
         .map(|bh| {
             let (r, head) = (bh / h, bh % h);
-            let kv = (r * hk + head / g) * tk * hd;
+            let kv = (r * hk + head / g) * cap * hd;
             let (k, v) = (&k[kv..kv + tk * hd], &v[kv..kv + tk * hd]);
             let mut out = vec![0.0f32; t * hd];
             let mut scores = vec![0.0f32; tk];
@@ -287,6 +300,7 @@ mod tests {
                 kv_heads: 2,
                 queries: t,
                 keys: tk,
+                capacity: tk,
                 head_dim: hd,
             };
             let mut draw =
@@ -296,6 +310,21 @@ mod tests {
             let v = draw(3 * 2 * tk * hd);
             let got = attend(&q, &k, &v, s, vis, 0.3);
             let want = reference(&q, &k, &v, s, vis, 0.3);
+            // The same keys in buffers with three spare columns per (row, head).
+            let spare = |x: &[f32]| -> Vec<f32> {
+                x.chunks_exact(tk * hd)
+                    .flat_map(|c| {
+                        c.iter()
+                            .copied()
+                            .chain([7.0; 3 * 64].into_iter().take(3 * hd))
+                    })
+                    .collect()
+            };
+            let roomy = AttnShape {
+                capacity: tk + 3,
+                ..s
+            };
+            assert_eq!(attend(&q, &spare(&k), &spare(&v), roomy, vis, 0.3), got);
             for (i, (a, b)) in got.iter().zip(&want).enumerate() {
                 assert!(
                     (*a as f64 - b).abs() < 1e-5,

@@ -26,6 +26,36 @@ pub fn flex_contiguous<const D: usize>(x: &Tensor<D>) -> Option<FlexTensor> {
     })
 }
 
+/// A key or value tensor `[b, hk, tk, hd]` as a buffer of `capacity ≥ tk` columns per
+/// (row, head): a view of the first `tk` columns of a cache buffer is read in place; anything
+/// else is made contiguous (`capacity = tk`).
+fn cache_buffer(x: &Tensor<4>) -> Option<(FlexTensor, usize)> {
+    if x.is_autodiff() {
+        return None;
+    }
+    let [b, hk, tk, hd] = x.dims();
+    let flex = x.clone().try_into_primitive::<Flex>().ok()?;
+    let layout = flex.layout();
+    let strides = layout.strides();
+    let cap = strides[1] as usize / hd.max(1);
+    let view = layout.start_offset() == 0
+        && strides[3] == 1
+        && strides[2] == hd as isize
+        && strides[1] == (cap * hd) as isize
+        && strides[0] == (hk * cap * hd) as isize
+        && cap >= tk
+        && flex.storage::<f32>().len() >= b * hk * cap * hd;
+    if view {
+        return Some((flex, cap));
+    }
+    Some((flex.to_contiguous(), tk))
+}
+
+/// The first `n` values of a buffer.
+fn buffer_slice(f: &FlexTensor, n: usize) -> Option<&[f32]> {
+    f.storage::<f32>().get(..n)
+}
+
 /// The tensor's values as f32 on the host.
 fn host(t: &Tensor<2>) -> Vec<f32> {
     t.clone().try_into_vec_as::<f32>().unwrap_or_default()
@@ -96,23 +126,26 @@ pub fn attention(
 ) -> Option<Tensor<3>> {
     let [b, h, t, hd] = q.dims();
     let [_, hk, tk, _] = k.dims();
-    let (qf, kf, vf) = (
-        flex_contiguous(q)?,
-        flex_contiguous(k)?,
-        flex_contiguous(v)?,
-    );
+    let qf = flex_contiguous(q)?;
+    let (kf, cap) = cache_buffer(k)?;
+    let (vf, vcap) = cache_buffer(v)?;
+    if vcap != cap {
+        return None;
+    }
     let shape = AttnShape {
         batch: b,
         heads: h,
         kv_heads: hk,
         queries: t,
         keys: tk,
+        capacity: cap,
         head_dim: hd,
     };
+    let n = b * hk * cap * hd;
     let out = attend(
         qf.as_slice::<f32>()?,
-        kf.as_slice::<f32>()?,
-        vf.as_slice::<f32>()?,
+        buffer_slice(&kf, n)?,
+        buffer_slice(&vf, n)?,
         shape,
         visible,
         scale,

@@ -2,13 +2,91 @@
 //! `[batch, kv_heads, len, head_dim]` after RoPE, and how many padding columns each row
 //! starts with when it holds left-padded prompts of different lengths
 //! ([`crate::positions`]).
+//!
+//! Without gradients, a layer's keys and values live in buffers with room for
+//! [`RESERVE`] more columns (`[batch, kv_heads, capacity, head_dim]`): a decoding step writes
+//! its column in place (burn-flex's `slice_assign` on a buffer nothing else holds) and hands
+//! out views of the first `len` columns, instead of concatenating the whole cache into a new
+//! tensor every step. The buffer doubles when full. Tensors that carry gradients keep the
+//! concatenation, which autodiff differentiates.
 
 use burn::tensor::Tensor;
+
+/// Free columns a buffer is created with beyond what it holds (a decoded answer's tokens).
+pub const RESERVE: usize = 64;
+
+/// One layer's keys and values: the first `len` columns of `k` and `v` are filled.
+#[derive(Debug, Clone)]
+pub(crate) struct LayerKv {
+    k: Tensor<4>,
+    v: Tensor<4>,
+    len: usize,
+}
+
+impl LayerKv {
+    /// The filled columns, as views.
+    fn filled(&self) -> (Tensor<4>, Tensor<4>) {
+        if self.k.dims()[2] == self.len {
+            return (self.k.clone(), self.v.clone());
+        }
+        (
+            self.k.clone().narrow(2, 0, self.len),
+            self.v.clone().narrow(2, 0, self.len),
+        )
+    }
+
+    /// `k`, `v` in a buffer of `len + RESERVE` columns (no gradients), or as given.
+    fn new(k: Tensor<4>, v: Tensor<4>) -> Self {
+        let len = k.dims()[2];
+        if k.is_autodiff() {
+            return Self { k, v, len };
+        }
+        Self {
+            k: with_capacity(k, len + RESERVE),
+            v: with_capacity(v, len + RESERVE),
+            len,
+        }
+    }
+
+    /// Appends `k`, `v` (`[b, hk, t, hd]`): in place where the buffer has room.
+    fn append(self, k: Tensor<4>, v: Tensor<4>) -> Self {
+        let t = k.dims()[2];
+        let end = self.len + t;
+        if k.is_autodiff() || self.k.is_autodiff() {
+            let (pk, pv) = self.filled();
+            return Self::new(Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2));
+        }
+        let cap = self.k.dims()[2];
+        let (bk, bv) = if end <= cap {
+            (self.k, self.v)
+        } else {
+            let (pk, pv) = (self.k, self.v);
+            let grown = (2 * cap).max(end + RESERVE);
+            (
+                with_capacity(pk.narrow(2, 0, self.len), grown),
+                with_capacity(pv.narrow(2, 0, self.len), grown),
+            )
+        };
+        let [b, hk, _, hd] = bk.dims();
+        let at = [0..b, 0..hk, self.len..end, 0..hd];
+        Self {
+            k: bk.slice_assign(at.clone(), k),
+            v: bv.slice_assign(at, v),
+            len: end,
+        }
+    }
+}
+
+/// `x: [b, hk, n, hd]` copied into the first `n` columns of a zero buffer of `cap` columns.
+fn with_capacity(x: Tensor<4>, cap: usize) -> Tensor<4> {
+    let [b, hk, n, hd] = x.dims();
+    Tensor::zeros([b, hk, cap, hd], &x.device()).slice_assign([0..b, 0..hk, 0..n, 0..hd], x)
+}
 
 /// Cached keys and values of every layer.
 #[derive(Debug, Clone, Default)]
 pub struct KvCache {
-    pub(crate) layers: Vec<Option<(Tensor<4>, Tensor<4>)>>,
+    pub(crate) layers: Vec<Option<LayerKv>>,
     len: usize,
     pads: Option<Vec<usize>>,
 }
@@ -52,12 +130,13 @@ impl KvCache {
         k: Tensor<4>,
         v: Tensor<4>,
     ) -> (Tensor<4>, Tensor<4>) {
-        let (k, v) = match self.layers[layer].take() {
-            None => (k, v),
-            Some((pk, pv)) => (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2)),
+        let kv = match self.layers[layer].take() {
+            None => LayerKv::new(k, v),
+            Some(kv) => kv.append(k, v),
         };
-        self.layers[layer] = Some((k.clone(), v.clone()));
-        (k, v)
+        let filled = kv.filled();
+        self.layers[layer] = Some(kv);
+        filled
     }
 
     /// Advances the position counter after all layers appended `n` positions.
@@ -70,7 +149,7 @@ impl KvCache {
     pub fn advance_by(&mut self, n: usize) -> crate::Result<()> {
         let want = self.len + n;
         for (l, kv) in self.layers.iter().enumerate() {
-            let have = kv.as_ref().map_or(0, |(k, _)| k.dims()[2]);
+            let have = kv.as_ref().map_or(0, |kv| kv.len);
             if have != want {
                 return Err(crate::Error::Llm(format!(
                     "KV cache layer {l} holds {have} positions, expected {want}"
@@ -91,7 +170,13 @@ impl KvCache {
             layers: self
                 .layers
                 .iter()
-                .map(|kv| kv.as_ref().map(|(k, v)| (pick(k), pick(v))))
+                .map(|kv| {
+                    kv.as_ref().map(|kv| LayerKv {
+                        k: pick(&kv.k),
+                        v: pick(&kv.v),
+                        len: kv.len,
+                    })
+                })
                 .collect(),
             len: self.len,
             pads: self
