@@ -47,12 +47,34 @@ fn floats(v: &Value) -> Vec<f32> {
 }
 
 /// Checks every case of the fixture; returns the worst relative logit difference.
+/// How a model is checked: with its frozen projections packed for inference in `weights`
+/// (`f32`, the default, must match transformers to f32 rounding and token for token; `f16`
+/// rounds every weight, so only its top-20 logits and top-1 are held to `rtol`).
+struct Check {
+    weights: &'static str,
+    rtol: f32,
+    exact_tokens: bool,
+}
+
+/// The default build: f32 weights, held to [`LOGIT_RTOL`] and every token.
+const F32: Check = Check {
+    weights: "f32",
+    rtol: LOGIT_RTOL,
+    exact_tokens: true,
+};
+
 fn check_model(name: &str) -> f32 {
+    check_model_as(name, &F32)
+}
+
+fn check_model_as(name: &str, check: &Check) -> f32 {
     let fx = fixture(name);
     let device = Device::flex();
     let LoadedModel {
         model, tokenizer, ..
     } = load_model(name, &device).expect("model loads (run `icor fetch` first)");
+    let precision = icor_llm::decode_weights::parse_precision(check.weights).expect("precision");
+    let model = model.with_decode_weights(precision);
     let mut worst = 0f32;
     for case in fx["cases"].as_array().expect("cases") {
         let case_name = case["name"].as_str().expect("name");
@@ -87,11 +109,13 @@ fn check_model(name: &str) -> f32 {
                     .0 as u32
             })
             .collect();
-        assert_eq!(
-            argmax,
-            ids(&case["argmax_per_position"]),
-            "{name}/{case_name}: argmax per position differs"
-        );
+        if check.exact_tokens {
+            assert_eq!(
+                argmax,
+                ids(&case["argmax_per_position"]),
+                "{name}/{case_name}: argmax per position differs"
+            );
+        }
         let last = to_vec_f32(logits.narrow(1, t - 1, 1).reshape([v]));
         let top_ids = ids(&case["top_ids"]);
         let top_logits = floats(&case["top_logits"]);
@@ -100,7 +124,7 @@ fn check_model(name: &str) -> f32 {
             let rel = (got - want).abs() / want.abs().max(1.0);
             worst = worst.max(rel);
             assert!(
-                rel <= LOGIT_RTOL,
+                rel <= check.rtol,
                 "{name}/{case_name}: logit of token {id} is {got}, reference {want} (rel {rel:.2e})"
             );
         }
@@ -114,6 +138,13 @@ fn check_model(name: &str) -> f32 {
             "{name}/{case_name}: top-1 differs"
         );
 
+        if !check.exact_tokens {
+            eprintln!(
+                "{name}/{case_name} ({}): worst rel logit diff so far {worst:.2e}",
+                check.weights
+            );
+            continue;
+        }
         // Greedy continuation (no stop tokens), through the KV cache.
         let n = fx["new_tokens"].as_u64().expect("new_tokens") as usize;
         let greedy = model
@@ -141,6 +172,33 @@ fn check_model(name: &str) -> f32 {
 fn smollm2_matches_transformers_ids_argmax_logits_greedy() {
     let worst = check_model("smollm2-135m");
     eprintln!("smollm2-135m: worst relative logit difference {worst:.3e}");
+}
+
+/// f16 weights (`--decode-weights f16`): the drift of the top-20 logits from transformers'
+/// f32 logits stays within [`F16_RTOL`].
+const F16: Check = Check {
+    weights: "f16",
+    rtol: F16_RTOL,
+    exact_tokens: false,
+};
+
+/// Relative tolerance on the top-20 logits with f16 weights. Measured worst cases over the
+/// top-20 logits of every prompt (2026-12-06): 8.1e-4 (SmolLM2-135M) and 5.3e-4
+/// (Qwen2.5-0.5B), against 2e-6 with f32 weights; 5e-3 leaves a 6× margin and still fails on a
+/// wrongly packed panel (logits off by > 1e-1).
+const F16_RTOL: f32 = 5e-3;
+
+#[test]
+fn smollm2_f16_weights_stay_near_transformers_logits() {
+    let worst = check_model_as("smollm2-135m", &F16);
+    eprintln!("smollm2-135m, f16 weights: worst relative logit difference {worst:.3e}");
+}
+
+#[test]
+#[ignore = "loads Qwen2.5-Coder-0.5B; run with --ignored"]
+fn qwen25_f16_weights_stay_near_transformers_logits() {
+    let worst = check_model_as("qwen2.5-0.5b", &F16);
+    eprintln!("qwen2.5-0.5b, f16 weights: worst relative logit difference {worst:.3e}");
 }
 
 #[test]

@@ -50,6 +50,24 @@ fn items(n: usize) -> Vec<Item> {
         .collect()
 }
 
+/// 16 new tokens at most, stopping at the tokenizer's stop ids and at line breaks (a base
+/// model seldom emits end-of-text within 16 tokens, and the test needs rows that leave the
+/// batch at different steps).
+fn options(tokenizer: &icor_llm::LlmTokenizer) -> GenerateOptions {
+    let mut stop_ids = tokenizer.stop_ids.clone();
+    for text in ["\n", "\n\n"] {
+        let enc = tokenizer
+            .inner()
+            .encode(text, false)
+            .expect("line break encodes");
+        stop_ids.extend_from_slice(enc.get_ids());
+    }
+    GenerateOptions {
+        max_new_tokens: 16,
+        stop_ids,
+    }
+}
+
 fn check(model: &str, n: usize) {
     let LoadedModel {
         model: m,
@@ -70,20 +88,7 @@ fn check(model: &str, n: usize) {
         lens.iter().max(),
         "prompts of one length test no padding"
     );
-    // The tokenizer's stop ids and its line breaks: a base model seldom emits end-of-text
-    // within 16 tokens, and the test needs rows that leave the batch at different steps.
-    let mut stop_ids = tokenizer.stop_ids.clone();
-    for text in ["\n", "\n\n"] {
-        let enc = tokenizer
-            .inner()
-            .encode(text, false)
-            .expect("line break encodes");
-        stop_ids.extend_from_slice(enc.get_ids());
-    }
-    let opts = GenerateOptions {
-        max_new_tokens: 16,
-        stop_ids,
-    };
+    let opts = options(&tokenizer);
     let none = Adaptation::none();
     let alone: Vec<Vec<u32>> = prompts
         .iter()
@@ -121,6 +126,72 @@ fn check(model: &str, n: usize) {
         answer_lens.iter().max(),
         "{model}: every answer ran to the same length, so no row left a batch early"
     );
+}
+
+/// The answers of the f16-packed backbone (`--decode-weights f16`) against the f32 ones, one at
+/// a time, on the first `n` questions: how many are token-identical, and how many agree after
+/// answer normalisation (what EM reads). Returns (identical, same normalised, n).
+fn f16_agreement(model: &str, n: usize) -> (usize, usize, usize) {
+    let LoadedModel {
+        model: m,
+        tokenizer,
+        ..
+    } = load_model(model, &Device::flex()).expect("model loads (run `icor fetch`)");
+    let half = m
+        .clone()
+        .with_decode_weights(icor_llm::decode_weights::parse_precision("f16").expect("f16"));
+    let prompter = Prompter {
+        tokenizer: &tokenizer,
+        doc_tokens: 24,
+    };
+    let opts = options(&tokenizer);
+    let none = Adaptation::none();
+    let (mut same, mut same_norm) = (0, 0);
+    for it in items(n) {
+        let p = prompter.rag_ids(&it).expect("prompt encodes");
+        let a = m.generate_greedy(&p, &opts, &none).expect("decodes");
+        let b = half.generate_greedy(&p, &opts, &none).expect("decodes");
+        same += usize::from(a == b);
+        let text = |ids: &[u32]| {
+            icor_qa::metrics::normalize_answer(&tokenizer.decode(ids, true).expect("decodes"))
+        };
+        same_norm += usize::from(text(&a) == text(&b));
+    }
+    eprintln!(
+        "{model}: f16 answers token-identical to f32 on {same}/{n}, same normalised on {same_norm}/{n}"
+    );
+    (same, same_norm, n)
+}
+
+/// Least share of f16 answers that must equal the f32 answer after normalisation (what EM
+/// compares); the measured shares are in the tests' notes below.
+const F16_AGREEMENT: f64 = 0.85;
+
+fn assert_f16_agreement(model: &str, n: usize) {
+    let (_, same_norm, n) = f16_agreement(model, n);
+    assert!(
+        same_norm as f64 >= F16_AGREEMENT * n as f64,
+        "{model}: f16 answers equal f32 answers on {same_norm}/{n}"
+    );
+}
+
+/// Measured 15/16 (2026-12-06).
+#[test]
+fn f16_answers_agree_with_f32_answers_smollm2_16_questions() {
+    assert_f16_agreement("smollm2-135m", 16);
+}
+
+#[test]
+/// Measured 98/100, token-identical on the same 98 (2026-12-06, 240 s).
+#[ignore = "100 questions decoded twice (about 4 min on 2 cores); run with --ignored"]
+fn f16_answers_agree_with_f32_answers_smollm2_100_questions() {
+    assert_f16_agreement("smollm2-135m", 100);
+}
+
+#[test]
+#[ignore = "loads Qwen2.5-0.5B, 100 questions decoded twice (about 10 min on 2 cores); run with --ignored"]
+fn f16_answers_agree_with_f32_answers_qwen_100_questions() {
+    assert_f16_agreement("qwen2.5-0.5b", 100);
 }
 
 #[test]
