@@ -107,97 +107,143 @@ pub fn attend(
     assert_eq!(v.len(), k.len(), "v must be shaped like k");
     visible.check_rows(b);
     let g = h / hk;
-    // One task per (row, head): its t outputs, gathered into [b, t, h, hd] below.
-    let per_head: Vec<Vec<f32>> = (0..b * h)
+    // One task per (row, key/value head, block of new tokens): the `g` query heads of a group
+    // read each key and value once for all of them.
+    let blocks = t.div_ceil(TOKENS_PER_TASK);
+    let tasks: Vec<Vec<f32>> = (0..b * hk * blocks)
         .into_par_iter()
-        .map(|bh| {
-            let (r, head) = (bh / h, bh % h);
-            let kv = (r * hk + head / g) * cap * hd;
+        .map(|task| {
+            let (r, kvh, blk) = (task / (hk * blocks), task / blocks % hk, task % blocks);
+            let kv = (r * hk + kvh) * cap * hd;
             let (k, v) = (&k[kv..kv + tk * hd], &v[kv..kv + tk * hd]);
-            let mut out = vec![0.0f32; t * hd];
-            let mut scores = vec![0.0f32; tk];
-            for (i, o) in out.chunks_exact_mut(hd).enumerate() {
+            let tokens = blk * TOKENS_PER_TASK..((blk + 1) * TOKENS_PER_TASK).min(t);
+            let mut out = vec![0.0f32; tokens.len() * g * hd];
+            let mut scratch = Scratch::new(g, hd, tk);
+            for (i, o) in tokens.zip(out.chunks_exact_mut(g * hd)) {
                 let cols = visible.columns(r, i, tk);
-                let qi = &q[(bh * t + i) * hd..(bh * t + i + 1) * hd];
-                if !cols.is_empty() {
-                    one_query(qi, k, v, cols, scale, &mut scores, o);
+                if cols.is_empty() {
+                    continue;
                 }
+                for a in 0..g {
+                    let at = ((r * h + kvh * g + a) * t + i) * hd;
+                    scratch.q[a * hd..(a + 1) * hd].copy_from_slice(&q[at..at + hd]);
+                }
+                group(k, v, cols, scale, &mut scratch, o);
             }
             out
         })
         .collect();
+    // Task blocks are [tokens, g, hd]; in `out` a group's heads are adjacent: [b, t, h, hd].
     let mut out = vec![0.0f32; b * t * h * hd];
-    for (bh, block) in per_head.iter().enumerate() {
-        let (r, head) = (bh / h, bh % h);
-        for (i, o) in block.chunks_exact(hd).enumerate() {
-            let at = ((r * t + i) * h + head) * hd;
-            out[at..at + hd].copy_from_slice(o);
+    for (task, block) in tasks.iter().enumerate() {
+        let (r, kvh, blk) = (task / (hk * blocks), task / blocks % hk, task % blocks);
+        for (n, o) in block.chunks_exact(g * hd).enumerate() {
+            let i = blk * TOKENS_PER_TASK + n;
+            let at = ((r * t + i) * h + kvh * g) * hd;
+            out[at..at + g * hd].copy_from_slice(o);
         }
     }
     out
 }
 
-/// One query against the visible columns `cols` of one head's keys and values.
-fn one_query(
-    q: &[f32],
+/// New tokens per task: a prefill of hundreds of tokens still splits into enough tasks.
+const TOKENS_PER_TASK: usize = 64;
+
+/// A task's buffers: the group's queries `[g, hd]` and their scores `[g, tk]`.
+struct Scratch {
+    q: Vec<f32>,
+    scores: Vec<f32>,
+    g: usize,
+    tk: usize,
+}
+
+impl Scratch {
+    fn new(g: usize, hd: usize, tk: usize) -> Self {
+        Self {
+            q: vec![0.0; g * hd],
+            scores: vec![0.0; g * tk],
+            g,
+            tk,
+        }
+    }
+}
+
+/// The `g` queries in `scratch.q` against the visible columns `cols` of one key/value head;
+/// writes `out: [g, hd]`.
+fn group(
     k: &[f32],
     v: &[f32],
     cols: std::ops::Range<usize>,
     scale: f32,
-    scores: &mut [f32],
+    scratch: &mut Scratch,
     out: &mut [f32],
 ) {
     #[cfg(target_arch = "x86_64")]
     if crate::tile::avx2_available() {
         // SAFETY: the CPU has AVX2 and FMA (checked); the body is plain safe Rust, compiled a
         // second time with those features so LLVM vectorises it with them.
-        unsafe { one_query_avx2(q, k, v, cols, scale, scores, out) };
+        unsafe { group_avx2(k, v, cols, scale, scratch, out) };
         return;
     }
-    one_query_body(q, k, v, cols, scale, scores, out);
+    group_body(k, v, cols, scale, scratch, out);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn one_query_avx2(
-    q: &[f32],
+fn group_avx2(
     k: &[f32],
     v: &[f32],
     cols: std::ops::Range<usize>,
     scale: f32,
-    scores: &mut [f32],
+    scratch: &mut Scratch,
     out: &mut [f32],
 ) {
-    one_query_body(q, k, v, cols, scale, scores, out);
+    group_body(k, v, cols, scale, scratch, out);
 }
 
 #[inline(always)]
-fn one_query_body(
-    q: &[f32],
+fn group_body(
     k: &[f32],
     v: &[f32],
     cols: std::ops::Range<usize>,
     scale: f32,
-    scores: &mut [f32],
+    scratch: &mut Scratch,
     out: &mut [f32],
 ) {
-    let hd = q.len();
-    let scores = &mut scores[cols.clone()];
-    let mut max = f32::NEG_INFINITY;
-    for (s, j) in scores.iter_mut().zip(cols.clone()) {
-        *s = dot(q, &k[j * hd..(j + 1) * hd]) * scale;
-        max = max.max(*s);
+    let Scratch { q, scores, g, tk } = scratch;
+    let (g, tk) = (*g, *tk);
+    let hd = q.len() / g;
+    let n = cols.len();
+    // Scores: each key row read once for the whole group.
+    for (c, j) in cols.clone().enumerate() {
+        let kj = &k[j * hd..(j + 1) * hd];
+        for a in 0..g {
+            scores[a * tk + c] = dot(&q[a * hd..(a + 1) * hd], kj) * scale;
+        }
     }
-    let mut sum = 0.0f32;
-    for s in scores.iter_mut() {
-        *s = (*s - max).exp();
-        sum += *s;
+    // Softmax per query head.
+    for a in 0..g {
+        let s = &mut scores[a * tk..a * tk + n];
+        let max = s.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+        let mut sum = 0.0f32;
+        for x in s.iter_mut() {
+            *x = (*x - max).exp();
+            sum += *x;
+        }
+        let inv = 1.0 / sum;
+        for x in s.iter_mut() {
+            *x *= inv;
+        }
     }
+    // Weighted values: each value row read once for the whole group.
     out.fill(0.0);
-    for (s, j) in scores.iter().zip(cols) {
-        let w = s / sum;
-        for (o, vj) in out.iter_mut().zip(&v[j * hd..(j + 1) * hd]) {
-            *o += w * vj;
+    for (c, j) in cols.enumerate() {
+        let vj = &v[j * hd..(j + 1) * hd];
+        for a in 0..g {
+            let w = scores[a * tk + c];
+            for (o, x) in out[a * hd..(a + 1) * hd].iter_mut().zip(vj) {
+                *o += w * x;
+            }
         }
     }
 }
@@ -279,8 +325,9 @@ mod tests {
     }
 
     /// Prefill (causal, with left padding per row), decoding steps (one or two new tokens at
-    /// the end of a cache) and an encoder's right-padded rows, grouped heads, head widths off
-    /// the lanes' multiple: within f32 rounding of the f64 masked softmax.
+    /// the end of a cache), an encoder's right-padded rows and a prefill of more new tokens
+    /// than one task takes, grouped heads, head widths off the lanes' multiple: within f32
+    /// rounding of the f64 masked softmax, and the same with spare columns in the buffers.
     #[test]
     fn matches_masked_softmax_attention() {
         let mut rng = ChaCha8Rng::seed_from_u64(11);
@@ -293,6 +340,7 @@ mod tests {
             (2, 7, 12, causal(5, None)),
             (4, 4, 8, causal(0, None)),
             (5, 5, 32, Visible::Prefix { len: &lens }),
+            (70, 73, 8, causal(3, None)), // two blocks of new tokens per task
         ] {
             let s = AttnShape {
                 batch: 3,
