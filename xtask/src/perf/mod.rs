@@ -211,6 +211,12 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let decode = o.decode.to_string();
     for m in MODELS {
         let mut llm = per_build("llm_bench", &["--decode", &decode, m])?;
+        step(&format!("{m}: icor with f16 decode weights"));
+        llm["now_f16"] = builds[0].run(
+            "llm_bench",
+            &["--decode", &decode, "--decode-weights", "f16", m],
+            &[],
+        )?;
         step(&format!("{m}: PyTorch"));
         llm["torch"] = peer(root, &py, "llm_speed_torch.py", &["--decode", &decode, m])?;
         step(&format!("{m}: llama.cpp"));
