@@ -90,8 +90,8 @@ impl PackedLinear {
 
     /// `x Wᵀ + b` for `x: [m, in]` on flex without gradients; `None` elsewhere.
     ///
-    /// Any number of rows: at 1 and 16 rows (decoding) the packed product runs 1.5–4.7× and
-    /// at 64 and 512 rows (prefill) 1.0–3× burn-flex's gemm on the LLM backbones' projections
+    /// Any number of rows: at 1 and 16 rows (decoding) the packed product runs 1.6–4.2× and
+    /// at 64 and 512 rows (prefill) 1.0–2.8× burn-flex's gemm on the LLM backbones' projections
     /// (`icor-llm/examples/rows_kernel.rs`, 2 × AMD EPYC, 2026-12-06). Every output is the sum
     /// over `in` in order whatever the row count, so a prompt gets the same numbers alone and
     /// in a batch.
