@@ -10,7 +10,13 @@ use std::process::Command;
 use anyhow::{Context, Result, bail, ensure};
 
 /// The example binaries each build provides.
-pub const EXAMPLES: [&str; 4] = ["lsa_step", "encode_speed", "llm_bench", "quant_matmul"];
+pub const EXAMPLES: [&str; 5] = [
+    "lsa_step",
+    "encode_speed",
+    "llm_bench",
+    "lora_step",
+    "quant_matmul",
+];
 
 /// A build of the benchmark examples.
 pub struct Build {

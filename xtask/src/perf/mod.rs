@@ -15,6 +15,9 @@
 //!   llama.cpp (`scripts/llm_speed_llamacpp.py`, native quantised kernels), decode also against
 //!   the machine's memcpy bandwidth and prefill against its best sgemm rate
 //!   (`scripts/machine_peak.py`);
+//! - one LoRA training step (rank 16 on Q/K/V of every layer, forward + backward at 400
+//!   tokens; `icor-llm` example `lora_step`) vs the same LoRA as plain torch modules with
+//!   autograd (`scripts/lora_step_torch.py`);
 //! - one decode-sized product with the weight as f32 and as burn's quantised tensors
 //!   (`icor-llm` example `quant_matmul`): would quantised weights narrow the decode gap?
 //!
@@ -227,6 +230,10 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             &["--decode", &decode, m],
         )?;
         workloads.insert(format!("llm/{m}"), llm);
+        let mut lora = per_build("lora_step", &[m])?;
+        step(&format!("{m}: LoRA step, PyTorch"));
+        lora["torch"] = peer(root, &py, "lora_step_torch.py", &[m])?;
+        workloads.insert(format!("lora/{m}"), lora);
     }
     step("quantised weights: one decode-sized product, f32 vs burn's q8 (now build)");
     let quant = quantised(&builds[0])?;

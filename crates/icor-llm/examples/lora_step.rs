@@ -1,0 +1,72 @@
+//! One LoRA training step's forward and backward on the frozen backbone: rank 16, alpha 32 on
+//! Q/K/V of every layer (`W_0^ret`'s layout), a 400-token sequence (the text of `llm_bench`,
+//! repeated), mean next-token cross-entropy over every position, `loss.backward()`. Seconds per
+//! step: the median of `--steps` timed steps after one warm-up step. Prints one JSON line per
+//! model. The peer is `scripts/lora_step_torch.py` (plain torch modules, the same LoRA, autograd);
+//! used by `cargo xtask bench perf`.
+//!
+//! `cargo build --workspace --example lora_step && target/debug/examples/lora_step [--steps N] [--tokens T] MODEL...`
+
+use std::time::Instant;
+
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use icor_llm::{Adaptation, LoraAdapter, load_model};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let (mut steps, mut tokens, mut models) = (5usize, 400usize, Vec::new());
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--steps" => steps = args.next().ok_or("--steps needs a value")?.parse()?,
+            "--tokens" => tokens = args.next().ok_or("--tokens needs a value")?.parse()?,
+            m => models.push(m.to_string()),
+        }
+    }
+    let device = Device::flex();
+    for name in models {
+        let loaded = load_model(&name, &device)?;
+        let m = &loaded.model;
+        let text = "Wilhelm Conrad Röntgen was a German physicist who produced and detected \
+                    electromagnetic radiation in a wavelength range known as X-rays. ";
+        let mut ids = Vec::new();
+        while ids.len() < tokens {
+            ids.extend(loaded.tokenizer.encode(text)?);
+        }
+        ids.truncate(tokens);
+        let lora = LoraAdapter::new(&m.config, 16, 32.0, 0, &device.clone().autodiff());
+        let targets: Vec<i64> = ids[1..].iter().map(|&i| i64::from(i)).collect();
+        let targets = Tensor::<2, Int>::from_data(
+            TensorData::new(targets, [tokens - 1, 1]),
+            &device.clone().autodiff(),
+        );
+        let step = || -> Result<f64, Box<dyn std::error::Error>> {
+            let t = Instant::now();
+            let h = m.hidden_states(&ids[..tokens - 1], &Adaptation::lora(&lora))?;
+            let h = m.final_norm(h).reshape([tokens - 1, m.config.d_model]);
+            let logp = log_softmax(m.project(h), 1);
+            let loss = logp.gather(1, targets.clone()).mean().neg();
+            let grads = loss.backward();
+            std::hint::black_box(&grads);
+            Ok(t.elapsed().as_secs_f64())
+        };
+        step()?; // warm-up
+        let mut times: Vec<f64> = (0..steps).map(|_| step()).collect::<Result<_, _>>()?;
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        println!(
+            "{}",
+            serde_json::json!({
+                "model": name,
+                "tokens": tokens,
+                "rank": 16,
+                "steps": steps,
+                "step_s": median,
+                "steps_per_second": 1.0 / median,
+                "step_s_all": times,
+                "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            })
+        );
+    }
+    Ok(())
+}
