@@ -1,6 +1,7 @@
 //! A frozen weight packed once for products with a few rows.
 
 use half::f16;
+use rayon::prelude::*;
 
 /// Output columns per panel: two AVX vectors of eight f32.
 pub const PANEL: usize = 16;
@@ -56,17 +57,21 @@ impl PackedWeight {
             "w_t must hold in × out = {inp} × {out} values"
         );
         let panels = out.div_ceil(PANEL);
+        // Panels are independent: packed on every core.
         let mut packed = vec![0.0f32; panels * inp * PANEL];
-        for (p, panel) in packed.chunks_exact_mut(inp * PANEL).enumerate() {
-            let c0 = p * PANEL;
-            let width = PANEL.min(out - c0);
-            for (k, dst) in panel.chunks_exact_mut(PANEL).enumerate() {
-                dst[..width].copy_from_slice(&w_t[k * out + c0..k * out + c0 + width]);
-            }
-        }
+        packed
+            .par_chunks_mut((inp * PANEL).max(1))
+            .enumerate()
+            .for_each(|(p, panel)| {
+                let c0 = p * PANEL;
+                let width = PANEL.min(out - c0);
+                for (k, dst) in panel.chunks_exact_mut(PANEL).enumerate() {
+                    dst[..width].copy_from_slice(&w_t[k * out + c0..k * out + c0 + width]);
+                }
+            });
         let values = match precision {
             Precision::F32 => Values::F32(packed),
-            Precision::F16 => Values::F16(packed.into_iter().map(f16::from_f32).collect()),
+            Precision::F16 => Values::F16(packed.par_iter().map(|&v| f16::from_f32(v)).collect()),
         };
         Self { out, inp, values }
     }
