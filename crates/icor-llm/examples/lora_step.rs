@@ -17,9 +17,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let (mut steps, mut tokens, mut models) = (5usize, 400usize, Vec::new());
     while let Some(a) = args.next() {
+        let mut count = |least: usize| -> Result<usize, String> {
+            let v = args.next().ok_or(format!("{a} needs a value"))?;
+            match v.parse::<usize>() {
+                Ok(n) if n >= least => Ok(n),
+                _ => Err(format!("{a} takes a whole number ≥ {least}, not `{v}`")),
+            }
+        };
         match a.as_str() {
-            "--steps" => steps = args.next().ok_or("--steps needs a value")?.parse()?,
-            "--tokens" => tokens = args.next().ok_or("--tokens needs a value")?.parse()?,
+            "--steps" => steps = count(1)?,
+            "--tokens" => tokens = count(2)?,
             m => models.push(m.to_string()),
         }
     }
