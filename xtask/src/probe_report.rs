@@ -89,8 +89,13 @@ fn tabular_profile_line(v: &Value) -> String {
 
 fn profile_line_with_steps(v: &Value, steps: &Value, rates: &str) -> String {
     let p = &v["profile"];
+    let restarts = match p["restarts"].as_u64() {
+        Some(1) => "; a stalled run restarted at most once".to_string(),
+        Some(k) if k > 1 => format!("; a stalled run restarted at most {k} times"),
+        _ => String::new(),
+    };
     format!(
-        "Profile **{}** (batch {}, {} steps, lr {}, clip {}{rates}), {} seed(s) from {}",
+        "Profile **{}** (batch {}, {} steps, lr {}, clip {}{rates}{restarts}), {} seed(s) from {}",
         p["name"].as_str().unwrap_or("?"),
         p["train"]["batch"],
         steps,
@@ -138,16 +143,32 @@ pub fn converged_of(s: &Value) -> (u64, u64) {
     (seeds.saturating_sub(stalled_seeds(s).len() as u64), seeds)
 }
 
-/// The *converged* cell of a summary row: "3 of 3", or "**2 of 3** (stalled: seed 5)".
+/// The *converged* cell of a summary row: "3 of 3", "**2 of 3** (stalled: seed 5)", with
+/// "(seed 0 after 1 restart)" where a seed's first attempts stalled and were trained again.
 fn converged_cell(s: &Value) -> String {
     let (k, seeds) = converged_of(s);
     let stalled = stalled_seeds(s);
-    if stalled.is_empty() {
+    let mut cell = if stalled.is_empty() {
         format!("{k} of {seeds}")
     } else {
         let list: Vec<String> = stalled.iter().map(u64::to_string).collect();
         format!("**{k} of {seeds}** (stalled: seed {})", list.join(", "))
+    };
+    let restarted: Vec<String> = s["restarted"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| Some((p[0].as_u64()?, p[1].as_u64()?)))
+                .map(|(seed, n)| {
+                    format!("seed {seed} after {n} restart{}", if n == 1 { "" } else { "s" })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if !restarted.is_empty() {
+        cell.push_str(&format!(" ({})", restarted.join(", ")));
     }
+    cell
 }
 
 /// Summary rows recomputed from a results file's runs (`serde_json::to_value` of them).
@@ -445,6 +466,36 @@ fn authors_budget(root: &Path, out: &mut String) -> Result<()> {
 /// The folder of the second seed block (`icor probe all --quick --seed 3 --out …`).
 pub const SECOND_BLOCK: &str = "reports/probe-seed3";
 
+/// "231 of 231 runs converged (1 after a restart)": every run of a block's sweeps and tabular
+/// studies, judged as the tables judge them.
+fn census(dir: &Path) -> Result<String> {
+    let (mut runs, mut converged, mut restarted) = (0, 0, 0);
+    for sweep in SWEEPS {
+        if let Some(v) = read_json(&dir.join(format!("{sweep}.json")))? {
+            for r in runs_and_summary(&v, sweep)?.0 {
+                runs += 1;
+                converged += usize::from(!r.stalled());
+                restarted += usize::from(!r.restarts.is_empty());
+            }
+        }
+    }
+    for study in ["nonlinear", "features"] {
+        if let Some(v) = read_json(&dir.join(format!("{study}.json")))? {
+            for r in tabular::runs_and_summary(&v, study)?.0 {
+                runs += 1;
+                converged += usize::from(!r.convergence().stalled);
+                restarted += usize::from(!r.restarts.is_empty());
+            }
+        }
+    }
+    let after = match restarted {
+        0 => String::new(),
+        1 => " (1 after a restart)".to_string(),
+        k => format!(" ({k} after restarts)"),
+    };
+    Ok(format!("{converged} of {runs} runs converged{after}"))
+}
+
 /// The checked findings on both seed blocks side by side, when the second block exists.
 /// `a`: the first block's findings, as `render` checked them.
 fn blocks(root: &Path, a: &[Check], out: &mut String) -> Result<()> {
@@ -465,7 +516,9 @@ fn blocks(root: &Path, a: &[Check], out: &mut String) -> Result<()> {
     let (sa, sb) = (seeds(&root.join("reports/probe"))?, seeds(&second)?);
     writeln!(
         out,
-        "## The checked findings on two disjoint seed blocks\n\nThe same sweeps run again on another block of training seeds (`icor probe all --quick --seed 3 --out {SECOND_BLOCK}`; its tables are not repeated here). A finding is robust only when it gets the same verdict on both blocks; stalled runs are left out of each block as above.\n\n| finding | {sa} | {sb} | same on both |\n|---|---|---|---|"
+        "## The checked findings on two disjoint seed blocks\n\nThe same sweeps run again on another block of training seeds (`icor probe all --quick --seed 3 --out {SECOND_BLOCK}`; its tables are not repeated here). A finding is robust only when it gets the same verdict on both blocks; stalled runs are left out of each block as above.\n\nEvery run of every sweep and study: {sa}, {}; {sb}, {}.\n\n| finding | {sa} | {sb} | same on both |\n|---|---|---|---|",
+        census(&root.join("reports/probe"))?,
+        census(&second)?
     )?;
     let (mut differ, mut compared) = (0, 0);
     for ca in a {
@@ -507,7 +560,7 @@ fn render(root: &Path) -> Result<String> {
     out.push_str("Generated by `cargo xtask probe-report` from `reports/probe/*.json` (written by `icor probe`).\n");
     out.push_str("Mean ± half-width of the 95% CI over training seeds. *loss* = ½·mean (ŷ − y)²; *pred diff* = mean |ŷ_TF − ŷ_GD|;\n");
     out.push_str("*cos* = mean cosine of the input sensitivities ∂ŷ/∂x_q (autodiff); *control* = the same architecture untrained.\n");
-    out.push_str("*converged* = seeds whose run left the initial plateau, judged from the run itself (`crates/icor-probe/src/converge.rs`): a run is stalled when its final loss closes less than 15% of the gap from its untrained control to GD, or when its curve's last third sits at ≥ 1.5 × the GD loss and falls by less than 10% of that excess. Stalled runs are listed under their table and left out of every mean, CI and check; a row shows how many seeds its numbers rest on.\n\n");
+    out.push_str("*converged* = seeds whose run left the initial plateau, judged from the run itself (`crates/icor-probe/src/converge.rs`): a run is stalled when its final loss closes less than 15% of the gap from its untrained control to GD, or when its curve's last third sits at ≥ 1.5 × the GD loss and falls by less than 10% of that excess. Stalled runs are listed under their table and left out of every mean, CI and check; a row shows how many seeds its numbers rest on. *Restarts* (quick profile): a run whose training curve (1,000 fresh tasks of the training distribution, never the held-out tasks) stalls by the same rules is trained again from a fresh initialisation and data stream, as many times as the profile line says (`train_restarting` in `crates/icor-probe/src/train.rs`); the cell names every seed that needed it, and the control shares the kept attempt's initialisation.\n\n");
     let mut found = false;
     // This block's findings, kept for the seed-block comparison.
     let mut first_block = Vec::new();

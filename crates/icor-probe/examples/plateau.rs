@@ -10,8 +10,8 @@
 //!
 //! Variants: `steps1500` (the former quick budget), `steps3000`, `lr3e-2`, `batch512` (one
 //! change each to the former budget), or `quick` (the quick profile now) with changes joined
-//! by `+`: `quick+lr=2.2e-2+steps=4000+batch=256` (the learning rate before the depth sweep's
-//! division by the depth).
+//! by `+`: `quick+lr=2.2e-2+steps=4000+batch=256+restarts=0` (the learning rate before the depth
+//! sweep's division by the depth; `restarts`: how many times a stalled run is trained again).
 //!
 //! ```text
 //! RAYON_NUM_THREADS=1 cargo run --example plateau -- [--seeds 3,4,5] [--eval-tasks 2000] \
@@ -45,6 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // found (1,500 steps); `steps3000` is the quick budget adopted since.
     let mut quick = Profile::quick();
     quick.train.steps = 1500;
+    quick.restarts = 0; // the budgets as they were: no restarts
     let variant = |key: &str, name: &str, f: &dyn Fn(&mut Profile)| {
         let mut p = quick.clone();
         p.eval_tasks = eval_tasks;
@@ -89,9 +90,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     println!("{}, documents {docs:?}, seeds {seeds:?}\n", arch.label());
     println!(
-        "| protocol | variant | stalled | stalled (seed, docs) | cosine of the others | seconds |"
+        "| protocol | variant | stalled | stalled (seed, docs) | restarted (seed, docs: restarts) | cosine of the others | seconds |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
     for protocol in &protocols {
         for (_, name, profile) in all.iter().filter(|v| chosen.contains(&v.0)) {
             let row = table_row(protocol, arch, &docs, profile, &seeds, &device, name)?;
@@ -101,7 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// `quick` with `+key=value` changes (`lr`, `steps`, `batch`).
+/// `quick` with `+key=value` changes (`lr`, `steps`, `batch`, `restarts`).
 fn quick_variant(spec: &str) -> Result<Profile, Box<dyn std::error::Error>> {
     let mut parts = spec.split('+');
     if parts.next() != Some("quick") {
@@ -119,7 +120,12 @@ fn quick_variant(spec: &str) -> Result<Profile, Box<dyn std::error::Error>> {
             "lr" => p.train.lr = value.parse()?,
             "steps" => p.train.steps = value.parse()?,
             "batch" => p.train.batch = value.parse()?,
-            _ => return Err(format!("{spec}: unknown setting {key} (lr, steps, batch)").into()),
+            "restarts" => p.restarts = value.parse()?,
+            _ => {
+                return Err(
+                    format!("{spec}: unknown setting {key} (lr, steps, batch, restarts)").into(),
+                );
+            }
         }
     }
     Ok(p)
@@ -143,7 +149,7 @@ fn parse_arch(name: &str) -> Result<Arch, Box<dyn std::error::Error>> {
     })
 }
 
-/// One protocol under one budget: "stalled | which | cosine | seconds |".
+/// One protocol under one budget: "stalled | which | restarted | cosine | seconds |".
 fn table_row(
     protocol: &str,
     arch: Arch,
@@ -154,12 +160,15 @@ fn table_row(
     name: &str,
 ) -> Result<String, Box<dyn std::error::Error>> {
     let t = Instant::now();
-    let (mut stalled, mut cos, mut n) = (Vec::new(), 0.0, 0usize);
+    let (mut stalled, mut restarted, mut cos, mut n) = (Vec::new(), Vec::new(), 0.0, 0usize);
     let mut total = 0;
     for &seed in seeds {
         for &docs in docs_list {
             let run = synthetic_run(protocol, docs, arch, profile, seed, device)?;
             total += 1;
+            if !run.restarts.is_empty() {
+                restarted.push(format!("({seed}, {docs}: {})", run.restarts.len()));
+            }
             if run.stalled() {
                 stalled.push(format!("({seed}, {docs})"));
             } else if let Some(e) = run.train_eval() {
@@ -172,14 +181,18 @@ fn table_row(
             );
         }
     }
-    Ok(format!(
-        "{} of {total} | {} | {:.3} | {:.0} |",
-        stalled.len(),
-        if stalled.is_empty() {
+    let list = |v: &[String]| {
+        if v.is_empty() {
             "–".to_string()
         } else {
-            stalled.join(" ")
-        },
+            v.join(" ")
+        }
+    };
+    Ok(format!(
+        "{} of {total} | {} | {} | {:.3} | {:.0} |",
+        stalled.len(),
+        list(&stalled),
+        list(&restarted),
         cos / n.max(1) as f64,
         t.elapsed().as_secs_f64()
     ))

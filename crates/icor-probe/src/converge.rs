@@ -154,6 +154,22 @@ impl Convergence {
             last_third,
         }
     }
+
+    /// Judges a run from its training curve alone: its last point against its first (step 0:
+    /// the untrained model on the same curve tasks, the control) and GD on those tasks, and the
+    /// last third as in [`Convergence::of`]. This is the judgment a restart rests on
+    /// ([`crate::train::train_restarting`]): the curve tasks are fresh tasks of the training
+    /// distribution, never the held-out tasks the run is reported on. A curve with fewer than
+    /// two points is stalled.
+    pub fn of_curve(curve: &Curve) -> Self {
+        let point = |i: usize| Comparison {
+            loss_model: curve.loss_model.get(i).copied().unwrap_or(f64::NAN),
+            loss_gd: curve.loss_gd.get(i).copied().unwrap_or(f64::NAN),
+            ..Comparison::default()
+        };
+        let last = curve.step.len().saturating_sub(1).max(1);
+        Self::of(&point(last), &point(0), curve)
+    }
 }
 
 #[cfg(test)]
@@ -265,6 +281,26 @@ mod tests {
         assert!(LastThird::of(&c).is_none());
         let v = Convergence::of(&cmp(0.60, 0.45), &cmp(0.84, 0.0), &c);
         assert!(!v.flat_above_gd && !v.stalled);
+    }
+
+    #[test]
+    fn the_curve_alone_judges_a_run_against_its_own_first_point() {
+        // the stalled run above: never leaves the untrained level of its step-0 point
+        let stuck = curve(0.54, |s| 0.83 - 0.01 * (s / 1500.0) + noise(s));
+        let v = Convergence::of_curve(&stuck);
+        assert!(v.stalled && v.at_untrained_level, "{v:?}");
+        // the converging run above
+        let falling = curve(0.54, |s| 0.54 + 0.26 * (-s / 600.0).exp() + noise(s));
+        let v = Convergence::of_curve(&falling);
+        assert!(!v.stalled, "{v:?}");
+        assert!(v.progress.expect("gap") > 0.7);
+        // no second point: nothing to judge progress on
+        let mut one = falling.clone();
+        for v in [&mut one.loss_model, &mut one.loss_gd] {
+            v.truncate(1);
+        }
+        one.step.truncate(1);
+        assert!(Convergence::of_curve(&one).stalled);
     }
 
     #[test]

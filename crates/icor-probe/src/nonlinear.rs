@@ -25,12 +25,12 @@ use crate::metrics::{Comparison, GdProbe, GdRef, compare_with};
 use crate::model::{Arch, Model};
 use crate::reference::{StepSize, fit_eta};
 use crate::stats::{Ci, spearman, spearman_p};
-use crate::sweep::{Profile, Setup, load, progress, results_path, resume, save};
+use crate::sweep::{CURVE_STREAM, Profile, Setup, load, progress, results_path, resume, save, tick};
 use crate::tabular::shape::Shape;
 use crate::tabular::{Dataset, Distribution, Norm, Table};
 use crate::task::retrieved::shapes;
 use crate::task::{Readout, Retrieved, Task, rng, shuffle};
-use crate::train::{Curve, TrainConfig, train};
+use crate::train::{Curve, Restart, TrainConfig, train_restarting};
 
 /// Context rows retrieved per query (N of §4.1).
 pub const CONTEXT_ROWS: usize = 10;
@@ -118,6 +118,13 @@ pub struct TabularRun {
     /// with [`TabularRun::convergence`].
     #[serde(default)]
     pub convergence: Option<Convergence>,
+    /// The seed the kept attempt was initialised and fed from, where a restart changed it
+    /// ([`crate::train::attempt_seed`]); the untrained control shares it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_seed: Option<u64>,
+    /// The attempts dropped before the kept one, stalled by their curves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restarts: Vec<Restart>,
 }
 
 impl TabularRun {
@@ -141,6 +148,9 @@ pub struct TabularSummary {
     /// whose `n` is the converged count.
     #[serde(default)]
     pub stalled: Vec<u64>,
+    /// (seed, restarts) of the seeds trained again before one attempt left the plateau.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restarted: Vec<(u64, usize)>,
     pub shape: Shape,
     pub corpus_shape: Shape,
     pub loss_model: Ci,
@@ -393,20 +403,24 @@ fn one_run(
         steps: 1,
         readout: Readout::WithBase,
     };
-    let curve_batch = task.test_batch(profile.train.curve_tasks);
+    // training queries, not the test queries: a restart rests on them
+    let curve_batch = task.sample(&mut rng(seed, CURVE_STREAM), profile.train.curve_tasks);
     let wrapped = Task::Retrieved(task.clone());
     let train_cfg = profile.tabular_train();
-    let (model, curve) = train(
+    let trained = train_restarting(
         &wrapped,
         arch,
         &train_cfg,
+        profile.restarts,
         seed,
         &gd,
         &curve_batch,
         device,
-        |_| bar.inc(1),
+        |e| tick(bar, e, train_cfg.steps),
     )?;
-    let control_model = Model::init(arch, eval.d, seed, device);
+    let (model, curve, init_seed) = (trained.model, trained.curve, trained.init_seed);
+    let trained_restarts = trained.restarts;
+    let control_model = Model::init(arch, eval.d, init_seed, device);
     let gd_probe = GdProbe::new(&gd, &eval, device, 2048);
     let trained = compare_with(&model, &gd_probe, None, device);
     let control = compare_with(&control_model, &gd_probe, None, device);
@@ -428,6 +442,8 @@ fn one_run(
         convergence: Some(Convergence::of(&trained, &control, &curve)),
         curve,
         seconds: start.elapsed().as_secs_f64(),
+        init_seed: (init_seed != seed).then_some(init_seed),
+        restarts: trained_restarts,
     })
 }
 
@@ -459,6 +475,11 @@ pub fn summarise(runs: &[TabularRun]) -> Vec<TabularSummary> {
                 arch,
                 seeds: rs.len(),
                 stalled: stalled.iter().map(|r| r.seed).collect(),
+                restarted: rs
+                    .iter()
+                    .filter(|r| !r.restarts.is_empty())
+                    .map(|r| (r.seed, r.restarts.len()))
+                    .collect(),
                 shape: rs[0].shape,
                 corpus_shape: rs[0].corpus_shape,
                 loss_model: ci(&|r| r.trained.loss_model),

@@ -24,7 +24,7 @@ use crate::model::{Arch, Lsa, Model};
 use crate::reference::{StepSize, fit_eta};
 use crate::stats::Ci;
 use crate::task::{Authors, Batch, DotProduct, Projection, Task, rng};
-use crate::train::{Curve, TrainConfig, train};
+use crate::train::{Curve, Restart, TrainConfig, TrainEvent, train_restarting};
 
 /// Which sweep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +78,15 @@ pub struct Profile {
     /// The learning rate of the softmax-attention runs where it differs from `train.lr`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub softmax_lr: Option<f64>,
+    /// A run whose training curve (fresh tasks of the training distribution) says it stalled on
+    /// the initial plateau is trained again from a fresh initialisation and data stream, up to
+    /// this many times ([`crate::train::train_restarting`]); 0: never.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub restarts: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 fn authors_depth_lr_power() -> f64 {
@@ -116,6 +125,10 @@ impl Profile {
             // (`reports/probe-plateau.md`).
             depth_lr_power: 1.0,
             softmax_lr: None,
+            // At this budget some runs stay on the plateau whatever the rate: one softmax run
+            // in six, another seed at each rate tried, and a depth-5 run in 24
+            // (`reports/probe-plateau.md`). Two restarts leave about (1/6)³ ≈ 0.5% per run.
+            restarts: 2,
         }
     }
 
@@ -136,6 +149,7 @@ impl Profile {
             tabular_steps: None,
             depth_lr_power: 1.0,
             softmax_lr: None,
+            restarts: 0,
         }
     }
 
@@ -232,6 +246,13 @@ pub struct Run {
     /// with [`Run::convergence`].
     #[serde(default)]
     pub convergence: Option<Convergence>,
+    /// The seed the kept attempt was initialised and fed from, where a restart changed it
+    /// ([`crate::train::attempt_seed`]); the untrained control shares it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_seed: Option<u64>,
+    /// The attempts dropped before the kept one, stalled by their curves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restarts: Vec<Restart>,
 }
 
 impl Run {
@@ -271,6 +292,9 @@ pub struct Summary {
     /// whose `n` is the converged count.
     #[serde(default)]
     pub stalled: Vec<u64>,
+    /// (seed, restarts) of the seeds trained again before one attempt left the plateau.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restarted: Vec<(u64, usize)>,
     pub loss_model: Ci,
     pub loss_gd: Ci,
     pub pred_diff: Ci,
@@ -555,19 +579,26 @@ fn one_run(
         steps: gd_steps,
         readout: task.readout(),
     };
-    let curve_batch = subset(&eval, profile.train.curve_tasks);
+    // fresh tasks of the training distribution, not the held-out ones: a restart rests on them
+    let curve_batch = task.sample(
+        &mut rng(seed, CURVE_STREAM),
+        profile.train.curve_tasks,
+        train_alpha,
+    );
     let train_cfg = profile.synthetic_train(cfg.arch);
-    let (model, curve) = train(
+    let trained = train_restarting(
         &task,
         cfg.arch,
         &train_cfg,
+        profile.restarts,
         seed,
         &gd,
         &curve_batch,
         device,
-        |_| bar.inc(1),
+        |e| tick(bar, e, train_cfg.steps),
     )?;
-    let control_model = Model::init(cfg.arch, eval.d, seed, device);
+    let (model, curve) = (trained.model, trained.curve);
+    let control_model = Model::init(cfg.arch, eval.d, trained.init_seed, device);
     let mix = task.kv_mix();
     let alphas = if cfg.alphas.is_empty() {
         vec![train_alpha]
@@ -605,9 +636,22 @@ fn one_run(
         curve,
         seconds: start.elapsed().as_secs_f64(),
         convergence: None,
+        init_seed: (trained.init_seed != seed).then_some(trained.init_seed),
+        restarts: trained.restarts,
     };
     run.convergence = run.convergence();
     Ok(run)
+}
+
+/// The RNG stream of a run's curve tasks (fresh tasks of its training distribution).
+pub(crate) const CURVE_STREAM: u64 = 5;
+
+/// Advances `bar` by one training step, or lengthens it by a restarted attempt's `steps`.
+pub(crate) fn tick(bar: &ProgressBar, event: TrainEvent, steps: usize) {
+    match event {
+        TrainEvent::Step(_) => bar.inc(1),
+        TrainEvent::Restart => bar.inc_length(steps as u64),
+    }
 }
 
 /// Loss of ½(trained + constructed) LSA weights, where the construction is one fixed weight set.
@@ -641,13 +685,6 @@ fn interpolation_loss(
     ))
 }
 
-fn subset(batch: &Batch, n: usize) -> Batch {
-    crate::metrics::split(batch, n)
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| batch.clone())
-}
-
 /// Mean and CI over the converged seeds, per (protocol, arch, docs, α); every run is judged
 /// from its own record ([`Run::stalled`]), so files written before the verdict was stored are
 /// summarised the same way.
@@ -671,6 +708,11 @@ pub fn summarise(runs: &[Run]) -> Vec<Summary> {
             let (stalled, converged): (Vec<&Run>, Vec<&Run>) =
                 at_alpha.iter().partition(|r| r.stalled());
             let stalled: Vec<u64> = stalled.iter().map(|r| r.seed).collect();
+            let restarted = at_alpha
+                .iter()
+                .filter(|r| !r.restarts.is_empty())
+                .map(|r| (r.seed, r.restarts.len()))
+                .collect();
             let evals: Vec<&Eval> = converged
                 .iter()
                 .flat_map(|r| r.evals.iter().filter(|e| e.alpha == alpha))
@@ -685,6 +727,7 @@ pub fn summarise(runs: &[Run]) -> Vec<Summary> {
                 alpha,
                 seeds: at_alpha.len(),
                 stalled,
+                restarted,
                 loss_model: ci(&|e| e.trained.loss_model),
                 loss_gd: ci(&|e| e.trained.loss_gd),
                 pred_diff: ci(&|e| e.trained.pred_diff),

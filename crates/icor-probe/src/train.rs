@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::converge::Convergence;
 use crate::error::{Error, Result};
 use crate::metrics::{Comparison, GdProbe, GdRef, compare_with};
 use crate::model::{Arch, Input, Model};
@@ -169,6 +170,87 @@ pub fn train(
         tick(step);
     }
     Ok((model, curve))
+}
+
+/// An attempt of a run that stalled and was trained again ([`train_restarting`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Restart {
+    /// The seed its initialisation and batches were drawn from.
+    pub init_seed: u64,
+    /// The share of the untrained-to-GD gap its curve closed ([`Convergence::of_curve`]).
+    pub progress: Option<f64>,
+    /// Its final loss on the curve tasks.
+    pub final_loss: f64,
+}
+
+/// A model trained by [`train_restarting`]: the attempt kept and the ones dropped before it.
+pub struct Trained {
+    pub model: Model,
+    pub curve: Curve,
+    /// The seed the kept attempt's initialisation and batches were drawn from: the run's seed
+    /// when the first attempt left the plateau.
+    pub init_seed: u64,
+    /// The earlier attempts, stalled by their curves, in order.
+    pub restarts: Vec<Restart>,
+}
+
+/// The seed of attempt `k` of a run of `seed`: the seed itself first (so a run that needs no
+/// restart is the run trained without the rule), then seeds far from any run's own seed.
+pub fn attempt_seed(seed: u64, k: usize) -> u64 {
+    seed.wrapping_add((k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// [`train`], and up to `restarts` times again from a fresh initialisation and data stream
+/// ([`attempt_seed`]) while the attempt's own curve says it stalled on the initial plateau
+/// ([`Convergence::of_curve`]). The curve must be drawn from the training distribution, not from
+/// the tasks the run is reported on, so no held-out number decides which attempt is kept. At
+/// the quick budget a run leaves the plateau with a probability below one on some
+/// architectures whatever the rate (`reports/probe-plateau.md`): the rule makes every seed
+/// count, and the results record each restart. The last attempt is kept even if it stalled.
+#[allow(clippy::too_many_arguments)]
+pub fn train_restarting(
+    task: &Task,
+    arch: Arch,
+    cfg: &TrainConfig,
+    restarts: usize,
+    seed: u64,
+    gd: &GdRef,
+    curve_batch: &Batch,
+    device: &Device,
+    mut tick: impl FnMut(TrainEvent),
+) -> Result<Trained> {
+    let mut dropped = Vec::new();
+    let mut k = 0;
+    loop {
+        let init_seed = attempt_seed(seed, k);
+        let (model, curve) = train(task, arch, cfg, init_seed, gd, curve_batch, device, |s| {
+            tick(TrainEvent::Step(s))
+        })?;
+        let verdict = Convergence::of_curve(&curve);
+        if !verdict.stalled || k == restarts {
+            return Ok(Trained {
+                model,
+                curve,
+                init_seed,
+                restarts: dropped,
+            });
+        }
+        dropped.push(Restart {
+            init_seed,
+            progress: verdict.progress,
+            final_loss: curve.loss_model.last().copied().unwrap_or(f64::NAN),
+        });
+        tick(TrainEvent::Restart);
+        k += 1;
+    }
+}
+
+/// What [`train_restarting`] reports as it goes: a step done, or an attempt dropped (another
+/// `cfg.steps` steps follow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrainEvent {
+    Step(usize),
+    Restart,
 }
 
 /// Scales every gradient by min(1, clip / ‖g‖) with ‖g‖ the norm over all parameters

@@ -7,7 +7,7 @@ use icor_probe::concurrent::Slots;
 use icor_probe::sweep::{Profile, Setup, SweepKind, SweepResult, run_sweep};
 use icor_probe::train::TrainConfig;
 
-/// A budget small enough for a test: 40 steps of batch 16, 3 seeds.
+/// A budget small enough for a test: 40 steps of batch 16, 3 seeds, one restart.
 fn tiny() -> Profile {
     Profile {
         name: "tiny".into(),
@@ -24,6 +24,9 @@ fn tiny() -> Profile {
         tabular_steps: None,
         depth_lr_power: 1.0,
         softmax_lr: None,
+        // 40 steps leave most runs on the plateau: restarts side by side must give the
+        // numbers of restarts one at a time
+        restarts: 1,
     }
 }
 

@@ -48,6 +48,20 @@ struct Options {
     passages: usize,
 }
 
+const HELP: &str = "cargo xtask bench perf [OPTIONS]: icor's speed against its peers (PyTorch, llama.cpp,
+sentence-transformers, JAX) and the machine, every ratio measured back to back in one run;
+writes reports/perf.md and reports/perf.json.
+
+Options:
+  --probe           also time `icor probe all --quick` and the docs sweep three ways (~15 min more)
+  --no-scalar       skip the scalar build (burn without rayon/simd, the \"before\" column)
+  --only-quantised  measure only the decode-sized product (f32 against quantised weights)
+                    and add it to the committed perf.json
+  --render-only     rewrite perf.md from the committed perf.json
+  --decode N        tokens decoded per decode workload (default 32)
+  --passages N      passages encoded by MiniLM and its peer (default 256)
+  -h, --help        this text";
+
 fn options(args: &[String]) -> Result<Options> {
     let mut o = Options {
         probe: false,
@@ -67,6 +81,10 @@ fn options(args: &[String]) -> Result<Options> {
             "--no-scalar" => o.scalar = false,
             "--decode" => o.decode = value()?.parse()?,
             "--passages" => o.passages = value()?.parse()?,
+            "-h" | "--help" => {
+                println!("{HELP}");
+                std::process::exit(0);
+            }
             other => {
                 bail!(
                     "unknown option {other} (--probe, --no-scalar, --only-quantised, --render-only, --decode N, --passages N)"
