@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use icor_llm::tensor_util::to_vec_f32;
-use icor_llm::{Adaptation, GenerateOptions, KvCache, Llm, device_by_name, load_model};
+use icor_llm::{Adaptation, GenerateOptions, KvCache, Llm, device_by_name, load_model_packed};
 
 const PREFILL: usize = 512;
 
@@ -75,11 +75,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bw = copy_bandwidth();
     for name in models {
         let t_load = Instant::now();
-        let mut loaded = load_model(&name, &device)?;
-        if packed != "default" {
-            let precision = icor_llm::decode_weights::parse_precision(&packed)?;
-            loaded.model = loaded.model.with_decode_weights(precision);
-        }
+        let precision = match packed.as_str() {
+            "default" => icor_llm::decode_weights::default_for(&device),
+            other => icor_llm::decode_weights::parse_precision(other)?,
+        };
+        let loaded = load_model_packed(&name, &device, precision)?;
         let load_s = t_load.elapsed().as_secs_f64();
         let m = &loaded.model;
         let c = &m.config;

@@ -73,7 +73,10 @@ pub use device::device_by_name;
 pub use error::{Error, Result};
 pub use generate::{FrozenPrefix, GenerateOptions};
 pub use kv_cache::KvCache;
-pub use load::{LoadedModel, NAMED_MODELS, load_model, load_path, resolve_model_path};
+pub use load::{
+    LoadedModel, NAMED_MODELS, load_model, load_model_packed, load_path, load_path_packed,
+    resolve_model_path,
+};
 pub use lora::{LoraAdapter, LoraLayer, LoraPair};
 pub use model::Llm;
 pub use positions::Positions;

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
+use icor_kernels::Precision;
 
 use super::config::LlmConfig;
 use super::model::Llm;
@@ -42,27 +43,47 @@ pub fn resolve_model_path(model: &str) -> Result<PathBuf> {
     }
 }
 
-/// Loads the backbone and tokenizer at `path`.
+/// Loads the backbone and tokenizer at `path`, packed as the device's default
+/// ([`crate::decode_weights::default_for`]).
 pub fn load_path(path: &Path, device: &Device) -> Result<(Llm, LlmTokenizer)> {
+    load_path_packed(path, device, crate::decode_weights::default_for(device))
+}
+
+/// [`load_path`] with the frozen projections packed in `decode` ([`Llm::load_packed`]).
+pub fn load_path_packed(
+    path: &Path,
+    device: &Device,
+    decode: Option<Precision>,
+) -> Result<(Llm, LlmTokenizer)> {
     if path.is_dir() {
         let config = LlmConfig::from_hf_json(&path.join("config.json"))?;
         let source = SafetensorsSource::open(path)?;
         let tokenizer = LlmTokenizer::from_json(&path.join("tokenizer.json"))?;
-        let model = Llm::load(&source, config, device)?;
+        let model = Llm::load_packed(&source, config, device, decode)?;
         Ok((model, tokenizer))
     } else {
         let file = GgufFile::open(path)?;
         let config = LlmConfig::from_gguf(&file)?;
         let tokenizer = LlmTokenizer::from_gguf(&file)?;
-        let model = Llm::load(&file, config, device)?;
+        let model = Llm::load_packed(&file, config, device, decode)?;
         Ok((model, tokenizer))
     }
 }
 
-/// Loads a backbone by name or path.
+/// Loads a backbone by name or path, packed as the device's default.
 pub fn load_model(model: &str, device: &Device) -> Result<LoadedModel> {
+    load_model_packed(model, device, crate::decode_weights::default_for(device))
+}
+
+/// [`load_model`] with the frozen projections packed in `decode` (`None`: not packed), each
+/// packed once.
+pub fn load_model_packed(
+    model: &str,
+    device: &Device,
+    decode: Option<Precision>,
+) -> Result<LoadedModel> {
     let path = resolve_model_path(model)?;
-    let (m, tokenizer) = load_path(&path, device)?;
+    let (m, tokenizer) = load_path_packed(&path, device, decode)?;
     Ok(LoadedModel {
         name: model.to_string(),
         path,

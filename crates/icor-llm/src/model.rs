@@ -25,12 +25,6 @@ use crate::{Error, Result};
 /// Longest RoPE table built up front (positions beyond need a bigger table).
 const MAX_ROPE_TABLE: usize = 32_768;
 
-/// Decoding products packed in f32 on the CPU backend (the same numbers as burn's product up
-/// to the order of the sums), none on a GPU backend.
-fn default_decode_weights(device: &Device) -> Option<Precision> {
-    (*device == Device::flex()).then_some(Precision::F32)
-}
-
 /// A loaded backbone.
 #[derive(Debug, Clone)]
 pub struct Llm {
@@ -45,8 +39,26 @@ pub struct Llm {
 }
 
 impl Llm {
-    /// Builds the backbone from `source`, checking every tensor's shape against `config`.
+    /// Builds the backbone from `source`, checking every tensor's shape against `config`, with
+    /// the frozen projections packed as [`crate::decode_weights::default_for`] the device.
     pub fn load(source: &dyn WeightSource, config: LlmConfig, device: &Device) -> Result<Self> {
+        Self::load_packed(
+            source,
+            config,
+            device,
+            crate::decode_weights::default_for(device),
+        )
+    }
+
+    /// [`Llm::load`] with the frozen projections packed in `decode` (`None`: not packed), each
+    /// packed once: choosing the precision here costs one packing pass, where
+    /// [`Llm::with_decode_weights`] after [`Llm::load`] costs two.
+    pub fn load_packed(
+        source: &dyn WeightSource,
+        config: LlmConfig,
+        device: &Device,
+        decode: Option<Precision>,
+    ) -> Result<Self> {
         let c = &config;
         let (d, hd) = (c.d_model, c.head_dim);
         let q_out = c.n_heads * hd;
@@ -147,7 +159,7 @@ impl Llm {
             rope,
             device: device.clone(),
         }
-        .with_decode_weights(default_decode_weights(device)))
+        .with_decode_weights(decode))
     }
 
     /// Every frozen projection (Q/K/V, O, gate/up, down, the output head) packed for the

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use burn::tensor::Device;
 use icor_llm::tensor_util::to_vec_f32;
-use icor_llm::{Adaptation, GenerateOptions, LoadedModel, load_model};
+use icor_llm::{Adaptation, GenerateOptions, LoadedModel, load_model, load_model_packed};
 use serde_json::Value;
 
 /// Relative logit tolerance (see the module docs). Measured worst cases over the top-20
@@ -70,11 +70,10 @@ fn check_model(name: &str) -> f32 {
 fn check_model_as(name: &str, check: &Check) -> f32 {
     let fx = fixture(name);
     let device = Device::flex();
+    let precision = icor_llm::decode_weights::parse_precision(check.weights).expect("precision");
     let LoadedModel {
         model, tokenizer, ..
-    } = load_model(name, &device).expect("model loads (run `icor fetch` first)");
-    let precision = icor_llm::decode_weights::parse_precision(check.weights).expect("precision");
-    let model = model.with_decode_weights(precision);
+    } = load_model_packed(name, &device, precision).expect("model loads (run `icor fetch` first)");
     let mut worst = 0f32;
     for case in fx["cases"].as_array().expect("cases") {
         let case_name = case["name"].as_str().expect("name");

@@ -265,6 +265,7 @@ mod tests {
                 costs: Vec::new(),
                 per_task_once: 0.0,
                 seconds: None,
+                split: None,
             }],
             total_seconds: 1.0,
             ..Results::fixture(profile, methods)

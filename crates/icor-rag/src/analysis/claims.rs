@@ -434,6 +434,7 @@ mod tests {
                     .collect(),
                 per_task_once: 0.0,
                 seconds: None,
+                split: None,
             })
             .collect();
         Results {

@@ -99,6 +99,10 @@ fn join_set(a: &mut SetRecord, b: SetRecord, i: usize) -> Result<()> {
     a.costs.extend(b.costs);
     a.per_task_once = a.per_task_once.max(b.per_task_once);
     a.seconds = a.seconds.zip(b.seconds).map(|(x, y)| x + y);
+    a.split = a.split.zip(b.split).map(|(mut x, y)| {
+        x.add(&y);
+        x
+    });
     Ok(())
 }
 
@@ -334,6 +338,7 @@ mod tests {
                 costs: Vec::new(),
                 per_task_once: 0.0,
                 seconds: Some(1.0),
+                split: None,
             })
             .collect();
         Results {

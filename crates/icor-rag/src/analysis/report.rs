@@ -952,12 +952,49 @@ fn training(out: &mut String, r: &Results) {
         let _ = writeln!(out, "- `{}` {}: g_φ {verdict}.", c.retriever, c.method);
     }
     compute_times(out, r);
+    eval_split(out, r);
     let _ = writeln!(
         out,
         "\n## Stage times of the last process\n\nWall times of the process that wrote this file; stages it resumed from stored artefacts show only the loading time (the table above has what they cost).\n\n| stage | seconds |\n|---|---|"
     );
     for s in &r.stages {
         let _ = writeln!(out, "| {} | {:.1} |", s.stage, s.seconds);
+    }
+}
+
+/// Where each set's evaluation time went ([`crate::experiment::results::EvalSplit`]), for
+/// the sets that recorded it: seconds per question and each part's share.
+fn eval_split(out: &mut String, r: &Results) {
+    let sets: Vec<_> = r
+        .sets
+        .iter()
+        .filter_map(|s| Some((s, s.split?, s.seconds?)))
+        .collect();
+    let Some((_, first, _)) = sets.first() else {
+        return;
+    };
+    let names: Vec<&str> = first.parts().iter().map(|p| p.0).collect();
+    let _ = writeln!(
+        out,
+        "\n## Where the evaluation's time went\n\nSeconds per question of each set, and each part's share of it (the rest: scoring, records, checkpoints).\n\n| retriever | set | questions | s per question | {} | rest |\n|---|---|---|---|{}---|",
+        names.join(" | "),
+        "---|".repeat(names.len())
+    );
+    for (set, split, seconds) in sets {
+        let n = set.questions.len().max(1) as f64;
+        let share = |x: f64| format!("{:.0} %", 100.0 * x / seconds.max(f64::MIN_POSITIVE));
+        let parts: Vec<String> = split.parts().iter().map(|p| share(p.1)).collect();
+        let rest = seconds - split.parts().iter().map(|p| p.1).sum::<f64>();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.2} | {} | {} |",
+            set.retriever,
+            set.set,
+            set.questions.len(),
+            seconds / n,
+            parts.join(" | "),
+            share(rest)
+        );
     }
 }
 

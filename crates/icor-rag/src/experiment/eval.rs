@@ -21,7 +21,7 @@ use crate::error::Result;
 use crate::experiment::methods::{Method, MethodKind};
 use crate::experiment::profile::Profile;
 use crate::experiment::prompt::{Instance, Item, Prompter};
-use crate::experiment::results::{CostSample, QuestionRecord, SetRecord};
+use crate::experiment::results::{CostSample, EvalSplit, QuestionRecord, SetRecord};
 use crate::experiment::store::{Stamp, load_or_rebuild, save_json};
 use crate::method::encode::{eos_states, mean_state};
 use crate::method::factored::Basis;
@@ -242,6 +242,7 @@ pub fn evaluate_set(
         costs: Vec::new(),
         per_task_once: 0.0,
         seconds: Some(0.0),
+        split: Some(EvalSplit::default()),
     });
     let once = Instant::now();
     let per_task = per_task_updates(d, frozen, pool)?;
@@ -272,7 +273,8 @@ pub fn evaluate_set(
                 })
             })
             .collect::<Result<_>>()?;
-        let records = questions(d, frozen, pool, &qs, &per_task)?;
+        let mut split = EvalSplit::default();
+        let records = questions(d, frozen, pool, &qs, &per_task, &mut split)?;
         for (q, record) in qs.iter().zip(records) {
             let timed = rec
                 .costs
@@ -280,12 +282,17 @@ pub fn evaluate_set(
                 .filter(|c| c.method == d.methods[0].id)
                 .count();
             if q.i < p.eval.cost_questions && timed <= q.i {
+                let t = Instant::now();
                 rec.costs
                     .extend(time_methods(d, retriever, q.item, pool, q.i)?);
+                split.cost_samples += t.elapsed().as_secs_f64();
             }
             rec.questions.push(record);
         }
         rec.seconds = rec.seconds.map(|s| s + started.elapsed().as_secs_f64());
+        if let Some(total) = &mut rec.split {
+            total.add(&split);
+        }
         save_json(path, stamp, &rec)?;
         bar.inc(chunk.len() as u64);
     }
@@ -352,6 +359,7 @@ fn questions(
     pool: &mut Pool,
     qs: &[Question<'_>],
     per_task: &BTreeMap<(String, usize), LowRankDelta>,
+    split: &mut EvalSplit,
 ) -> Result<Vec<QuestionRecord>> {
     let mut recs = Vec::with_capacity(qs.len());
     let (mut rag, mut few) = (Vec::new(), Vec::new());
@@ -364,7 +372,7 @@ fn questions(
             scores: BTreeMap::new(),
             predictions: BTreeMap::new(),
         };
-        let rows = own_prompts_and_rows(d, frozen, pool, q, per_task, &mut rec)?;
+        let rows = own_prompts_and_rows(d, frozen, pool, q, per_task, &mut rec, split)?;
         // None where only methods with their own prompt are run (`--methods prompt-tuning`).
         if !rows.is_empty() {
             let prompt = d.prompter.rag_ids(item)?;
@@ -373,8 +381,12 @@ fn questions(
         few.extend(few_shot(d, pool, q, at)?);
         recs.push(rec);
     }
+    let t = Instant::now();
     decode_jobs(d, frozen, &rag, qs, &mut recs)?;
+    split.decode_rag += t.elapsed().as_secs_f64();
+    let t = Instant::now();
     decode_jobs(d, frozen, &few, qs, &mut recs)?;
+    split.decode_few_shot += t.elapsed().as_secs_f64();
     Ok(recs)
 }
 
@@ -387,11 +399,23 @@ fn own_prompts_and_rows(
     q: &Question<'_>,
     per_task: &BTreeMap<(String, usize), LowRankDelta>,
     rec: &mut QuestionRecord,
+    split: &mut EvalSplit,
 ) -> Result<Vec<(String, Row)>> {
     let (p, i, item) = (d.profile, q.i, q.item);
     let opts = d.opts();
     let mut rows: Vec<(String, Row)> = Vec::new();
     for m in d.methods {
+        let t = Instant::now();
+        let part = match m.kind {
+            MethodKind::QueryOnly => Some(&mut split.query_only),
+            MethodKind::PromptTuning => Some(&mut split.prompt_tuning),
+            MethodKind::RagGd {
+                per_task: false, ..
+            }
+            | MethodKind::HyperTuning { .. } => Some(&mut split.updates),
+            MethodKind::TtSgd { .. } => Some(&mut split.tt_sgd),
+            _ => None,
+        };
         match m.kind {
             MethodKind::QueryOnly => {
                 let copied = q.query_only.and_then(|r| r.predictions.get(&m.id).cloned());
@@ -446,6 +470,9 @@ fn own_prompts_and_rows(
                     }
                 }
             }
+        }
+        if let Some(part) = part {
+            *part += t.elapsed().as_secs_f64();
         }
     }
     Ok(rows)

@@ -55,6 +55,57 @@ pub struct SetRecord {
     /// some questions were evaluated before this was recorded).
     #[serde(default)]
     pub seconds: Option<f64>,
+    /// Where that wall time went (`None`: some questions were evaluated before this was
+    /// recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<EvalSplit>,
+}
+
+/// The parts of one set's evaluation time, seconds summed over the processes that ran it; what
+/// `seconds` holds beyond their sum is the rest (answer scoring, records, checkpoints).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
+pub struct EvalSplit {
+    /// Query-only answers (their own prompt, decoded one question at a time).
+    pub query_only: f64,
+    /// Prompt tuning's answers (its own prefill of the soft prefix and the RAG prompt).
+    pub prompt_tuning: f64,
+    /// Per-query updates: h̄ of the support demonstrations and the predictor (RAG-GD per
+    /// query, HyperTuning).
+    pub updates: f64,
+    /// Test-time SGD on the support demonstrations.
+    pub tt_sgd: f64,
+    /// Every row that shares the RAG prompt, decoded as one batch (prefill and decode).
+    pub decode_rag: f64,
+    /// The few-shot prompts' rows, decoded as one batch.
+    pub decode_few_shot: f64,
+    /// The per-query cost samples: each method run alone and cold on the first questions.
+    pub cost_samples: f64,
+}
+
+impl EvalSplit {
+    /// Adds `other` part by part.
+    pub fn add(&mut self, other: &EvalSplit) {
+        self.query_only += other.query_only;
+        self.prompt_tuning += other.prompt_tuning;
+        self.updates += other.updates;
+        self.tt_sgd += other.tt_sgd;
+        self.decode_rag += other.decode_rag;
+        self.decode_few_shot += other.decode_few_shot;
+        self.cost_samples += other.cost_samples;
+    }
+
+    /// (name, seconds) of every part, in the order above.
+    pub fn parts(&self) -> [(&'static str, f64); 7] {
+        [
+            ("query only", self.query_only),
+            ("prompt tuning", self.prompt_tuning),
+            ("per-query updates", self.updates),
+            ("TT-SGD", self.tt_sgd),
+            ("RAG rows (batched decode)", self.decode_rag),
+            ("few-shot rows (batched decode)", self.decode_few_shot),
+            ("cost samples", self.cost_samples),
+        ]
+    }
 }
 
 /// Wall time of one stage.
