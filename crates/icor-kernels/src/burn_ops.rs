@@ -8,9 +8,26 @@ use std::sync::Arc;
 use burn::tensor::{Tensor, TensorData};
 use burn_flex::{Flex, FlexTensor};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::attention::{AttnShape, Visible, attend};
 use crate::packed::{PackedWeight, Precision};
 use crate::rows::rows_matmul;
+use crate::rowwise::{self, QkvShape, RopeTables};
+
+/// Whether [`rms_norm`], [`silu_mul`] and [`qkv_heads`] run (the default) or answer `None`, so
+/// that callers take burn's operations: a switch for measuring the fused passes against burn's
+/// chain in one process (`llm_bench --elementwise burn`).
+static FUSED_ELEMENTWISE: AtomicBool = AtomicBool::new(true);
+
+/// Turns the fused element-wise passes on or off for the whole process.
+pub fn set_fused_elementwise(on: bool) {
+    FUSED_ELEMENTWISE.store(on, Ordering::Relaxed);
+}
+
+fn fused_elementwise() -> bool {
+    FUSED_ELEMENTWISE.load(Ordering::Relaxed)
+}
 
 /// The tensor's storage on the CPU backend, contiguous (copied only where it is a strided
 /// view); `None` for a tensor that carries gradients or lives on another backend.
@@ -153,5 +170,59 @@ pub fn attention(
     Some(Tensor::from_data(
         TensorData::new(out, [b, t, h * hd]),
         &q.device(),
+    ))
+}
+
+/// RMSNorm of `x: [b, t, d]` with weight `w` (`d` values) in one pass
+/// ([`rowwise::rms_norm`]), on flex without gradients; `None` elsewhere.
+pub fn rms_norm(x: &Tensor<3>, w: &[f32], eps: f32) -> Option<Tensor<3>> {
+    let dims = x.dims();
+    if !fused_elementwise() || dims[2] != w.len() {
+        return None;
+    }
+    let flex = flex_contiguous(x)?;
+    let y = rowwise::rms_norm(flex.as_slice::<f32>()?, w, eps);
+    Some(Tensor::from_data(TensorData::new(y, dims), &x.device()))
+}
+
+/// `silu(gate) ⊙ up` for `y: [b, t, 2f]` (columns gate | up) as `[b, t, f]` in one pass
+/// ([`rowwise::silu_mul`]), on flex without gradients; `None` elsewhere.
+pub fn silu_mul(y: &Tensor<3>) -> Option<Tensor<3>> {
+    let [b, t, two_f] = y.dims();
+    if !fused_elementwise() || two_f % 2 != 0 {
+        return None;
+    }
+    let flex = flex_contiguous(y)?;
+    let out = rowwise::silu_mul(flex.as_slice::<f32>()?, two_f / 2);
+    Some(Tensor::from_data(
+        TensorData::new(out, [b, t, two_f / 2]),
+        &y.device(),
+    ))
+}
+
+/// The fused Q/K/V product `y: [b, t, (h + 2hk)·hd]` split into `q: [b, h, t, hd]` and `k`,
+/// `v: [b, hk, t, hd]`, Q and K rotated by RoPE at `positions` (row-major over `b × t`) in one
+/// pass ([`rowwise::qkv_heads`]), on flex without gradients; `None` elsewhere, or where a
+/// position lies beyond the tables.
+pub fn qkv_heads(
+    y: &Tensor<3>,
+    shape: QkvShape,
+    positions: &[usize],
+    rope: RopeTables<'_>,
+) -> Option<(Tensor<4>, Tensor<4>, Tensor<4>)> {
+    let half = shape.head_dim / 2;
+    let rows = rope.cos.len() / half.max(1);
+    if !fused_elementwise() || positions.iter().any(|&p| p >= rows) {
+        return None;
+    }
+    let flex = flex_contiguous(y)?;
+    let heads = rowwise::qkv_heads(flex.as_slice::<f32>()?, shape, positions, rope);
+    let (b, t, hd) = (shape.batch, shape.tokens, shape.head_dim);
+    let device = y.device();
+    let tensor = |v: Vec<f32>, n: usize| Tensor::from_data(TensorData::new(v, [b, n, t, hd]), &device);
+    Some((
+        tensor(heads.q, shape.heads),
+        tensor(heads.k, shape.kv_heads),
+        tensor(heads.v, shape.kv_heads),
     ))
 }

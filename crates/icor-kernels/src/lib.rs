@@ -13,7 +13,9 @@
 //! - [`tile`]: the tiles (AVX2 + FMA + F16C where the CPU has them, portable code elsewhere);
 //! - [`attention`]: grouped-query attention of new tokens over a key/value cache, one pass per
 //!   query (scores, softmax, weighted values), instead of a product–softmax–product per head;
-//! - [`burn_ops`] (feature `burn`): both on burn tensors of the CPU backend.
+//! - [`rowwise`]: a decoder block's element-wise work (RMSNorm, SiLU ⊙ up, the Q/K/V split
+//!   with RoPE) in one pass each, instead of a chain of operations with a buffer each;
+//! - [`burn_ops`] (feature `burn`): all of them on burn tensors of the CPU backend.
 //!
 //! This crate is compiled at `opt-level = 3` in every profile (the workspace manifest), since
 //! its loops are the hot path of decoding.
@@ -23,6 +25,7 @@ pub mod attention;
 pub mod burn_ops;
 pub mod packed;
 pub mod rows;
+pub mod rowwise;
 pub mod tile;
 
 pub use attention::{AttnShape, Visible, attend};

@@ -4,7 +4,7 @@
 //! the same steps; plus the machine's measured memory bandwidth, as one JSON line per model
 //! and device. Used by `cargo xtask bench perf` for `reports/perf.md`.
 //!
-//! `cargo build --workspace --example llm_bench && target/debug/examples/llm_bench [--device flex|wgpu] [--decode N] [--batch B] [--decode-weights none|f32|f16] MODEL...`
+//! `cargo build --workspace --example llm_bench && target/debug/examples/llm_bench [--device flex|wgpu] [--decode N] [--batch B] [--decode-weights none|f32|f16] [--elementwise fused|burn] MODEL...`
 //! (`--workspace`: the feature set of the test build, so burn is not compiled again).
 
 use std::time::Instant;
@@ -68,6 +68,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--decode-weights" => {
                 packed = args.next().ok_or("--decode-weights needs none|f32|f16")?
             }
+            "--elementwise" => match args.next().as_deref() {
+                Some("fused") => icor_kernels::burn_ops::set_fused_elementwise(true),
+                Some("burn") => icor_kernels::burn_ops::set_fused_elementwise(false),
+                other => {
+                    return Err(format!(
+                        "--elementwise takes fused (one pass per block step, the default) or \
+                         burn (burn's chain of operations), not {other:?}"
+                    )
+                    .into());
+                }
+            },
             m => models.push(m.to_string()),
         }
     }

@@ -8,6 +8,9 @@
 use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
 
+use icor_kernels::burn_ops::qkv_heads;
+use icor_kernels::rowwise::QkvShape;
+
 use super::fused_attention::fused_attention;
 use super::kv_cache::KvCache;
 use super::linear::{FrozenLinear, LowRank, add_low_rank};
@@ -48,15 +51,61 @@ impl Attention {
     ) -> Tensor<3> {
         let [b, t, _] = x.dims();
         let (h, hk, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
-        let g = h / hk;
-        let (dq, dkv) = (h * hd, hk * hd);
         let y = self.qkv.forward(x.clone(), &[]);
+        let plain = extra.q.is_empty() && extra.k.is_empty() && extra.v.is_empty();
+        let shape = QkvShape {
+            batch: b,
+            tokens: t,
+            heads: h,
+            kv_heads: hk,
+            head_dim: hd,
+        };
+        let fused = plain
+            .then(|| qkv_heads(&y, shape, &pos.all(b, t), rope.host_tables()))
+            .flatten();
+        let (q, k, v) = match fused {
+            Some(heads) => heads,
+            None => self.split_heads(y, &x, pos, rope, extra),
+        };
+        self.attend(q, k, v, pos, layer, cache)
+    }
+
+    /// `y`, the fused Q/K/V product of `x`, with the low-rank terms added, split into
+    /// `q: [b, h, t, hd]` and `k`, `v: [b, hk, t, hd]`, Q and K rotated at `pos` (burn's
+    /// operations; the kernel path is [`qkv_heads`]).
+    fn split_heads(
+        &self,
+        y: Tensor<3>,
+        x: &Tensor<3>,
+        pos: &Positions<'_>,
+        rope: &Rope,
+        extra: &QkvExtra,
+    ) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
+        let [b, t, _] = x.dims();
+        let (h, hk, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
+        let (dq, dkv) = (h * hd, hk * hd);
         let q = add_low_rank(y.clone().slice([0..b, 0..t, 0..dq]), &x, &extra.q);
         let k = add_low_rank(y.clone().slice([0..b, 0..t, dq..dq + dkv]), &x, &extra.k);
         let v = add_low_rank(y.slice([0..b, 0..t, dq + dkv..dq + 2 * dkv]), &x, &extra.v);
         let q = rope.apply_at(q.reshape([b, t, h, hd]).swap_dims(1, 2), pos);
         let k = rope.apply_at(k.reshape([b, t, hk, hd]).swap_dims(1, 2), pos);
         let v = v.reshape([b, t, hk, hd]).swap_dims(1, 2);
+        (q, k, v)
+    }
+
+    /// Attention of `q` over the cache extended by `k`, `v`, through the output projection.
+    fn attend(
+        &self,
+        q: Tensor<4>,
+        k: Tensor<4>,
+        v: Tensor<4>,
+        pos: &Positions<'_>,
+        layer: usize,
+        cache: Option<&mut KvCache>,
+    ) -> Tensor<3> {
+        let [b, _, t, _] = q.dims();
+        let (h, hk, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
+        let g = h / hk;
         let (k, v) = match cache {
             Some(c) => c.append(layer, k, v),
             None => (k, v),

@@ -127,22 +127,13 @@ impl Llm {
                 down: linear(WeightKey::Down(l), d, c.d_ff, None)?,
             };
             blocks.push(Block {
-                attn_norm: RmsNorm {
-                    weight: vec1(WeightKey::AttnNorm(l), d)?,
-                    eps: c.rms_eps,
-                },
+                attn_norm: RmsNorm::new(vec1(WeightKey::AttnNorm(l), d)?, c.rms_eps),
                 attn,
-                ffn_norm: RmsNorm {
-                    weight: vec1(WeightKey::FfnNorm(l), d)?,
-                    eps: c.rms_eps,
-                },
+                ffn_norm: RmsNorm::new(vec1(WeightKey::FfnNorm(l), d)?, c.rms_eps),
                 mlp,
             });
         }
-        let norm = RmsNorm {
-            weight: vec1(WeightKey::FinalNorm, d)?,
-            eps: c.rms_eps,
-        };
+        let norm = RmsNorm::new(vec1(WeightKey::FinalNorm, d)?, c.rms_eps);
         let rope = Rope::new(
             hd,
             c.rope_theta,

@@ -46,6 +46,12 @@ impl<'a> Positions<'a> {
         )
     }
 
+    /// Position of every new token, row-major over `b × t` (shared or per row).
+    pub(crate) fn all(&self, b: usize, t: usize) -> Vec<usize> {
+        self.per_row(b, t)
+            .unwrap_or_else(|| (0..b).flat_map(|_| self.start..self.start + t).collect())
+    }
+
     /// The additive score mask `[b or 1, 1, g·t, tk]` over `tk` cache columns: row `j·t + i` is
     /// new token `i` of query head `j` of a group (column `start + i`), which may read columns
     /// `pads[r]..=start + i`. `None` when nothing is masked (one new token, no padding).

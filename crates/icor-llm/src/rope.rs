@@ -5,7 +5,10 @@
 //! [`RopeLayout::Interleaved`] layout; the two give the same model once Q/K rows are permuted
 //! accordingly (which llama.cpp's converter does for GGUF llama files).
 
+use std::sync::Arc;
+
 use burn::tensor::{Device, Tensor, TensorData};
+use icor_kernels::rowwise::{Pairing, RopeTables};
 
 use super::config::RopeLayout;
 use super::positions::Positions;
@@ -15,6 +18,9 @@ use super::positions::Positions;
 pub struct Rope {
     cos: Tensor<2>,
     sin: Tensor<2>,
+    /// The same tables on the host, for the one-pass Q/K/V kernel of inference on the CPU.
+    cos_host: Arc<Vec<f32>>,
+    sin_host: Arc<Vec<f32>>,
     pub layout: RopeLayout,
     pub positions: usize,
 }
@@ -42,10 +48,24 @@ impl Rope {
             }
         }
         Self {
-            cos: Tensor::from_data(TensorData::new(cos, [positions, half]), device),
-            sin: Tensor::from_data(TensorData::new(sin, [positions, half]), device),
+            cos: Tensor::from_data(TensorData::new(cos.clone(), [positions, half]), device),
+            sin: Tensor::from_data(TensorData::new(sin.clone(), [positions, half]), device),
+            cos_host: Arc::new(cos),
+            sin_host: Arc::new(sin),
             layout,
             positions,
+        }
+    }
+
+    /// The tables on the host with their pairing, for [`icor_kernels::rowwise::qkv_heads`].
+    pub fn host_tables(&self) -> RopeTables<'_> {
+        RopeTables {
+            cos: &self.cos_host,
+            sin: &self.sin_host,
+            pairing: match self.layout {
+                RopeLayout::RotateHalf => Pairing::RotateHalf,
+                RopeLayout::Interleaved => Pairing::Interleaved,
+            },
         }
     }
 

@@ -362,7 +362,7 @@ fn questions(
     split: &mut EvalSplit,
 ) -> Result<Vec<QuestionRecord>> {
     let mut recs = Vec::with_capacity(qs.len());
-    let (mut rag, mut few) = (Vec::new(), Vec::new());
+    let (mut bare, mut rag, mut few) = (Vec::new(), Vec::new(), Vec::new());
     for (at, q) in qs.iter().enumerate() {
         let item = q.item;
         let docs: Vec<&str> = item.docs.iter().map(|p| p.contents.as_str()).collect();
@@ -372,6 +372,7 @@ fn questions(
             scores: BTreeMap::new(),
             predictions: BTreeMap::new(),
         };
+        bare.extend(query_only(d, q, at, &mut rec)?);
         let rows = own_prompts_and_rows(d, frozen, pool, q, per_task, &mut rec, split)?;
         // None where only methods with their own prompt are run (`--methods prompt-tuning`).
         if !rows.is_empty() {
@@ -382,6 +383,9 @@ fn questions(
         recs.push(rec);
     }
     let t = Instant::now();
+    decode_jobs(d, frozen, &bare, qs, &mut recs)?;
+    split.query_only += t.elapsed().as_secs_f64();
+    let t = Instant::now();
     decode_jobs(d, frozen, &rag, qs, &mut recs)?;
     split.decode_rag += t.elapsed().as_secs_f64();
     let t = Instant::now();
@@ -390,8 +394,35 @@ fn questions(
     Ok(recs)
 }
 
-/// Answers the methods that have their own prompt (query only, prompt tuning) into `rec`,
-/// and returns the rows that share the RAG prompt: each method's adaptation per seed.
+/// The query-only answers of question `q` (at `at` in its batch): copied into `rec` where
+/// another retriever's record of the set has them (they do not read the documents), else one
+/// job of the question alone, decoded with the batch's other questions.
+fn query_only(
+    d: &Deploy<'_>,
+    q: &Question<'_>,
+    at: usize,
+    rec: &mut QuestionRecord,
+) -> Result<Option<Job>> {
+    let mut rows = Vec::new();
+    for m in d.methods.iter().filter(|m| m.kind == MethodKind::QueryOnly) {
+        let copied = q.query_only.and_then(|r| r.predictions.get(&m.id).cloned());
+        match copied {
+            Some(t) => q.put(rec, &m.id, t.into_iter().next().unwrap_or_default()),
+            None => rows.push((m.id.clone(), Row::Bare)),
+        }
+    }
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Job {
+        at,
+        prompt: d.prompter.query_only_ids(&q.item.question)?,
+        rows,
+    }))
+}
+
+/// Answers prompt tuning (its own prompt) into `rec`, and returns the rows that share the RAG
+/// prompt: each method's adaptation per seed (query only: [`query_only`]).
 fn own_prompts_and_rows(
     d: &Deploy<'_>,
     frozen: &mut FrozenStates,
@@ -407,7 +438,6 @@ fn own_prompts_and_rows(
     for m in d.methods {
         let t = Instant::now();
         let part = match m.kind {
-            MethodKind::QueryOnly => Some(&mut split.query_only),
             MethodKind::PromptTuning => Some(&mut split.prompt_tuning),
             MethodKind::RagGd {
                 per_task: false, ..
@@ -417,17 +447,7 @@ fn own_prompts_and_rows(
             _ => None,
         };
         match m.kind {
-            MethodKind::QueryOnly => {
-                let copied = q.query_only.and_then(|r| r.predictions.get(&m.id).cloned());
-                let text = match copied {
-                    Some(t) => t.into_iter().next().unwrap_or_default(),
-                    None => {
-                        let ids = d.prompter.query_only_ids(&item.question)?;
-                        d.decode(&d.model.generate_greedy(&ids, &opts, &Adaptation::none())?)?
-                    }
-                };
-                q.put(rec, &m.id, text);
-            }
+            MethodKind::QueryOnly => {} // its own prompt, batched in `query_only`
             MethodKind::VanillaRag => rows.push((m.id.clone(), Row::Bare)),
             MethodKind::BaseAdapter => rows.push((m.id.clone(), Row::W0)),
             MethodKind::RagGd {

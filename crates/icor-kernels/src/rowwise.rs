@@ -1,0 +1,265 @@
+//! The element-wise work of one decoder block in one pass each, instead of a chain of burn
+//! operations that each write a fresh buffer: RMSNorm, SiLU(gate) ⊙ up, and the split of the
+//! fused Q/K/V product into heads with RoPE applied to Q and K.
+//!
+//! Each output value is computed from its own row alone, so a prompt gets the same numbers
+//! alone and in a batch (the batched decoding tests rely on it).
+
+use rayon::prelude::*;
+
+/// Rows below this many values run on the calling thread: a decoding step's rows are a few
+/// thousand values, where waking rayon's threads costs more than the arithmetic.
+const PARALLEL_FROM: usize = 1 << 16;
+
+/// RMSNorm (Zhang & Sennrich 2019) of every row of `x` (rows of `w.len()` values):
+/// `y = x / √(mean(x²) + ε) ⊙ w`.
+///
+/// # Panics
+/// If `x.len()` is not a multiple of `w.len()`.
+pub fn rms_norm(x: &[f32], w: &[f32], eps: f32) -> Vec<f32> {
+    let d = w.len();
+    assert!(d > 0 && x.len().is_multiple_of(d), "x must be rows of {d}");
+    let mut y = vec![0.0f32; x.len()];
+    let row = |(xr, yr): (&[f32], &mut [f32])| {
+        let mean = xr.iter().map(|v| v * v).sum::<f32>() / d as f32;
+        let inv = 1.0 / (mean + eps).sqrt();
+        for ((o, &v), &g) in yr.iter_mut().zip(xr).zip(w) {
+            *o = v * inv * g;
+        }
+    };
+    if x.len() >= PARALLEL_FROM {
+        x.par_chunks(d).zip(y.par_chunks_mut(d)).for_each(row);
+    } else {
+        x.chunks(d).zip(y.chunks_mut(d)).for_each(row);
+    }
+    y
+}
+
+/// `silu(gate) ⊙ up` for rows of `[gate | up]` (`2f` values each) as rows of `f` values, with
+/// `silu(a) = a · σ(a)`.
+///
+/// # Panics
+/// If `y.len()` is not a multiple of `2f`.
+pub fn silu_mul(y: &[f32], f: usize) -> Vec<f32> {
+    assert!(f > 0 && y.len().is_multiple_of(2 * f), "y must be rows of 2 × {f}");
+    let mut out = vec![0.0f32; y.len() / 2];
+    let row = |(yr, or): (&[f32], &mut [f32])| {
+        let (gate, up) = yr.split_at(f);
+        for ((o, &a), &u) in or.iter_mut().zip(gate).zip(up) {
+            *o = a / (1.0 + (-a).exp()) * u;
+        }
+    };
+    if y.len() >= PARALLEL_FROM {
+        y.par_chunks(2 * f).zip(out.par_chunks_mut(f)).for_each(row);
+    } else {
+        y.chunks(2 * f).zip(out.chunks_mut(f)).for_each(row);
+    }
+    out
+}
+
+/// How RoPE pairs a head's coordinates (Su et al. 2021): `(i, i + d/2)` or `(2i, 2i + 1)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pairing {
+    RotateHalf,
+    Interleaved,
+}
+
+/// The shape of a fused Q/K/V product: `b × t` tokens, `h` query heads and `hk` key/value heads
+/// of `hd` values, columns `Q | K | V`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QkvShape {
+    pub batch: usize,
+    pub tokens: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+}
+
+/// RoPE tables `[positions, head_dim / 2]` (`cos`, `sin` of `p · θ^(−2i/d)`) and how they pair.
+#[derive(Debug, Clone, Copy)]
+pub struct RopeTables<'a> {
+    pub cos: &'a [f32],
+    pub sin: &'a [f32],
+    pub pairing: Pairing,
+}
+
+/// Q, K and V in attention's head-major layout: `q: [b, h, t, hd]`, `k`, `v: [b, hk, t, hd]`.
+pub struct Heads {
+    pub q: Vec<f32>,
+    pub k: Vec<f32>,
+    pub v: Vec<f32>,
+}
+
+/// Splits `y: [b·t, (h + 2hk)·hd]` into heads, rotating Q and K by RoPE at `positions[r·t + i]`
+/// (token `i` of row `r`).
+///
+/// # Panics
+/// If the lengths do not match the shape, or a position is beyond the tables.
+pub fn qkv_heads(y: &[f32], s: QkvShape, positions: &[usize], rope: RopeTables<'_>) -> Heads {
+    let (b, t, hd) = (s.batch, s.tokens, s.head_dim);
+    let width = (s.heads + 2 * s.kv_heads) * hd;
+    assert_eq!(y.len(), b * t * width, "y must be [b·t, (h + 2hk)·hd]");
+    assert_eq!(positions.len(), b * t, "one position per token");
+    let half = hd / 2;
+    let mut heads = Heads {
+        q: vec![0.0; b * s.heads * t * hd],
+        k: vec![0.0; b * s.kv_heads * t * hd],
+        v: vec![0.0; b * s.kv_heads * t * hd],
+    };
+    for r in 0..b {
+        for i in 0..t {
+            let token = &y[(r * t + i) * width..(r * t + i + 1) * width];
+            let p = positions[r * t + i];
+            let cos = &rope.cos[p * half..(p + 1) * half];
+            let sin = &rope.sin[p * half..(p + 1) * half];
+            let (q, rest) = token.split_at(s.heads * hd);
+            let (k, v) = rest.split_at(s.kv_heads * hd);
+            let at = |n: usize, j: usize| ((r * n + j) * t + i) * hd;
+            for j in 0..s.heads {
+                let dst = &mut heads.q[at(s.heads, j)..at(s.heads, j) + hd];
+                rotate(&q[j * hd..(j + 1) * hd], dst, cos, sin, rope.pairing);
+            }
+            for j in 0..s.kv_heads {
+                let dst = &mut heads.k[at(s.kv_heads, j)..at(s.kv_heads, j) + hd];
+                rotate(&k[j * hd..(j + 1) * hd], dst, cos, sin, rope.pairing);
+                heads.v[at(s.kv_heads, j)..at(s.kv_heads, j) + hd]
+                    .copy_from_slice(&v[j * hd..(j + 1) * hd]);
+            }
+        }
+    }
+    heads
+}
+
+/// One head rotated: pair `(a, b)` becomes `(a·cos − b·sin, b·cos + a·sin)`.
+fn rotate(x: &[f32], out: &mut [f32], cos: &[f32], sin: &[f32], pairing: Pairing) {
+    let half = x.len() / 2;
+    match pairing {
+        Pairing::RotateHalf => {
+            let (x1, x2) = x.split_at(half);
+            let (o1, o2) = out.split_at_mut(half);
+            for i in 0..half {
+                o1[i] = x1[i] * cos[i] - x2[i] * sin[i];
+                o2[i] = x2[i] * cos[i] + x1[i] * sin[i];
+            }
+        }
+        Pairing::Interleaved => {
+            for i in 0..half {
+                let (a, b) = (x[2 * i], x[2 * i + 1]);
+                out[2 * i] = a * cos[i] - b * sin[i];
+                out[2 * i + 1] = a * sin[i] + b * cos[i];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        (0..n).map(|_| r.random_range(-2.0f32..2.0)).collect()
+    }
+
+    #[test]
+    fn rms_norm_matches_its_definition_in_f64_on_small_and_parallel_sizes() {
+        for rows in [1, 3, 200] {
+            let d = 576;
+            let (x, w) = (values(rows * d, 1), values(d, 2));
+            let y = rms_norm(&x, &w, 1e-5);
+            for r in 0..rows {
+                let xr = &x[r * d..(r + 1) * d];
+                let ms = xr.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / d as f64;
+                for c in 0..d {
+                    let want = xr[c] as f64 / (ms + 1e-5).sqrt() * w[c] as f64;
+                    let got = y[r * d + c] as f64;
+                    assert!((got - want).abs() <= 1e-5 * (1.0 + want.abs()), "{r},{c}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn silu_mul_matches_its_definition_in_f64() {
+        for rows in [1, 40] {
+            let f = 1536;
+            let y = values(rows * 2 * f, 3);
+            let out = silu_mul(&y, f);
+            for r in 0..rows {
+                for c in 0..f {
+                    let (a, u) = (y[r * 2 * f + c] as f64, y[r * 2 * f + f + c] as f64);
+                    let want = a / (1.0 + (-a).exp()) * u;
+                    assert!((out[r * f + c] as f64 - want).abs() <= 1e-5 * (1.0 + want.abs()));
+                }
+            }
+        }
+    }
+
+    /// The split and rotation written out index by index, in f64.
+    fn reference(y: &[f32], s: QkvShape, pos: &[usize], cos: &[f32], sin: &[f32], pairing: Pairing) -> [Vec<f64>; 3] {
+        let (b, t, hd) = (s.batch, s.tokens, s.head_dim);
+        let width = (s.heads + 2 * s.kv_heads) * hd;
+        let half = hd / 2;
+        let mut out = [
+            vec![0.0; b * s.heads * t * hd],
+            vec![0.0; b * s.kv_heads * t * hd],
+            vec![0.0; b * s.kv_heads * t * hd],
+        ];
+        for r in 0..b {
+            for i in 0..t {
+                let p = pos[r * t + i];
+                for (part, heads, col0) in [
+                    (0, s.heads, 0),
+                    (1, s.kv_heads, s.heads * hd),
+                    (2, s.kv_heads, (s.heads + s.kv_heads) * hd),
+                ] {
+                    for j in 0..heads {
+                        for c in 0..hd {
+                            let x = |c: usize| y[(r * t + i) * width + col0 + j * hd + c] as f64;
+                            let (partner, sign, f) = match pairing {
+                                Pairing::RotateHalf if c < half => (c + half, -1.0, c),
+                                Pairing::RotateHalf => (c - half, 1.0, c - half),
+                                Pairing::Interleaved if c % 2 == 0 => (c + 1, -1.0, c / 2),
+                                Pairing::Interleaved => (c - 1, 1.0, c / 2),
+                            };
+                            let (co, si) = (cos[p * half + f] as f64, sin[p * half + f] as f64);
+                            let v = if part == 2 { x(c) } else { x(c) * co + sign * x(partner) * si };
+                            out[part][((r * heads + j) * t + i) * hd + c] = v;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn qkv_heads_split_and_rotate_as_written_out_in_both_pairings() {
+        let s = QkvShape {
+            batch: 2,
+            tokens: 3,
+            heads: 4,
+            kv_heads: 2,
+            head_dim: 8,
+        };
+        let y = values(2 * 3 * (4 + 4) * 8, 4);
+        let (cos, sin) = (values(20 * 4, 5), values(20 * 4, 6));
+        let pos = [0, 1, 2, 7, 8, 9];
+        for pairing in [Pairing::RotateHalf, Pairing::Interleaved] {
+            let rope = RopeTables {
+                cos: &cos,
+                sin: &sin,
+                pairing,
+            };
+            let got = qkv_heads(&y, s, &pos, rope);
+            let want = reference(&y, s, &pos, &cos, &sin, pairing);
+            for (g, w) in [&got.q, &got.k, &got.v].into_iter().zip(&want) {
+                assert_eq!(g.len(), w.len());
+                for (a, b) in g.iter().zip(w) {
+                    assert!((*a as f64 - b).abs() < 1e-5, "{pairing:?}: {a} vs {b}");
+                }
+            }
+        }
+    }
+}
