@@ -42,7 +42,7 @@ const REPORTS: [(&str, &str); 22] = [
     ),
     (
         "probe-plateau.md",
-        "boundary study: which quick budget gets every authors'-protocol seed off the initial plateau",
+        "boundary study: which quick budget gets runs off the initial plateau, and the restart rule that gets every run off it",
     ),
     (
         "probe-authors-budget",
