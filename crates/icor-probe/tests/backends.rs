@@ -2,6 +2,8 @@
 //! LSA equals the GD predictor, autodiff sensitivities equal the analytic ones, training moves
 //! the LSA towards GD, runs are deterministic.
 
+mod common;
+
 use icor_probe::backend::Backend;
 use icor_probe::metrics::{GdRef, compare};
 use icor_probe::model::{Arch, Input, Lsa, Model};
@@ -34,30 +36,10 @@ on_every_backend!(
 /// MLP(16) + LSA on retrieved contexts of a synthetic table (the nonlinear study's pipeline):
 /// the loss falls below the untrained model's, and the same seed gives the same numbers.
 fn mlp_trains_on_retrieved_table_contexts(backend: Backend) {
-    use icor_probe::tabular::{Distribution, Norm};
-    use icor_probe::task::Retrieved;
     let device = backend.device().unwrap();
-    let table = Distribution::Gaussian.table(600, 4, &mut rng(9, 0));
-    let idx: Vec<usize> = (0..600).collect();
-    let retrieved = Retrieved::new(
-        &table.select(&idx[100..]),
-        &table.select(&idx[..100]),
-        Norm::MinMax,
-        8,
-    );
+    let (retrieved, gd) = common::gaussian_contexts();
     let task = Task::Retrieved(retrieved.clone());
     let eval = retrieved.test_batch(100);
-    let step = fit_eta(
-        &retrieved.sample(&mut rng(9, 4), 400),
-        1,
-        Readout::WithBase,
-        false,
-    );
-    let gd = GdRef {
-        eta: step.eta,
-        steps: 1,
-        readout: Readout::WithBase,
-    };
     let cfg = TrainConfig {
         steps: 150,
         batch: 64,

@@ -2,35 +2,17 @@
 //! from the next attempt's seed, every dropped attempt is recorded, and a run that left the
 //! plateau is exactly the run trained without the rule.
 
+mod common;
+
 use icor_probe::backend::Backend;
 use icor_probe::metrics::GdRef;
 use icor_probe::model::Arch;
-use icor_probe::reference::fit_eta;
-use icor_probe::tabular::{Distribution, Norm};
-use icor_probe::task::{Readout, Retrieved, Task, rng};
+use icor_probe::task::{Task, rng};
 use icor_probe::train::{TrainConfig, TrainEvent, attempt_seed, train, train_restarting};
 
 /// MLP + LSA on a Gaussian table: 150 steps take it well off the plateau (`backends.rs`).
 fn setup() -> (Task, GdRef, icor_probe::task::Batch, TrainConfig) {
-    let table = Distribution::Gaussian.table(600, 4, &mut rng(9, 0));
-    let idx: Vec<usize> = (0..600).collect();
-    let retrieved = Retrieved::new(
-        &table.select(&idx[100..]),
-        &table.select(&idx[..100]),
-        Norm::MinMax,
-        8,
-    );
-    let step = fit_eta(
-        &retrieved.sample(&mut rng(9, 4), 400),
-        1,
-        Readout::WithBase,
-        false,
-    );
-    let gd = GdRef {
-        eta: step.eta,
-        steps: 1,
-        readout: Readout::WithBase,
-    };
+    let (retrieved, gd) = common::gaussian_contexts();
     let curve_batch = retrieved.sample(&mut rng(9, 5), 100);
     let cfg = TrainConfig {
         steps: 150,
