@@ -160,7 +160,10 @@ fn converged_cell(s: &Value) -> String {
             a.iter()
                 .filter_map(|p| Some((p[0].as_u64()?, p[1].as_u64()?)))
                 .map(|(seed, n)| {
-                    format!("seed {seed} after {n} restart{}", if n == 1 { "" } else { "s" })
+                    format!(
+                        "seed {seed} after {n} restart{}",
+                        if n == 1 { "" } else { "s" }
+                    )
                 })
                 .collect()
         })

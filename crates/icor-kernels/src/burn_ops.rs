@@ -219,7 +219,8 @@ pub fn qkv_heads(
     let heads = rowwise::qkv_heads(flex.as_slice::<f32>()?, shape, positions, rope);
     let (b, t, hd) = (shape.batch, shape.tokens, shape.head_dim);
     let device = y.device();
-    let tensor = |v: Vec<f32>, n: usize| Tensor::from_data(TensorData::new(v, [b, n, t, hd]), &device);
+    let tensor =
+        |v: Vec<f32>, n: usize| Tensor::from_data(TensorData::new(v, [b, n, t, hd]), &device);
     Some((
         tensor(heads.q, shape.heads),
         tensor(heads.k, shape.kv_heads),

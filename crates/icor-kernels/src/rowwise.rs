@@ -41,7 +41,10 @@ pub fn rms_norm(x: &[f32], w: &[f32], eps: f32) -> Vec<f32> {
 /// # Panics
 /// If `y.len()` is not a multiple of `2f`.
 pub fn silu_mul(y: &[f32], f: usize) -> Vec<f32> {
-    assert!(f > 0 && y.len().is_multiple_of(2 * f), "y must be rows of 2 × {f}");
+    assert!(
+        f > 0 && y.len().is_multiple_of(2 * f),
+        "y must be rows of 2 × {f}"
+    );
     let mut out = vec![0.0f32; y.len() / 2];
     let row = |(yr, or): (&[f32], &mut [f32])| {
         let (gate, up) = yr.split_at(f);
@@ -197,7 +200,14 @@ mod tests {
     }
 
     /// The split and rotation written out index by index, in f64.
-    fn reference(y: &[f32], s: QkvShape, pos: &[usize], cos: &[f32], sin: &[f32], pairing: Pairing) -> [Vec<f64>; 3] {
+    fn reference(
+        y: &[f32],
+        s: QkvShape,
+        pos: &[usize],
+        cos: &[f32],
+        sin: &[f32],
+        pairing: Pairing,
+    ) -> [Vec<f64>; 3] {
         let (b, t, hd) = (s.batch, s.tokens, s.head_dim);
         let width = (s.heads + 2 * s.kv_heads) * hd;
         let half = hd / 2;
@@ -224,7 +234,11 @@ mod tests {
                                 Pairing::Interleaved => (c - 1, 1.0, c / 2),
                             };
                             let (co, si) = (cos[p * half + f] as f64, sin[p * half + f] as f64);
-                            let v = if part == 2 { x(c) } else { x(c) * co + sign * x(partner) * si };
+                            let v = if part == 2 {
+                                x(c)
+                            } else {
+                                x(c) * co + sign * x(partner) * si
+                            };
                             out[part][((r * heads + j) * t + i) * hd + c] = v;
                         }
                     }

@@ -25,7 +25,9 @@ use crate::metrics::{Comparison, GdProbe, GdRef, compare_with};
 use crate::model::{Arch, Model};
 use crate::reference::{StepSize, fit_eta};
 use crate::stats::{Ci, spearman, spearman_p};
-use crate::sweep::{CURVE_STREAM, Profile, Setup, load, progress, results_path, resume, save, tick};
+use crate::sweep::{
+    CURVE_STREAM, Profile, Setup, load, progress, results_path, resume, save, tick,
+};
 use crate::tabular::shape::Shape;
 use crate::tabular::{Dataset, Distribution, Norm, Table};
 use crate::task::retrieved::shapes;

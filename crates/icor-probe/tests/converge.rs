@@ -9,8 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
-use icor_probe::nonlinear::TabularResult;
 use icor_probe::converge::MIN_PROGRESS;
+use icor_probe::nonlinear::TabularResult;
 use icor_probe::sweep::{SweepResult, load, summarise};
 use icor_probe::train::attempt_seed;
 

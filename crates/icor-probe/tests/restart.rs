@@ -64,7 +64,11 @@ fn a_stalled_run_is_trained_again_from_the_next_seed_until_the_restarts_run_out(
     assert_eq!(restarts, 2);
     let dropped: Vec<u64> = kept.restarts.iter().map(|r| r.init_seed).collect();
     assert_eq!(dropped, vec![attempt_seed(3, 0), attempt_seed(3, 1)]);
-    assert_eq!(kept.init_seed, attempt_seed(3, 2), "the last attempt is kept");
+    assert_eq!(
+        kept.init_seed,
+        attempt_seed(3, 2),
+        "the last attempt is kept"
+    );
     // each attempt starts from its own initialisation: their untrained losses differ
     assert_ne!(kept.restarts[0].final_loss, kept.restarts[1].final_loss);
     assert!(kept.restarts.iter().all(|r| r.progress.is_none()));

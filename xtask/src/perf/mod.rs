@@ -48,7 +48,8 @@ struct Options {
     passages: usize,
 }
 
-const HELP: &str = "cargo xtask bench perf [OPTIONS]: icor's speed against its peers (PyTorch, llama.cpp,
+const HELP: &str =
+    "cargo xtask bench perf [OPTIONS]: icor's speed against its peers (PyTorch, llama.cpp,
 sentence-transformers, JAX) and the machine, every ratio measured back to back in one run;
 writes reports/perf.md and reports/perf.json.
 
