@@ -84,9 +84,9 @@ impl Attention {
         let [b, t, _] = x.dims();
         let (h, hk, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
         let (dq, dkv) = (h * hd, hk * hd);
-        let q = add_low_rank(y.clone().slice([0..b, 0..t, 0..dq]), &x, &extra.q);
-        let k = add_low_rank(y.clone().slice([0..b, 0..t, dq..dq + dkv]), &x, &extra.k);
-        let v = add_low_rank(y.slice([0..b, 0..t, dq + dkv..dq + 2 * dkv]), &x, &extra.v);
+        let q = add_low_rank(y.clone().slice([0..b, 0..t, 0..dq]), x, &extra.q);
+        let k = add_low_rank(y.clone().slice([0..b, 0..t, dq..dq + dkv]), x, &extra.k);
+        let v = add_low_rank(y.slice([0..b, 0..t, dq + dkv..dq + 2 * dkv]), x, &extra.v);
         let q = rope.apply_at(q.reshape([b, t, h, hd]).swap_dims(1, 2), pos);
         let k = rope.apply_at(k.reshape([b, t, hk, hd]).swap_dims(1, 2), pos);
         let v = v.reshape([b, t, hk, hd]).swap_dims(1, 2);
