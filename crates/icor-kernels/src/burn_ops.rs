@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::attention::{AttnShape, Visible, attend};
 use crate::packed::{PackedWeight, Precision};
 use crate::rows::rows_matmul;
-use crate::rowwise::{self, QkvShape, RopeTables};
+use crate::rowwise::{self, Placement, QkvShape, RopeTables};
 
 /// Whether [`rms_norm`], [`silu_mul`] and [`qkv_heads`] run (the default) or answer `None`, so
 /// that callers take burn's operations: a switch for measuring the fused passes against burn's
@@ -201,22 +201,23 @@ pub fn silu_mul(y: &Tensor<3>) -> Option<Tensor<3>> {
 }
 
 /// The fused Q/K/V product `y: [b, t, (h + 2hk)·hd]` split into `q: [b, h, t, hd]` and `k`,
-/// `v: [b, hk, t, hd]`, Q and K rotated by RoPE at `positions` (row-major over `b × t`) in one
-/// pass ([`rowwise::qkv_heads`]), on flex without gradients; `None` elsewhere, or where a
-/// position lies beyond the tables.
+/// `v: [b, hk, t, hd]`, Q and K rotated by RoPE at the positions `at` gives, in one pass
+/// ([`rowwise::qkv_heads`]), on flex without gradients; `None` elsewhere, or where a position
+/// lies beyond the tables.
 pub fn qkv_heads(
     y: &Tensor<3>,
     shape: QkvShape,
-    positions: &[usize],
+    at: Placement<'_>,
     rope: RopeTables<'_>,
 ) -> Option<(Tensor<4>, Tensor<4>, Tensor<4>)> {
     let half = shape.head_dim / 2;
     let rows = rope.cos.len() / half.max(1);
-    if !fused_elementwise() || positions.iter().any(|&p| p >= rows) {
+    // padding only lowers a position: the last token of an unpadded row is the largest
+    if !fused_elementwise() || at.start + shape.tokens > rows {
         return None;
     }
     let flex = flex_contiguous(y)?;
-    let heads = rowwise::qkv_heads(flex.as_slice::<f32>()?, shape, positions, rope);
+    let heads = rowwise::qkv_heads(flex.as_slice::<f32>()?, shape, at, rope);
     let (b, t, hd) = (shape.batch, shape.tokens, shape.head_dim);
     let device = y.device();
     let tensor =

@@ -86,6 +86,22 @@ pub struct RopeTables<'a> {
     pub pairing: Pairing,
 }
 
+/// Where the new tokens sit: token `i` of row `r` at position `start + i − pads[r]` (rows
+/// left-padded by `pads[r]` columns; padding columns clamp to 0, and no query reads them).
+/// The same description as [`crate::Visible::Causal`] gives the attention kernel.
+#[derive(Debug, Clone, Copy)]
+pub struct Placement<'a> {
+    pub start: usize,
+    pub pads: Option<&'a [usize]>,
+}
+
+impl Placement<'_> {
+    /// The position of token `i` of row `r`.
+    pub fn position(&self, r: usize, i: usize) -> usize {
+        (self.start + i).saturating_sub(self.pads.map_or(0, |p| p[r]))
+    }
+}
+
 /// Q, K and V in attention's head-major layout: `q: [b, h, t, hd]`, `k`, `v: [b, hk, t, hd]`.
 pub struct Heads {
     pub q: Vec<f32>,
@@ -93,16 +109,15 @@ pub struct Heads {
     pub v: Vec<f32>,
 }
 
-/// Splits `y: [b·t, (h + 2hk)·hd]` into heads, rotating Q and K by RoPE at `positions[r·t + i]`
-/// (token `i` of row `r`).
+/// Splits `y: [b·t, (h + 2hk)·hd]` into heads, rotating Q and K by RoPE at the positions
+/// `at` gives each token.
 ///
 /// # Panics
 /// If the lengths do not match the shape, or a position is beyond the tables.
-pub fn qkv_heads(y: &[f32], s: QkvShape, positions: &[usize], rope: RopeTables<'_>) -> Heads {
+pub fn qkv_heads(y: &[f32], s: QkvShape, at: Placement<'_>, rope: RopeTables<'_>) -> Heads {
     let (b, t, hd) = (s.batch, s.tokens, s.head_dim);
     let width = (s.heads + 2 * s.kv_heads) * hd;
     assert_eq!(y.len(), b * t * width, "y must be [b·t, (h + 2hk)·hd]");
-    assert_eq!(positions.len(), b * t, "one position per token");
     let half = hd / 2;
     let mut heads = Heads {
         q: vec![0.0; b * s.heads * t * hd],
@@ -112,20 +127,20 @@ pub fn qkv_heads(y: &[f32], s: QkvShape, positions: &[usize], rope: RopeTables<'
     for r in 0..b {
         for i in 0..t {
             let token = &y[(r * t + i) * width..(r * t + i + 1) * width];
-            let p = positions[r * t + i];
+            let p = at.position(r, i);
             let cos = &rope.cos[p * half..(p + 1) * half];
             let sin = &rope.sin[p * half..(p + 1) * half];
             let (q, rest) = token.split_at(s.heads * hd);
             let (k, v) = rest.split_at(s.kv_heads * hd);
-            let at = |n: usize, j: usize| ((r * n + j) * t + i) * hd;
+            let off = |n: usize, j: usize| ((r * n + j) * t + i) * hd;
             for j in 0..s.heads {
-                let dst = &mut heads.q[at(s.heads, j)..at(s.heads, j) + hd];
+                let dst = &mut heads.q[off(s.heads, j)..off(s.heads, j) + hd];
                 rotate(&q[j * hd..(j + 1) * hd], dst, cos, sin, rope.pairing);
             }
             for j in 0..s.kv_heads {
-                let dst = &mut heads.k[at(s.kv_heads, j)..at(s.kv_heads, j) + hd];
+                let dst = &mut heads.k[off(s.kv_heads, j)..off(s.kv_heads, j) + hd];
                 rotate(&k[j * hd..(j + 1) * hd], dst, cos, sin, rope.pairing);
-                heads.v[at(s.kv_heads, j)..at(s.kv_heads, j) + hd]
+                heads.v[off(s.kv_heads, j)..off(s.kv_heads, j) + hd]
                     .copy_from_slice(&v[j * hd..(j + 1) * hd]);
             }
         }
@@ -260,13 +275,23 @@ mod tests {
         let y = values(2 * 3 * (4 + 4) * 8, 4);
         let (cos, sin) = (values(20 * 4, 5), values(20 * 4, 6));
         let pos = [0, 1, 2, 7, 8, 9];
+        let pads = [7, 0];
+        let at = Placement {
+            start: 7,
+            pads: Some(&pads),
+        };
+        let placed: Vec<usize> = (0..2)
+            .flat_map(|r| (0..3).map(move |i| (r, i)))
+            .map(|(r, i)| at.position(r, i))
+            .collect();
+        assert_eq!(placed, pos);
         for pairing in [Pairing::RotateHalf, Pairing::Interleaved] {
             let rope = RopeTables {
                 cos: &cos,
                 sin: &sin,
                 pairing,
             };
-            let got = qkv_heads(&y, s, &pos, rope);
+            let got = qkv_heads(&y, s, at, rope);
             let want = reference(&y, s, &pos, &cos, &sin, pairing);
             for (g, w) in [&got.q, &got.k, &got.v].into_iter().zip(&want) {
                 assert_eq!(g.len(), w.len());

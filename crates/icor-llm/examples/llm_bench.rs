@@ -7,6 +7,8 @@
 //! `cargo build --workspace --example llm_bench && target/debug/examples/llm_bench [--device flex|wgpu] [--decode N] [--batch B] [--decode-weights none|f32|f16] [--elementwise fused|burn] MODEL...`
 //! (`--workspace`: the feature set of the test build, so burn is not compiled again).
 
+mod common;
+
 use std::time::Instant;
 
 use icor_llm::tensor_util::to_vec_f32;
@@ -74,7 +76,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 other => {
                     return Err(format!(
                         "--elementwise takes fused (one pass per block step, the default) or \
-                         burn (burn's chain of operations), not {other:?}"
+                         burn (burn's chain of operations), not `{}`",
+                        other.unwrap_or("nothing")
                     )
                     .into());
                 }
@@ -94,14 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let load_s = t_load.elapsed().as_secs_f64();
         let m = &loaded.model;
         let c = &m.config;
-        // A deterministic 512-token prompt: real text, repeated.
-        let text = "Wilhelm Conrad Röntgen was a German physicist who produced and detected \
-                    electromagnetic radiation in a wavelength range known as X-rays. ";
-        let mut ids = Vec::new();
-        while ids.len() < PREFILL {
-            ids.extend(loaded.tokenizer.encode(text)?);
-        }
-        ids.truncate(PREFILL);
+        let ids = common::repeated_text_ids(&loaded.tokenizer, PREFILL)?;
         let none = Adaptation::none();
         // Warm-up (allocator, thread pool), then timed prefill into a fresh cache.
         let _ = to_vec_f32(m.logits(m.hidden_states(&ids[..64], &none)?));

@@ -7,6 +7,8 @@
 //!
 //! `cargo build --workspace --example lora_step && target/debug/examples/lora_step [--steps N] [--tokens T] MODEL...`
 
+mod common;
+
 use std::time::Instant;
 
 use burn::tensor::activation::log_softmax;
@@ -34,13 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for name in models {
         let loaded = load_model(&name, &device)?;
         let m = &loaded.model;
-        let text = "Wilhelm Conrad Röntgen was a German physicist who produced and detected \
-                    electromagnetic radiation in a wavelength range known as X-rays. ";
-        let mut ids = Vec::new();
-        while ids.len() < tokens {
-            ids.extend(loaded.tokenizer.encode(text)?);
-        }
-        ids.truncate(tokens);
+        let ids = common::repeated_text_ids(&loaded.tokenizer, tokens)?;
         let lora = LoraAdapter::new(&m.config, 16, 32.0, 0, &device.clone().autodiff());
         let targets: Vec<i64> = ids[1..].iter().map(|&i| i64::from(i)).collect();
         let targets = Tensor::<2, Int>::from_data(

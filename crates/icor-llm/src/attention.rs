@@ -61,7 +61,7 @@ impl Attention {
             head_dim: hd,
         };
         let fused = plain
-            .then(|| qkv_heads(&y, shape, &pos.all(b, t), rope.host_tables()))
+            .then(|| qkv_heads(&y, shape, pos.placement(), rope.host_tables()))
             .flatten();
         let (q, k, v) = match fused {
             Some(heads) => heads,

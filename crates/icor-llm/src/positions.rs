@@ -10,6 +10,7 @@
 //! `attention_mask` do the same).
 
 use burn::tensor::{Device, Tensor, TensorData};
+use icor_kernels::rowwise::Placement;
 
 /// Masked-out score: far below any real logit, finite so no NaN can arise.
 pub(crate) const MASKED: f32 = -1.0e30;
@@ -29,27 +30,23 @@ impl<'a> Positions<'a> {
         Self { start, pads: None }
     }
 
-    /// Row `r`'s position of column `c` (padding columns clamp to 0; they are never read).
-    fn position(&self, row: usize, column: usize) -> usize {
-        let pad = self.pads.map_or(0, |p| p[row]);
-        column.saturating_sub(pad)
-    }
-
     /// Position indices `[b · t]` of the new tokens, row-major, for gathering RoPE tables;
     /// `None` when every row shares them (the tables are then one contiguous slice).
     pub(crate) fn per_row(&self, b: usize, t: usize) -> Option<Vec<usize>> {
         self.pads?;
         Some(
             (0..b)
-                .flat_map(|r| (0..t).map(move |i| self.position(r, self.start + i)))
+                .flat_map(|r| (0..t).map(move |i| self.placement().position(r, i)))
                 .collect(),
         )
     }
 
-    /// Position of every new token, row-major over `b × t` (shared or per row).
-    pub(crate) fn all(&self, b: usize, t: usize) -> Vec<usize> {
-        self.per_row(b, t)
-            .unwrap_or_else(|| (0..b).flat_map(|_| self.start..self.start + t).collect())
+    /// The same description for the kernels (`icor_kernels::rowwise::qkv_heads`).
+    pub(crate) fn placement(&self) -> Placement<'a> {
+        Placement {
+            start: self.start,
+            pads: self.pads,
+        }
     }
 
     /// The additive score mask `[b or 1, 1, g·t, tk]` over `tk` cache columns: row `j·t + i` is
