@@ -104,6 +104,30 @@ impl PackedWeight {
         &self.values
     }
 
+    /// The pack of `Wᵀ`: `X W` for `X: [m, out]` through [`crate::rows_matmul`], the product
+    /// that carries a gradient back through a frozen `Y = X Wᵀ` (`dX = dY W`). Same precision,
+    /// same values (an f16 weight is widened and narrowed again, which is exact).
+    pub fn transposed(&self) -> PackedWeight {
+        let (inp, out) = (self.inp, self.out);
+        // `w: [out, in]` row-major is the `w_t` of the transposed map
+        let mut w = vec![0.0f32; out * inp];
+        let mut put = |p: usize, k: usize, j: usize, v: f32| w[(p * PANEL + j) * inp + k] = v;
+        let width = |p: usize| PANEL.min(out - p * PANEL);
+        let at = |p: usize, k: usize, j: usize| (p * inp + k) * PANEL + j;
+        for p in 0..self.panels() {
+            for k in 0..inp {
+                for j in 0..width(p) {
+                    let v = match &self.values {
+                        Values::F32(v) => v[at(p, k, j)],
+                        Values::F16(v) => v[at(p, k, j)].to_f32(),
+                    };
+                    put(p, k, j, v);
+                }
+            }
+        }
+        PackedWeight::from_transposed(&w, out, inp, self.precision())
+    }
+
     /// Bytes of weight read per product.
     pub fn bytes(&self) -> usize {
         match &self.values {

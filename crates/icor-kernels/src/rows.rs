@@ -119,6 +119,51 @@ mod tests {
         }
     }
 
+    /// The transposed pack carries a gradient back: `dY W` (`dY: [m, out]`) matches the f64
+    /// product for shapes off the panels' multiples, in both precisions (f16 against the
+    /// f16-rounded weights), and transposing twice gives back the same pack.
+    #[test]
+    fn transposed_pack_computes_dy_w() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for (k, n) in [(37, 131), (16, 64), (3, 1), (200, 576)] {
+            let w_t = random(k * n, &mut rng);
+            for precision in [Precision::F32, Precision::F16] {
+                let w = PackedWeight::from_transposed(&w_t, k, n, precision);
+                let back = w.transposed();
+                assert_eq!((back.in_dim(), back.out_dim()), (n, k));
+                let twice = back.transposed();
+                match (w.values(), twice.values()) {
+                    (Values::F32(a), Values::F32(b)) => assert_eq!(a, b),
+                    (Values::F16(a), Values::F16(b)) => assert_eq!(a, b),
+                    _ => panic!("the precision changed"),
+                }
+                let stored: Vec<f32> = match precision {
+                    Precision::F32 => w_t.clone(),
+                    Precision::F16 => w_t
+                        .iter()
+                        .map(|v| half::f16::from_f32(*v).to_f32())
+                        .collect(),
+                };
+                // W as `[out, in]` is the `w_t` of the transposed map
+                let w_rows: Vec<f32> = (0..n * k).map(|i| stored[(i % k) * n + i / k]).collect();
+                for m in [1, 7, 13] {
+                    let dy = random(m * n, &mut rng);
+                    let want = reference(&dy, m, &w_rows, n, k, &vec![0.0; k]);
+                    let got = rows_matmul(&dy, m, &back, None);
+                    let tol = 1e-6 * n as f64 + 1e-6;
+                    for i in 0..m * k {
+                        assert!(
+                            (got[i] as f64 - want[i]).abs() < tol,
+                            "{precision:?}, in {k} out {n} m {m} entry {i}: {} vs {}",
+                            got[i],
+                            want[i]
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     /// The f16 packing differs from f32 by the weights' rounding: the relative error of a
     /// product stays near 2⁻¹¹ / √k-scale, far below 1e-3.
     #[test]

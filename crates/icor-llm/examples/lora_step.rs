@@ -5,7 +5,11 @@
 //! model. The peer is `scripts/lora_step_torch.py` (plain torch modules, the same LoRA, autograd);
 //! used by `cargo xtask bench perf`.
 //!
-//! `cargo build --workspace --example lora_step && target/debug/examples/lora_step [--steps N] [--tokens T] MODEL...`
+//! `--tracked packed|burn` picks how the frozen products run inside the autodiff graph: through
+//! the packed weights with their own backward (the default) or through burn's `matmul`, so the
+//! two can be timed against each other in one binary.
+//!
+//! `cargo build --workspace --example lora_step && target/debug/examples/lora_step [--steps N] [--tokens T] [--tracked packed|burn] MODEL...`
 
 mod common;
 
@@ -18,6 +22,7 @@ use icor_llm::{Adaptation, LoraAdapter, load_model};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let (mut steps, mut tokens, mut models) = (5usize, 400usize, Vec::new());
+    let mut tracked = "packed";
     while let Some(a) = args.next() {
         let mut count = |least: usize| -> Result<usize, String> {
             let v = args.next().ok_or(format!("{a} needs a value"))?;
@@ -29,9 +34,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         match a.as_str() {
             "--steps" => steps = count(1)?,
             "--tokens" => tokens = count(2)?,
+            "--tracked" => match args.next().as_deref() {
+                Some("packed") => tracked = "packed",
+                Some("burn") => tracked = "burn",
+                other => {
+                    let got = other.map_or("nothing".to_string(), |v| format!("`{v}`"));
+                    return Err(format!("--tracked takes packed or burn, not {got}").into());
+                }
+            },
             m => models.push(m.to_string()),
         }
     }
+    icor_kernels::burn_ops::set_packed_tracked(tracked == "packed");
     let device = Device::flex();
     for name in models {
         let loaded = load_model(&name, &device)?;
@@ -63,6 +77,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "model": name,
                 "tokens": tokens,
                 "rank": 16,
+                "tracked": tracked,
                 "steps": steps,
                 "step_s": median,
                 "steps_per_second": 1.0 / median,

@@ -1,7 +1,7 @@
 //! The kernels on burn tensors (feature `burn`): they run where a tensor lives on the CPU
 //! backend (flex) and carries no gradient, and answer `None` elsewhere so the caller takes
-//! burn's own operations (the wgpu backend, and the autodiff passes of LoRA training, which
-//! need the gradient through the frozen weights).
+//! burn's own operations (the wgpu backend). The frozen product also runs inside the autodiff
+//! graph of LoRA training, with its own backward ([`tracked`]).
 
 use std::sync::Arc;
 
@@ -14,6 +14,10 @@ use crate::attention::{AttnShape, Visible, attend};
 use crate::packed::{PackedWeight, Precision};
 use crate::rows::rows_matmul;
 use crate::rowwise::{self, Placement, QkvShape, RopeTables};
+
+mod tracked;
+use tracked::TransposedPack;
+pub use tracked::set_packed_tracked;
 
 /// Whether [`rms_norm`], [`silu_mul`] and [`qkv_heads`] run (the default) or answer `None`, so
 /// that callers take burn's operations: a switch for measuring the fused passes against burn's
@@ -83,6 +87,8 @@ fn host(t: &Tensor<2>) -> Vec<f32> {
 pub struct PackedLinear {
     weight: Arc<PackedWeight>,
     bias: Option<Arc<Vec<f32>>>,
+    /// `Wᵀ`, packed by the first backward pass through this product.
+    back: TransposedPack,
 }
 
 impl PackedLinear {
@@ -97,6 +103,7 @@ impl PackedLinear {
                 precision,
             )),
             bias: bias.map(|b| Arc::new(host(&b.clone().unsqueeze::<2>()))),
+            back: TransposedPack::default(),
         }
     }
 
@@ -112,10 +119,18 @@ impl PackedLinear {
     /// (`icor-llm/examples/rows_kernel.rs`, 2 × AMD EPYC, 2026-12-06). Every output is the sum
     /// over `in` in order whatever the row count, so a prompt gets the same numbers alone and
     /// in a batch.
+    ///
+    /// On `Autodiff<Flex>` the product joins the graph with its own backward (`dX = dY W`
+    /// through `Wᵀ` packed once; `W` and `b` get no gradient): the LoRA training passes.
     pub fn forward(&self, x: &Tensor<2>) -> Option<Tensor<2>> {
         let [m, k] = x.dims();
         if k != self.weight.in_dim() {
             return None;
+        }
+        if x.is_autodiff() {
+            let bias = self.bias.as_deref().map(Vec::as_slice);
+            let forward = tracked::rows_forward(&self.weight, bias);
+            return tracked::product(x, &self.weight, &self.back, forward);
         }
         let flex = flex_contiguous(x)?;
         let y = rows_matmul(
