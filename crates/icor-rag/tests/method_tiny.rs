@@ -670,3 +670,65 @@ fn prompt_tuning_lowers_the_loss_and_resumes_after_a_kill_with_the_same_numbers(
     // Every batch is the whole set here, so the loss curve is the training loss itself.
     assert!(w.losses[5] < w.losses[0], "loss {:?} should fall", w.losses);
 }
+
+/// The interface study's dev answers: each dev prompt's two rows are `W_0^ret` and the bare
+/// backbone, in that order, each equal to decoding the prompt alone under that adaptation.
+/// Against gold answers written as `W_0^ret`'s own answers alone, EM is 1 for every question
+/// under `W_0^ret`; against the bare backbone's own answers, EM is 1 for every question of the
+/// bare row; where the two answers differ, the other row scores 0. Checked at every split (the
+/// interface on the top 2 layers and on every layer) and with a batch that cuts the questions
+/// unevenly.
+#[test]
+fn dev_answers_score_each_row_as_its_own_decoding() {
+    use icor_qa::metrics::AnswerPattern;
+    use icor_rag::method::dev_answers::DevDecoder;
+    let m = model(7);
+    let text = |ids: &[u32]| -> icor_rag::Result<String> {
+        Ok(ids
+            .iter()
+            .map(|i| format!("t{i}"))
+            .collect::<Vec<_>>()
+            .join(" "))
+    };
+    let opts = GenerateOptions {
+        max_new_tokens: 4,
+        stop_ids: vec![],
+    };
+    for first in [2, 0] {
+        let layout = LoraLayout::new(&m.config, first, 4, 8.0);
+        let w0 = layout.adapter(&random_params(&layout, 3), m.device());
+        let dev = instances();
+        let alone = |adapt: &Adaptation<'_>| -> Vec<String> {
+            dev.iter()
+                .map(|i| text(&m.generate_greedy(&i.prompt, &opts, adapt).unwrap()).unwrap())
+                .collect()
+        };
+        let (adapted, bare) = (alone(&Adaptation::lora(&w0)), alone(&Adaptation::none()));
+        assert_ne!(adapted, bare, "the adapter changes some answer");
+        let decoder = DevDecoder {
+            model: &m,
+            text: &text,
+            opts: opts.clone(),
+            batch: 2,
+        };
+        let frozen = FrozenStates::new(first);
+        let gold = |answers: &[String]| -> Vec<Vec<AnswerPattern>> {
+            answers
+                .iter()
+                .map(|a| AnswerPattern::texts(&[a.as_str()]))
+                .collect()
+        };
+        let s = decoder.score(&frozen, &w0, &dev, &gold(&adapted)).unwrap();
+        assert_eq!(s.em, vec![1.0; dev.len()], "split {first}");
+        for (i, e) in s.em_bare.iter().enumerate() {
+            assert_eq!(
+                *e,
+                f64::from(u8::from(adapted[i] == bare[i])),
+                "split {first} q {i}"
+            );
+        }
+        let s = decoder.score(&frozen, &w0, &dev, &gold(&bare)).unwrap();
+        assert_eq!(s.em_bare, vec![1.0; dev.len()], "split {first}");
+        assert_eq!(s.f1_bare, vec![1.0; dev.len()], "split {first}");
+    }
+}

@@ -255,6 +255,7 @@ mod tests {
                 curve: Vec::new(),
                 seconds: Some(1.0),
                 dev_curve: Vec::new(),
+                dev_answers: None,
             }],
             sets: vec![SetRecord {
                 retriever: "bm25".into(),

@@ -360,6 +360,7 @@ mod tests {
                     curve: vec![1.0, 0.5],
                     seconds: Some(3.0),
                     dev_curve: Vec::new(),
+                    dev_answers: None,
                 })
                 .collect(),
             sets,

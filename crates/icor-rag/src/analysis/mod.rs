@@ -12,6 +12,7 @@
 pub mod ablation;
 pub mod checks;
 pub mod claims;
+pub mod interface;
 pub mod merge;
 pub mod report;
 pub mod stats;

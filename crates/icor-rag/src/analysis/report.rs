@@ -1023,6 +1023,22 @@ fn early_stops(out: &mut String, r: &Results) {
                 ""
             }
         );
+        if let Some(d) = &a.dev_answers {
+            let b = r.profile.eval.bootstrap;
+            let ci = |v: &[f64]| crate::analysis::stats::bootstrap_avg(&[v.to_vec()], b, 0);
+            let (w0, bare) = (ci(&d.em), ci(&d.em_bare));
+            let _ = writeln!(
+                out,
+                "Its greedy answers on the {} dev questions: EM {:.1} [{:.1}, {:.1}] against                  {:.1} [{:.1}, {:.1}] for the bare backbone on the same prompts.",
+                d.em.len(),
+                100.0 * w0.mean,
+                100.0 * w0.lo,
+                100.0 * w0.hi,
+                100.0 * bare.mean,
+                100.0 * bare.lo,
+                100.0 * bare.hi,
+            );
+        }
     }
 }
 

@@ -131,6 +131,10 @@ pub struct AdapterSummary {
     /// With early stopping: `(step, dev loss)` of every measurement.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dev_curve: Vec<(usize, f32)>,
+    /// With early stopping: the kept parameters' greedy answers on the dev questions, and the
+    /// bare backbone's on the same prompts (the interface study's dev EM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev_answers: Option<crate::method::dev_answers::DevAnswers>,
 }
 
 /// Stage-2 targets.

@@ -11,6 +11,7 @@
 
 pub mod adapter;
 pub mod checkpoint;
+pub mod dev_answers;
 pub mod encode;
 pub mod factored;
 pub mod frozen;

@@ -3,6 +3,7 @@
 pub mod data;
 pub mod fetch;
 pub mod generate;
+pub mod interface;
 pub mod logits;
 pub mod mechanism;
 pub mod probe;

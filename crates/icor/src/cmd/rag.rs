@@ -56,6 +56,11 @@ enum Sub {
     /// Q/K/V interface? In-context effect vs the step, against random, shuffled-answer,
     /// other-context and reordering controls (resumable; writes reports/mechanism.md).
     Mechanism(crate::cmd::mechanism::Args),
+    /// The interface study for W_0^ret: stage 1 on the top 2, 8, 16 and all layers (and the
+    /// ranks asked for), each until its dev loss stops improving; learning curves, dev EM,
+    /// cost per step and the interface a profile should take (resumable; writes
+    /// reports/rag-interface-<profile>.md).
+    Interface(crate::cmd::interface::Args),
     /// List a profile's settings and methods.
     Show {
         /// A built-in profile (smoke, quick, cpu, paper) or the path of a profile file (`*.toml`).
@@ -130,6 +135,7 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
         Sub::Run(a) | Sub::Eval(a) => stages(a, Stage::Eval),
         Sub::Adapter(a) => stages(a, Stage::Adapter),
         Sub::Mechanism(a) => crate::cmd::mechanism::run_cmd(a),
+        Sub::Interface(a) => crate::cmd::interface::run_cmd(a),
         Sub::Targets(a) => stages(a, Stage::Targets),
         Sub::Predictor(a) => stages(a, Stage::Predictor),
         Sub::Report { results, out } => {

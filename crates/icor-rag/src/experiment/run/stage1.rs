@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use icor_llm::LoraAdapter;
+use icor_llm::{GenerateOptions, LoraAdapter};
+use icor_qa::metrics::AnswerPattern;
 
 use super::TRAINED_ON;
 use super::context::{Ctx, Progress, timed};
@@ -14,6 +15,7 @@ use crate::experiment::prompt::Instance;
 use crate::experiment::results::AdapterSummary;
 use crate::experiment::retrieval::Items;
 use crate::method::adapter::train_adapter;
+use crate::method::dev_answers::{DevAnswers, DevDecoder};
 use crate::method::frozen::FrozenStates;
 
 /// `W_0^ret`: its factors in the layout's flat order and the adapter on the model's device.
@@ -53,6 +55,7 @@ fn summary(
         curve: losses.to_vec(),
         seconds,
         dev_curve: dev_curve.to_vec(),
+        dev_answers: None,
     }
 }
 
@@ -86,13 +89,22 @@ pub(super) fn base_adapter(
                 )
             },
         )?;
-        pr.record.adapters.push(summary(
+        let mut s = summary(
             rname,
             &trained.losses,
             train.len(),
             trained.total_seconds,
             &trained.dev_curve,
-        ));
+        );
+        if !trained.dev_curve.is_empty() {
+            let adapter = cx.layout.adapter(&trained.params, &cx.options.device);
+            s.dev_answers = Some(timed(
+                &mut pr.record.stages,
+                format!("stage 1: W_0^ret dev answers ({rname})"),
+                || dev_answers(cx, frozen, &adapter, dev),
+            )?);
+        }
+        pr.record.adapters.push(s);
         trained.params
     } else {
         vec![0f32; cx.layout.len]
@@ -113,6 +125,36 @@ pub(super) fn base_adapter(
         )?;
     }
     Ok(W0 { flat, adapter })
+}
+
+/// `W_0^ret` (the kept parameters) and the bare backbone answering the dev questions that
+/// early stopping read.
+fn dev_answers(
+    cx: &Ctx<'_>,
+    frozen: &mut FrozenStates,
+    w0: &LoraAdapter,
+    dev: &[Instance],
+) -> Result<DevAnswers> {
+    let regex = icor_qa::data::find_dataset(&cx.p.train_pools[0], None)?.regex_answers;
+    let gold = cx
+        .splits
+        .adapter_dev
+        .iter()
+        .map(|q| Ok(AnswerPattern::all(&q.golden_answers, regex)?))
+        .collect::<Result<Vec<_>>>()?;
+    let text = |ids: &[u32]| -> Result<String> {
+        Ok(cx.prompter.tokenizer.decode(ids, true)?.trim().to_string())
+    };
+    let decoder = DevDecoder {
+        model: cx.model,
+        text: &text,
+        opts: GenerateOptions {
+            max_new_tokens: cx.p.eval.max_new_tokens,
+            stop_ids: cx.prompter.tokenizer.stop_ids.clone(),
+        },
+        batch: cx.options.eval_batch,
+    };
+    decoder.score(frozen, w0, dev, &gold)
 }
 
 /// The soft prefix of prompt tuning (the same instances and budget as `W_0^ret`), when the
