@@ -126,6 +126,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (d, q, kv) = (c.d_model, c.n_heads * c.head_dim, c.n_kv_heads * c.head_dim);
         let per_layer = d * q + 2 * d * kv + q * d + 3 * d * c.d_ff;
         let weight_bytes = 4.0 * (c.n_layers * per_layer + d * c.vocab_size) as f64;
+        // Weights a prefilled token is multiplied with: the blocks' (the output head reads
+        // the last position only).
+        let prefill_weights = (c.n_layers * per_layer) as f64;
         let decode_tps = decode as f64 / decode_s;
         // Batched decoding: prompts of 100…250 tokens (prefixes of the same text), left-padded.
         let lens: Vec<usize> = (0..batch)
@@ -147,6 +150,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "prefill_tokens": PREFILL,
                 "prefill_s": prefill_s,
                 "prefill_tok_s": PREFILL as f64 / prefill_s,
+                "prefill_weights": prefill_weights,
                 "decode_tokens": decode,
                 "decode_s": decode_s,
                 "decode_tok_s": decode_tps,

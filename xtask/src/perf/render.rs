@@ -273,7 +273,9 @@ pub fn markdown(r: &Value) -> String {
     md.push_str("\n## Backbone detail\n\n");
     md.push_str(
         "Prefill: one 512-token prompt into a fresh KV cache. Decode: greedy tokens with the KV \
-         cache after that context. GFLOP/s ≈ 2 × weights × tokens/s (attention left out); \
+         cache after that context; the output head is applied to the last position only, on \
+         every side (PyTorch: `logits_to_keep=1`, as `generate()` does). GFLOP/s ≈ 2 × the \
+         blocks' weights × tokens/s (attention and the head's one row left out); \
          weight GB/s = f32 weight bytes streamed per decoded token × tokens/s. PyTorch runs the \
          same GGUF dequantised to f32 like icor; llama.cpp runs it in its stored quantisation \
          (file size in the last column), so it streams far fewer bytes per token.\n\n",
@@ -282,7 +284,11 @@ pub fn markdown(r: &Value) -> String {
     md.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for m in models {
         let l = &w[format!("llm/{m}").as_str()];
-        let weights = f(l, &["now", "decode_weight_bytes"]) / 4.0;
+        // the blocks' weights (the head reads the last position only); a run from before
+        // `prefill_weights` was recorded counted the head too
+        let weights = l["now"]["prefill_weights"]
+            .as_f64()
+            .unwrap_or_else(|| f(l, &["now", "decode_weight_bytes"]) / 4.0);
         let gflops = 2.0 * weights * f(l, &["now", "prefill_tok_s"]) / 1e9;
         md.push_str(&format!(
             "| {m} | {} | {} | {} | {} | {} | {:.0} % | {} | {} | {} | {} | {} | {:.0} % | {:.0} |\n",
