@@ -1,8 +1,9 @@
 //! `cargo xtask figures [--check]`: renders every probe figure from the sweep files under
 //! `reports/probe/` (written by `icor probe`), and the EM-vs-cost figure of every RAG results
 //! file under `reports/rag/` (written by `icor rag run`), into `reports/figures/{name}.svg`
-//! and `.png`; and the mechanism study's figures from `reports/mechanism/` (`icor rag
-//! mechanism`).
+//! and `.png`; the interface study's figure of every folder under `reports/rag/interface/`
+//! (`icor rag interface`); and the mechanism study's figures from `reports/mechanism/` (`icor
+//! rag mechanism`).
 //!
 //! Each figure family (one file under `figures/`) turns one sweep file into plain figure specs
 //! (`spec.rs`); `render.rs` draws a spec on the SVG and on the bitmap backend. The text is laid
@@ -18,6 +19,7 @@ mod data;
 mod depth;
 mod docs;
 mod features;
+mod interface;
 mod labels;
 mod mechanism;
 mod nonlinear;
@@ -121,6 +123,7 @@ pub fn run(root: &Path, check: bool) -> Result<()> {
     register_font()?;
     let mut figs = build(&root.join("reports/probe"))?;
     figs.extend(rag::figures(&root.join("reports/rag"))?);
+    figs.extend(interface::figures(&root.join("reports/rag/interface"))?);
     figs.extend(mechanism::figures(&root.join("reports"))?);
     let dest = root.join("reports/figures");
     if check {

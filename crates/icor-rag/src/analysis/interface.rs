@@ -118,7 +118,7 @@ pub fn render(profile: &str, variants: &[Variant]) -> Result<String> {
     header(&mut out, profile, variants);
     table(&mut out, &rows);
     chosen(&mut out, &rows);
-    curves(&mut out, &rows);
+    curves(&mut out, profile, &rows);
     Ok(out)
 }
 
@@ -212,8 +212,12 @@ fn chosen(out: &mut String, rows: &[Row<'_>]) {
     );
 }
 
-fn curves(out: &mut String, rows: &[Row<'_>]) {
+fn curves(out: &mut String, profile: &str, rows: &[Row<'_>]) {
     let _ = writeln!(out, "\n## Dev loss over the steps\n");
+    let _ = writeln!(
+        out,
+        "![dev loss over the steps, and dev EM against seconds per step](figures/rag-interface-{profile}.svg)\n"
+    );
     for r in rows {
         let points: Vec<String> =
             r.a.dev_curve

@@ -294,6 +294,31 @@ mod tests {
         assert_eq!(Profile::named("quick").unwrap(), run.profile);
     }
 
+    /// Every profile file shipped in `profiles/` loads by its path (the built-in ones and the
+    /// study profiles passed by path, such as `interface.toml`); the interface study's stops
+    /// early, as `icor rag interface` requires.
+    #[test]
+    fn every_shipped_profile_file_loads() {
+        let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/profiles"));
+        let mut seen = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if path.extension().is_some_and(|x| x == "toml") {
+                let p = Profile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                seen.push(p.name.clone());
+                if p.name == "interface" {
+                    assert!(p.adapter.early_stop.is_some());
+                }
+            }
+        }
+        seen.sort();
+        assert!(seen.contains(&"interface".to_string()), "{seen:?}");
+        assert!(
+            PROFILES.iter().all(|n| seen.iter().any(|s| s == n)),
+            "{seen:?}"
+        );
+    }
+
     #[test]
     fn a_copied_file_runs_by_its_path_and_bad_files_are_named() {
         let dir = tempfile::tempdir().unwrap();
