@@ -3,7 +3,11 @@
 //! count given. Random token ids (timing only); no stop tokens, so every row runs every step.
 //!
 //! `cargo run -p icor-llm --example decode_rows -- [--model smollm2-135m] [--tokens 250]
-//! [--new 16] [--rows 1,4,16] [--split 28]`
+//! [--new 16] [--rows 1,4,16] [--split 28] [--shared on|off]`
+//!
+//! `--shared off` runs every layer per row (no sharing of the frozen layers between rows whose
+//! tokens agree), for timing the two in one binary. Every row here reads the bare backbone, so
+//! with sharing the rows never diverge: the best case.
 
 use std::time::Instant;
 
@@ -34,6 +38,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .collect::<Result<_, _>>()?
             }
             "--split" => split = val()?.parse()?,
+            "--shared" => match val()?.as_str() {
+                "on" => icor_llm::generate::set_shared_lower(true),
+                "off" => icor_llm::generate::set_shared_lower(false),
+                v => return Err(format!("--shared takes on or off, not `{v}`").into()),
+            },
             other => return Err(format!("unknown argument {other}").into()),
         }
     }

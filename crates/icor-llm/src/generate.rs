@@ -8,6 +8,16 @@ use super::model::Llm;
 use super::tensor_util::{ids_tensor, to_vec_i64};
 use crate::{Error, Result};
 
+/// Whether rows decoded over a prefix split above layer 0 share the frozen layers while their
+/// tokens agree (the default; [`crate::shared_decode`]) or run every layer per row: a switch
+/// for timing one against the other in one process (`decode_rows --shared off`).
+static SHARED_LOWER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Turns the sharing of the frozen layers between decoded rows on or off for the process.
+pub fn set_shared_lower(on: bool) {
+    SHARED_LOWER.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Decoding limits.
 #[derive(Debug, Clone)]
 pub struct GenerateOptions {
@@ -179,6 +189,9 @@ impl Llm {
         if opts.max_new_tokens == 0 || rows == 0 {
             return Ok(vec![Vec::new(); rows]);
         }
+        if prefix.split > 0 && SHARED_LOWER.load(std::sync::atomic::Ordering::Relaxed) {
+            return self.decode_shared(prefix, row_prompts, opts, adapt);
+        }
         let t = prefix.len();
         let mut cache = prefix.cache.select_rows(row_prompts);
         let idx = crate::tensor_util::index_tensor(row_prompts, self.device());
@@ -228,21 +241,11 @@ impl Llm {
         let rows = next.len();
         let d = self.config.d_model;
         let mut out = vec![Vec::new(); rows];
-        let mut done = vec![false; rows];
         // Batch position → row.
         let mut live: Vec<usize> = (0..rows).collect();
         let mut local: Option<crate::RowDeltas> = None;
         loop {
-            for (j, &tok) in next.iter().enumerate() {
-                let r = live[j];
-                if opts.stop_ids.contains(&tok) {
-                    done[r] = true;
-                } else {
-                    out[r].push(tok);
-                    done[r] = out[r].len() >= opts.max_new_tokens;
-                }
-            }
-            let keep: Vec<usize> = (0..live.len()).filter(|&j| !done[live[j]]).collect();
+            let keep = crate::shared_decode::record(&mut out, &live, &next, opts);
             if keep.is_empty() {
                 break;
             }
@@ -268,7 +271,7 @@ impl Llm {
     }
 
     /// Index of the largest entry of each row of `[b, vocab]` logits.
-    fn argmax_rows(&self, logits: Tensor<2>) -> Vec<u32> {
+    pub(crate) fn argmax_rows(&self, logits: Tensor<2>) -> Vec<u32> {
         let b = logits.dims()[0];
         to_vec_i64(logits.argmax(1).reshape([b, 1]))
             .into_iter()

@@ -160,6 +160,20 @@ impl KvCache {
         Ok(())
     }
 
+    /// A cache for batch rows `rows` (in that order) at this cache's length and padding,
+    /// holding no layer yet: the interface layers' cache of rows whose frozen layers live in
+    /// another cache.
+    pub(crate) fn empty_rows(&self, rows: &[usize]) -> Self {
+        Self {
+            layers: vec![None; self.layers.len()],
+            len: self.len,
+            pads: self
+                .pads
+                .as_ref()
+                .map(|p| rows.iter().map(|&r| p[r]).collect()),
+        }
+    }
+
     /// The cache of batch rows `rows` only (in that order).
     pub fn select_rows(&self, rows: &[usize]) -> Self {
         let pick = |t: &Tensor<4>| {

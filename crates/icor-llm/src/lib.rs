@@ -61,6 +61,7 @@ pub mod norm;
 pub mod positions;
 pub mod rope;
 pub mod rows;
+mod shared_decode;
 pub mod tensor_util;
 pub mod tokenizer;
 pub mod trace;

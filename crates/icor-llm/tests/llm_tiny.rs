@@ -661,3 +661,62 @@ fn rows_of_several_prompts_decode_as_each_alone() {
         .to_string();
     assert!(err.contains("prompt 3"), "{err}");
 }
+
+/// Rows over a prefix split above layer 0 share the frozen layers while their tokens agree:
+/// three left-padded prompts, each under the bare backbone, two copies of one top-layer adapter
+/// (a group that never splits) and other top-layer adapters (groups that split at some step).
+/// Every row's tokens equal its prompt decoded alone under its adaptation, and the same with
+/// the sharing turned off; among the rows are pairs that agree on their first token and
+/// diverge later (a group split mid-answer).
+#[test]
+fn rows_sharing_the_frozen_layers_decode_as_each_alone() {
+    let src = RandomSource::new(four_layers(), 60);
+    let m = model(&src);
+    let top = |seed: u64| {
+        let mut l = random_lora(&m, seed);
+        l.layers.drain(..2);
+        l.first_layer = 2;
+        l
+    };
+    let adapters: Vec<LoraAdapter> = (61..66).map(top).collect();
+    let mut adapts = vec![Adaptation::none()];
+    adapts.push(Adaptation::lora(&adapters[0]));
+    adapts.extend(adapters.iter().map(Adaptation::lora));
+    let prompts: Vec<Vec<u32>> = vec![IDS.to_vec(), IDS[..4].to_vec(), vec![9, 8, 7, 6, 5, 4]];
+    let opts = GenerateOptions {
+        max_new_tokens: 8,
+        stop_ids: vec![],
+    };
+    let mut row_prompts = Vec::new();
+    let mut rows = Vec::new();
+    for p in 0..prompts.len() {
+        for a in &adapts {
+            row_prompts.push(p);
+            rows.push(*a);
+        }
+    }
+    let stack = icor_llm::RowDeltas::stack(&m.config, &rows, m.device()).unwrap();
+    let prefix = m.frozen_prefix_batch(&prompts, 2).unwrap();
+    let decode = || {
+        m.generate_greedy_rows_of(&prefix, &row_prompts, &opts, &Adaptation::per_row(&stack))
+            .unwrap()
+    };
+    let shared = decode();
+    icor_llm::generate::set_shared_lower(false);
+    let unshared = decode();
+    icor_llm::generate::set_shared_lower(true);
+    assert_eq!(shared, unshared);
+    let mut split_mid_answer = false;
+    for (j, (&p, a)) in row_prompts.iter().zip(&rows).enumerate() {
+        let alone = m.generate_greedy(&prompts[p], &opts, a).unwrap();
+        assert_eq!(shared[j], alone, "row {j} (prompt {p})");
+        for k in 0..j {
+            let (x, y) = (&shared[j], &shared[k]);
+            split_mid_answer |= row_prompts[k] == p && x[0] == y[0] && x != y;
+        }
+    }
+    assert!(
+        split_mid_answer,
+        "no group split after the first token: {shared:?}"
+    );
+}
