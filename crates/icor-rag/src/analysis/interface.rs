@@ -191,6 +191,14 @@ fn table(out: &mut String, rows: &[Row<'_>]) {
 }
 
 fn chosen(out: &mut String, rows: &[Row<'_>]) {
+    if rows.len() < 2 {
+        let _ = writeln!(
+            out,
+            "\n**No choice yet**: {} interface(s) finished; the choice compares at least two.",
+            rows.len()
+        );
+        return;
+    }
     let Some(i) = choice(rows) else {
         return;
     };
@@ -200,11 +208,12 @@ fn chosen(out: &mut String, rows: &[Row<'_>]) {
         .fold(f64::NEG_INFINITY, f64::max);
     let _ = writeln!(
         out,
-        "\n**Choice: {}** — the cheapest interface per step whose dev EM ({:.1}) is within \
-         {WITHIN} point of the best ({:.1}). With {} dev questions the CIs are about ±{:.0} \
-         points wide, so the rule separates interfaces only where their EM differs by more \
-         than that.",
+        "\n**Choice: {}** — of the {} interfaces in this report, the cheapest per step whose \
+         dev EM ({:.1}) is within {WITHIN} point of the best ({:.1}). With {} dev questions the \
+         CIs are about ±{:.1} points wide, so the rule separates interfaces only where their \
+         EM differs by more than that.",
         rows[i].v.label(),
+        rows.len(),
         100.0 * rows[i].em.mean,
         100.0 * best,
         rows[i].em.n,
@@ -272,8 +281,10 @@ mod tests {
         ];
         let md = render("smoke", &vs).unwrap();
         assert!(md.contains("**Choice: top 8, r 16**"), "{md}");
+        let md = render("smoke", &vs[..2]).unwrap();
+        assert!(md.contains("**Choice: top 8, r 16**"), "{md}");
         let md = render("smoke", &vs[..1]).unwrap();
-        assert!(md.contains("**Choice: top 2, r 16**"), "{md}");
+        assert!(md.contains("**No choice yet**"), "{md}");
     }
 
     /// A stage-1 result without dev answers (a profile without early stopping) is an error

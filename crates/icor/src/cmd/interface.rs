@@ -105,13 +105,20 @@ pub fn run_cmd(a: Args) -> Result<ExitCode> {
                 rank,
                 results,
             });
+            // after every interface, so the report always reads the results committed so far
+            write_report(&a.report_dir, &base.name, &variants)?;
         }
     }
-    let md = a.report_dir.join(format!("rag-interface-{}.md", base.name));
-    std::fs::write(&md, render(&base.name, &variants)?)
-        .with_context(|| format!("writing {}", md.display()))?;
-    eprintln!("wrote {} and {}", results_dir.display(), md.display());
+    write_report(&a.report_dir, &base.name, &variants)?;
+    eprintln!("wrote {} and its report", results_dir.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `<report_dir>/rag-interface-<profile>.md` from the interfaces finished so far.
+fn write_report(report_dir: &Path, profile: &str, variants: &[Variant]) -> Result<()> {
+    let md = report_dir.join(format!("rag-interface-{profile}.md"));
+    std::fs::write(&md, render(profile, variants)?)
+        .with_context(|| format!("writing {}", md.display()))
 }
 
 /// The results of an interface that a study already finished with these very settings
