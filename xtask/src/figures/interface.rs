@@ -55,7 +55,7 @@ pub fn figures(dir: &Path) -> Result<Vec<Figure>> {
             ));
             let Some(d) = &a.dev_answers else { continue };
             let b = v.results.profile.eval.bootstrap;
-            let e = bootstrap_avg(&[d.em.clone()], b, 0);
+            let e = bootstrap_avg(std::slice::from_ref(&d.em), b, 0);
             let per_step = a.seconds.unwrap_or(f64::NAN) / a.steps.max(1) as f64;
             let mut p = Point::new(per_step.max(1e-6).log10(), 100.0 * e.mean);
             if e.lo.is_finite() {

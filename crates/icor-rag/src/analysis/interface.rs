@@ -107,9 +107,9 @@ pub fn render(profile: &str, variants: &[Variant]) -> Result<String> {
             Ok(Row {
                 v,
                 a,
-                em: bootstrap_avg(&[d.em.clone()], b, 0),
+                em: bootstrap_avg(std::slice::from_ref(&d.em), b, 0),
                 f1: d.f1.iter().sum::<f64>() / d.f1.len().max(1) as f64,
-                bare: bootstrap_avg(&[d.em_bare.clone()], b, 0),
+                bare: bootstrap_avg(std::slice::from_ref(&d.em_bare), b, 0),
                 per_step: Variant::seconds_per_step(a),
             })
         })
