@@ -42,6 +42,8 @@ pub fn figures(dir: &Path) -> Result<Vec<Figure>> {
                 continue;
             };
             let label = v.label();
+            // the palette without the controls' grey (the bare backbone's line)
+            let hue = [0, 1, 3, 4, 5, 6, 7, 8, 9][i % 9];
             let points = a
                 .dev_curve
                 .iter()
@@ -49,7 +51,7 @@ pub fn figures(dir: &Path) -> Result<Vec<Figure>> {
                 .collect();
             curves.series.push(Series::new(
                 &label,
-                i % 10,
+                hue,
                 Kind::Points { joined: true },
                 points,
             ));
@@ -64,7 +66,7 @@ pub fn figures(dir: &Path) -> Result<Vec<Figure>> {
             }
             em.series.push(Series::new(
                 &label,
-                i % 10,
+                hue,
                 Kind::Points { joined: false },
                 vec![p],
             ));
