@@ -23,7 +23,7 @@ use icor_probe::sweep::{Run, summarise};
 pub const THEORY_CASES: u64 = 2000;
 
 /// Reports a folder may hold, with what each is; only those present are linked.
-const REPORTS: [(&str, &str); 22] = [
+const REPORTS: [(&str, &str); 23] = [
     (
         "verify.md",
         "theory: every identity of the linear theory on 2000 random cases",
@@ -64,6 +64,10 @@ const REPORTS: [(&str, &str); 22] = [
     (
         "rag-quick--all-layers.md",
         "RAG-GD ablation: `W_0^ret` on every layer against the top 2, paired on the same questions, from `rag/quick--all-layers.json`",
+    ),
+    (
+        "rag-interface-interface.md",
+        "RAG-GD: the interface study for `W_0^ret` (top 2, 8, 16 and every layer, trained until the dev loss stops improving; dev EM, cost per step, the choice), from `rag/interface/interface/*.json`",
     ),
     (
         "rag-cpu.md",
