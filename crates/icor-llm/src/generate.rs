@@ -251,9 +251,7 @@ impl Llm {
             }
             if keep.len() < live.len() {
                 cache = cache.select_rows(&keep);
-                local = local.as_ref().or(adapt.rows).map(|r| r.select_rows(&keep));
-                next = keep.iter().map(|&j| next[j]).collect();
-                live = keep.iter().map(|&j| live[j]).collect();
+                crate::shared_decode::compact(&keep, &mut local, adapt, &mut next, &mut live);
             }
             let step_adapt = Adaptation {
                 rows: local.as_ref().or(adapt.rows),

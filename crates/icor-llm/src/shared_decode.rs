@@ -86,9 +86,7 @@ impl Llm {
             }
             if keep.len() < live.len() {
                 upper = upper.select_rows(&keep);
-                local = local.as_ref().or(adapt.rows).map(|r| r.select_rows(&keep));
-                next = keep.iter().map(|&j| next[j]).collect();
-                live = keep.iter().map(|&j| live[j]).collect();
+                compact(&keep, &mut local, adapt, &mut next, &mut live);
                 groups.of_row = keep.iter().map(|&j| groups.of_row[j]).collect();
             }
             let before = groups.count;
@@ -111,6 +109,20 @@ impl Llm {
         }
         Ok(out)
     }
+}
+
+/// Keeps the batch positions `keep` of the row adaptations (`local`, or `adapt`'s before the
+/// first compaction), the next tokens and the live rows.
+pub(crate) fn compact(
+    keep: &[usize],
+    local: &mut Option<RowDeltas>,
+    adapt: &Adaptation<'_>,
+    next: &mut Vec<u32>,
+    live: &mut Vec<usize>,
+) {
+    *local = local.as_ref().or(adapt.rows).map(|r| r.select_rows(keep));
+    *next = keep.iter().map(|&j| next[j]).collect();
+    *live = keep.iter().map(|&j| live[j]).collect();
 }
 
 /// Appends each live row's new token (or marks it done at its stop token or its limit) and
