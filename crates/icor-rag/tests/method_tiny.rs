@@ -23,7 +23,7 @@ use icor_rag::method::adapter::train_adapter;
 use icor_rag::method::encode::eos_states;
 use icor_rag::method::factored::Basis;
 use icor_rag::method::frozen::FrozenStates;
-use icor_rag::method::loss::{AnswerBatch, answer_loss};
+use icor_rag::method::loss::{AnswerBatch, Averaging, answer_loss};
 use icor_rag::method::matching::NormTerm;
 use icor_rag::method::meta::{Projected, fidelity, train_predictor};
 use icor_rag::method::params::LoraLayout;
@@ -110,6 +110,37 @@ fn answer_loss_equals_the_cross_entropy_of_the_full_logits_at_every_split() {
             "split {split}: {got} vs {want}"
         );
     }
+}
+
+/// Averaged over instances, the loss is the mean of each instance's own loss (its mean over
+/// its answer tokens), which differs from the mean over every token when answers differ in
+/// length (2, 3 and 1 tokens here).
+#[test]
+fn the_loss_averaged_over_instances_is_the_mean_of_each_instance_alone() {
+    let m = model(5);
+    let insts = instances();
+    let refs: Vec<&Instance> = insts.iter().collect();
+    let layout = LoraLayout::new(&m.config, 2, 3, 6.0);
+    let lora = layout.adapter(&random_params(&layout, 6), m.device());
+    let adapt = Adaptation::lora(&lora);
+    let loss = |batch: &AnswerBatch| to_vec_f32(answer_loss(&m, 2, batch, &adapt).unwrap())[0];
+    let mut frozen = FrozenStates::new(2);
+    let each: Vec<f32> = refs
+        .iter()
+        .map(|i| loss(&AnswerBatch::new(&m, &mut frozen, &[*i]).unwrap()))
+        .collect();
+    let want = each.iter().sum::<f32>() / each.len() as f32;
+    let batch = AnswerBatch::averaged(&m, &mut frozen, &refs, Averaging::Instances).unwrap();
+    let got = loss(&batch);
+    assert!(
+        (got - want).abs() < TOL * want.abs().max(1.0),
+        "{got} vs {want}"
+    );
+    let tokens = loss(&AnswerBatch::new(&m, &mut frozen, &refs).unwrap());
+    assert!(
+        (tokens - got).abs() > 100.0 * TOL,
+        "{tokens} vs {got}: the choice makes no difference here"
+    );
 }
 
 #[test]

@@ -32,7 +32,7 @@ fn trained(s: &Splits, p: &Profile) -> HashSet<String> {
 
 #[test]
 fn support_pools_and_heldout_contexts_share_nothing_with_training() {
-    for name in ["smoke", "quick"] {
+    for name in ["smoke", "quick", "decided"] {
         let p = Profile::named(name).unwrap();
         let s = splits(&p);
         let trained = trained(&s, &p);
@@ -129,4 +129,29 @@ fn every_data_set_is_shuffled_and_drawn_with_its_own_seed() {
         first.windows(2).any(|w| w[0] != w[1]),
         "context 0 takes the same rows in every pool: {first:?}"
     );
+}
+
+/// The decided profile's scheme: the first `all_k_contexts_per_pool` contexts of each
+/// training pool, and every held-out context, carry every K; the other training contexts
+/// the smallest K only.
+#[test]
+fn contexts_beyond_the_all_k_subset_carry_the_smallest_k_only() {
+    let mut p = Profile::named("quick").unwrap();
+    p.targets.all_k_contexts_per_pool = Some(4);
+    let s = splits(&p);
+    let contexts = draw(&s, &p);
+    for tp in &s.train_pools {
+        let own: Vec<_> = contexts
+            .iter()
+            .filter(|c| !c.heldout && c.pool == tp.key)
+            .collect();
+        assert_eq!(own.len(), p.targets.train_contexts_per_pool);
+        for (i, c) in own.iter().enumerate() {
+            let want: &[usize] = if i < 4 { &[1, 5, 10] } else { &[1] };
+            assert_eq!(c.ks, want, "{} (context {i} of {})", c.name, tp.key);
+        }
+    }
+    let held: Vec<_> = contexts.iter().filter(|c| c.heldout).collect();
+    assert!(!held.is_empty());
+    assert!(held.iter().all(|c| c.ks == [1, 5, 10]));
 }

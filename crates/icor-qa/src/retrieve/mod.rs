@@ -7,11 +7,14 @@
 //! - [`corpus`]: random access to the passages of a jsonl corpus of any size by line offsets.
 //! - [`cache`]: the retrieval cache, one jsonl row per question `{id, doc_ids, scores}`.
 //! - [`topk`]: deterministic top-k selection (score descending, then corpus row ascending).
+//! - [`lazy`]: a retriever opened on its first search (a resumed run with every question
+//!   cached never opens it).
 
 pub mod bm25;
 pub mod cache;
 pub mod corpus;
 pub mod dense;
+pub mod lazy;
 pub mod progress;
 pub mod run;
 pub mod setup;
@@ -22,6 +25,7 @@ pub use bm25::{Bm25Params, Bm25Retriever};
 pub use cache::{CacheRow, cache_path, read_cache};
 pub use corpus::Corpus;
 pub use dense::DenseRetriever;
+pub use lazy::LazyRetriever;
 pub use run::{RunStats, recall, retrieve_all};
 pub use setup::{OpenOptions, RetrieverKind, open};
 pub use stamp::CorpusStamp;

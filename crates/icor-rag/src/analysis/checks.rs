@@ -13,17 +13,18 @@ use crate::method::meta::{
 };
 use crate::method::params::LoraLayout;
 
-/// One stored context: its task, whether it is held out, its targets (one per K, in the
-/// sorted K order) and `h̄(C)`.
+/// One stored context: its task, whether it is held out, its target at the K the set is
+/// for, and `h̄(C)`.
 #[derive(Debug, Clone, Copy)]
 pub struct TargetContext<'a> {
     pub task: &'a str,
     pub heldout: bool,
-    pub deltas: &'a [FactoredDelta],
+    pub delta: &'a FactoredDelta,
     pub hbar: &'a [f32],
 }
 
-/// Every context of a retriever, and the evaluated tasks (for the collapse groups).
+/// The contexts of a retriever with a target at one K, and the evaluated tasks (for the
+/// collapse groups).
 #[derive(Debug, Clone)]
 pub struct TargetSet<'a> {
     pub contexts: Vec<TargetContext<'a>>,
@@ -50,21 +51,29 @@ fn mean(v: &[f32]) -> f64 {
 }
 
 impl TargetSet<'_> {
-    /// The contexts' K-index `ki` targets projected into `bases`.
-    pub fn projected(&self, bases: &[Basis], ki: usize, heldout: bool) -> Vec<Projected> {
+    /// The training (or held-out) contexts' targets.
+    pub fn deltas(&self, heldout: bool) -> Vec<&FactoredDelta> {
         self.contexts
             .iter()
             .filter(|c| c.heldout == heldout)
-            .map(|c| project(bases, &c.deltas[ki], c.hbar))
+            .map(|c| c.delta)
             .collect()
     }
 
-    /// Fidelity and collapse of `tp` against the K-index `ki` targets (`train` and `held`
-    /// are [`Self::projected`] in `bases`).
+    /// The contexts' targets projected into `bases`.
+    pub fn projected(&self, bases: &[Basis], heldout: bool) -> Vec<Projected> {
+        self.contexts
+            .iter()
+            .filter(|c| c.heldout == heldout)
+            .map(|c| project(bases, c.delta, c.hbar))
+            .collect()
+    }
+
+    /// Fidelity and collapse of `tp` against the set's targets (`train` and `held` are
+    /// [`Self::projected`] in `bases`).
     pub fn check(
         &self,
         tp: &TrainedPredictor,
-        ki: usize,
         train: &[Projected],
         held: &[Projected],
         label: &Checked<'_>,
@@ -109,7 +118,7 @@ impl TargetSet<'_> {
             .iter()
             .map(|key| {
                 let idx = (0..held_ctx.len()).filter(|&i| held_ctx[i].task == key);
-                idx.map(|i| (coeffs[i].as_slice(), &held_ctx[i].deltas[ki]))
+                idx.map(|i| (coeffs[i].as_slice(), held_ctx[i].delta))
                     .unzip()
             })
             .collect();

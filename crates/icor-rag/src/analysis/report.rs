@@ -850,11 +850,23 @@ fn training(out: &mut String, r: &Results) {
         "\n| retriever | contexts (train / held-out) | support loss L(W^(t); C) at t = 0 … K_max | mean ‖ΔW*‖ per block | s per context |\n|---|---|---|---|---|"
     );
     for t in &r.targets {
-        let curve: Vec<String> = t.support_loss.iter().map(|x| format!("{x:.3}")).collect();
+        let mut curve: Vec<String> = t.support_loss.iter().map(|x| format!("{x:.3}")).collect();
+        let all = t.train_contexts + t.heldout_contexts;
+        if let Some(&n) = t.contexts_per_k.values().min().filter(|&&n| n < all)
+            && let Some(last) = curve.last_mut()
+        {
+            last.push_str(&format!(" (the {n} contexts with every K)"));
+        }
+        // With the number of contexts per K where not every context has every K.
         let norms: Vec<String> = t
             .mean_norm
             .iter()
-            .map(|(k, v)| format!("{k} {v:.2e}"))
+            .map(|(k, v)| match t.contexts_per_k.get(k) {
+                Some(&n) if n < t.train_contexts + t.heldout_contexts => {
+                    format!("{k} {v:.2e} ({n} contexts)")
+                }
+                _ => format!("{k} {v:.2e}"),
+            })
             .collect();
         let secs = if t.seconds_per_context > 0.0 {
             format!("{:.1}", t.seconds_per_context)
@@ -871,6 +883,7 @@ fn training(out: &mut String, r: &Results) {
             norms.join(", ")
         );
     }
+    averaging_lines(out, r);
     let _ = writeln!(
         out,
         "\n## Target fidelity of g_φ (held-out contexts) and its size\n"
@@ -1053,7 +1066,8 @@ fn curve_table(out: &mut String, r: &Results) {
     );
     let _ = writeln!(
         out,
-        "RAG-GD at the middle K (log² term), bases and predictor refitted on the first n training contexts (round-robin over the pools), checked on the same held-out contexts as above.\n"
+        "RAG-GD at K = {} (log² term), bases and predictor refitted on the first n training contexts (round-robin over the pools), checked on the same held-out contexts as above.\n",
+        r.context_curve[0].summary.k
     );
     let _ = writeln!(
         out,
@@ -1170,6 +1184,31 @@ fn compute_times(out: &mut String, r: &Results) {
             "\nAll stages together: **{:.1} min** of compute on {} thread(s) per process.",
             g / 60.0,
             r.threads
+        );
+    }
+}
+
+/// What the support loss's averaging changes, where the run measured it
+/// (`targets.averaging_check`): the loss under both, and the K = 1 targets' agreement.
+fn averaging_lines(out: &mut String, r: &Results) {
+    for t in &r.targets {
+        let Some(a) = &t.averaging else { continue };
+        let est = |v: &[f64], what: &str| {
+            fmt_est_plain(&bootstrap_avg(
+                &[v.to_vec()],
+                r.profile.eval.bootstrap,
+                seed_for(&[&t.retriever, "averaging", what]),
+            ))
+        };
+        let _ = writeln!(
+            out,
+            "\nSupport-loss averaging ({}, {} held-out contexts): L(W_0^ret; C) is {} as the mean over answer tokens (this run's choice) and {} as the mean over instances; the K = 1 targets under the two agree to a mean block cosine of {}, with norm ratio (instances / tokens) {}.",
+            t.retriever,
+            a.cosine.len(),
+            est(&a.loss_tokens, "tokens"),
+            est(&a.loss_instances, "instances"),
+            est(&a.cosine, "cosine"),
+            est(&a.norm_ratio, "ratio"),
         );
     }
 }

@@ -5,6 +5,8 @@
 //! mixed with the pool's name), so contexts of different pools do not sit at the same row
 //! positions; held-out contexts come from pools disjoint from every training pool
 //! ([`crate::experiment::tasks`]), so they share no demonstration with any training context.
+//! Each context carries the K values its targets are computed for: every K, or the smallest
+//! only beyond `all_k_contexts_per_pool` meta-training contexts of a pool.
 
 use crate::experiment::profile::Profile;
 use crate::experiment::tasks::{Splits, set_seed};
@@ -21,6 +23,12 @@ pub struct Context {
     pub heldout: bool,
     /// File stem of its artefacts.
     pub name: String,
+    /// The K values of its gradient-step targets, ascending
+    /// ([`crate::experiment::profile::TargetSettings::ks_for`]).
+    pub ks: Vec<usize>,
+    /// Its K = 1 target is also computed with the loss averaged over instances
+    /// (`targets.averaging_check`).
+    pub averaging_check: bool,
 }
 
 fn sanitize(s: &str) -> String {
@@ -55,6 +63,8 @@ pub fn draw(splits: &Splits, p: &Profile) -> Vec<Context> {
                 idx: crate::method::support::draw(len, p.support, seed, c as u64, None),
                 heldout,
                 name: format!("{prefix}{}-{c}", sanitize(task)),
+                ks: p.targets.ks_for(c, heldout),
+                averaging_check: heldout && c < p.targets.averaging_check.unwrap_or(0),
             });
         }
     }

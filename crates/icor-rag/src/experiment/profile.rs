@@ -63,6 +63,36 @@ pub struct TargetSettings {
     pub train_contexts_per_pool: usize,
     /// Held-out contexts per evaluation task (fidelity and collapse checks).
     pub heldout_contexts_per_task: usize,
+    /// Meta-training contexts per training pool that get every K (the first ones of each
+    /// pool); the others get the smallest K only, which costs one gradient step instead of
+    /// K_max. Held-out contexts always get every K. Unset: every context gets every K.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_k_contexts_per_pool: Option<usize>,
+    /// Held-out contexts per evaluated set (the first ones) whose K = 1 target is also
+    /// computed with the support loss averaged over instances instead of over answer
+    /// tokens ([`crate::method::loss::Averaging`]), to measure what that choice changes.
+    /// Unset: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub averaging_check: Option<usize>,
+}
+
+impl TargetSettings {
+    /// The K values, ascending.
+    pub fn ks_sorted(&self) -> Vec<usize> {
+        let mut ks = self.ks.clone();
+        ks.sort_unstable();
+        ks
+    }
+
+    /// The K values computed for meta-training context `c` of its pool (held-out contexts:
+    /// `c = 0`, every K), ascending.
+    pub fn ks_for(&self, c: usize, heldout: bool) -> Vec<usize> {
+        let ks = self.ks_sorted();
+        match self.all_k_contexts_per_pool {
+            Some(n) if !heldout && c >= n => ks.into_iter().take(1).collect(),
+            _ => ks,
+        }
+    }
 }
 
 /// Stage 3: the predictor `g_φ` and its matching loss (Eq. 9; App. G: MLP 256 → 64, AdamW
@@ -164,12 +194,13 @@ pub struct Profile {
 }
 
 /// Profile names.
-pub const PROFILES: [&str; 4] = ["smoke", "quick", "cpu", "paper"];
+pub const PROFILES: [&str; 5] = ["smoke", "quick", "decided", "cpu", "paper"];
 
 /// The built-in profiles: data files shipped in `crates/icor-rag/profiles/`, embedded.
-const BUILT_IN: [(&str, &str); 4] = [
+const BUILT_IN: [(&str, &str); 5] = [
     ("smoke", include_str!("../../profiles/smoke.toml")),
     ("quick", include_str!("../../profiles/quick.toml")),
+    ("decided", include_str!("../../profiles/decided.toml")),
     ("cpu", include_str!("../../profiles/cpu.toml")),
     ("paper", include_str!("../../profiles/paper.toml")),
 ];
@@ -227,6 +258,15 @@ impl Profile {
         ks.get(ks.len() / 2).copied().unwrap_or(1)
     }
 
+    /// The K of `g_φ`'s learning curve over the number of contexts: the middle K where
+    /// every meta-training context has a target at it, else the smallest (which all have).
+    pub fn curve_k(&self) -> usize {
+        match self.targets.all_k_contexts_per_pool {
+            Some(n) if n < self.targets.train_contexts_per_pool => self.targets.ks_sorted()[0],
+            _ => self.mid_k(),
+        }
+    }
+
     /// The largest K (computed once; smaller K are snapshots).
     pub fn k_max(&self) -> usize {
         self.targets.ks.iter().copied().max().unwrap_or(1)
@@ -243,6 +283,22 @@ impl Profile {
         }
         if self.targets.ks.is_empty() || self.targets.ks.contains(&0) {
             return bad("targets.ks must be non-empty and positive".into());
+        }
+        if let Some(n) = self.targets.all_k_contexts_per_pool
+            && (n == 0 || n > self.targets.train_contexts_per_pool)
+        {
+            return bad(format!(
+                "targets.all_k_contexts_per_pool {n} must lie in 1..=train_contexts_per_pool ({})",
+                self.targets.train_contexts_per_pool
+            ));
+        }
+        if let Some(n) = self.targets.averaging_check
+            && (n == 0 || n > self.targets.heldout_contexts_per_task)
+        {
+            return bad(format!(
+                "targets.averaging_check {n} must lie in 1..=heldout_contexts_per_task ({})",
+                self.targets.heldout_contexts_per_task
+            ));
         }
         if self.eval.tt_sgd_questions > self.eval.questions
             || self.eval.cost_questions > self.eval.questions
@@ -317,6 +373,30 @@ mod tests {
             PROFILES.iter().all(|n| seen.iter().any(|s| s == n)),
             "{seen:?}"
         );
+    }
+
+    /// Beyond `all_k_contexts_per_pool` contexts of a pool, targets stop at the smallest K;
+    /// held-out contexts always get every K; the setting is checked on load.
+    #[test]
+    fn a_subset_of_the_contexts_gets_every_k() {
+        let mut t = Profile::named("quick").unwrap().targets;
+        t.ks = vec![10, 1, 5];
+        assert_eq!(t.ks_for(9, false), vec![1, 5, 10]);
+        t.all_k_contexts_per_pool = Some(4);
+        assert_eq!(t.ks_for(3, false), vec![1, 5, 10]);
+        assert_eq!(t.ks_for(4, false), vec![1]);
+        assert_eq!(t.ks_for(4, true), vec![1, 5, 10]);
+        let mut p = Profile::named("quick").unwrap();
+        assert_eq!(p.curve_k(), 5);
+        p.targets.all_k_contexts_per_pool = Some(4);
+        assert_eq!(p.curve_k(), 1);
+        p.targets.all_k_contexts_per_pool = Some(p.targets.train_contexts_per_pool);
+        assert_eq!(p.curve_k(), 5);
+        p.check().unwrap();
+        for bad in [0, p.targets.train_contexts_per_pool + 1] {
+            p.targets.all_k_contexts_per_pool = Some(bad);
+            assert!(p.check().is_err(), "{bad} accepted");
+        }
     }
 
     #[test]

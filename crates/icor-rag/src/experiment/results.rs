@@ -143,11 +143,30 @@ pub struct TargetSummary {
     pub retriever: String,
     pub train_contexts: usize,
     pub heldout_contexts: usize,
-    /// Mean support loss `L(W^(t); C)` at t = 0..K_max over all contexts.
+    /// Mean support loss `L(W^(t); C)` at t = 0..K_max over the contexts with every K.
     pub support_loss: Vec<f64>,
     /// Mean block norm ‖ΔW*‖ per K.
     pub mean_norm: BTreeMap<String, f64>,
+    /// Contexts (training and held-out) with a target at each K; empty in runs from before
+    /// `targets.all_k_contexts_per_pool`, where every context had every K.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub contexts_per_k: BTreeMap<String, usize>,
     pub seconds_per_context: f64,
+    /// The support loss averaged over instances instead of answer tokens, on the contexts
+    /// `targets.averaging_check` names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub averaging: Option<AveragingCheck>,
+}
+
+/// What the support loss's averaging changes, per checked context: `L(W_0^ret; C)` as the
+/// mean over answer tokens and as the mean over instances, and how the K = 1 targets of the
+/// two compare (mean block cosine; ratio of total norms, instances over tokens).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AveragingCheck {
+    pub loss_tokens: Vec<f64>,
+    pub loss_instances: Vec<f64>,
+    pub cosine: Vec<f64>,
+    pub norm_ratio: Vec<f64>,
 }
 
 /// One trained predictor.
@@ -162,13 +181,19 @@ pub struct PredictorSummary {
     pub backbone_params: usize,
     pub blocks: usize,
     pub basis_rank: usize,
+    #[serde(deserialize_with = "nan_if_null")]
     pub loss_start: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub loss_end: f64,
     /// Held-out contexts: per-context mean block cosine, median norm ratio, basis ceiling.
+    #[serde(deserialize_with = "nans_if_null")]
     pub heldout_cosine: Vec<f64>,
+    #[serde(deserialize_with = "nans_if_null")]
     pub heldout_norm_ratio: Vec<f64>,
+    #[serde(deserialize_with = "nans_if_null")]
     pub heldout_ceiling: Vec<f64>,
     /// The same on the training contexts.
+    #[serde(deserialize_with = "nans_if_null")]
     pub train_cosine: Vec<f64>,
     pub seconds: f64,
 }
@@ -186,13 +211,30 @@ pub struct CollapseSummary {
     pub retriever: String,
     pub method: String,
     /// Mean pairwise block cosine over held-out contexts of the same task / of different tasks.
+    #[serde(deserialize_with = "nan_if_null")]
     pub predicted_within: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub predicted_across: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub target_within: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub target_across: f64,
     /// The same for the deployed per-query updates (seed 0), per evaluated set.
     pub deployed_within: BTreeMap<String, f64>,
+    /// NaN until stage 4 has deployed the updates.
+    #[serde(deserialize_with = "nan_if_null")]
     pub deployed_across: f64,
+}
+
+/// A number that JSON wrote as `null` (serde_json writes NaN so) read back as NaN.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// [`nan_if_null`] for every element of a list.
+fn nans_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    let v = Vec::<Option<f64>>::deserialize(d)?;
+    Ok(v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
 }
 
 fn splits_v1() -> u32 {
@@ -284,5 +326,35 @@ impl Results {
                 Vec::new(),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A collapse check written before stage 4 deployed anything (NaN, which JSON writes as
+    /// `null`) reads back, NaN again; so does a NaN cosine of a predictor.
+    #[test]
+    fn nan_measurements_survive_json() {
+        let c = CollapseSummary {
+            retriever: "bm25".into(),
+            method: "rag-gd-k1".into(),
+            predicted_within: 0.5,
+            predicted_across: f64::NAN,
+            target_within: 0.25,
+            target_across: 0.125,
+            deployed_within: BTreeMap::new(),
+            deployed_across: f64::NAN,
+        };
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(json.contains("\"deployed_across\":null"), "{json}");
+        let back: CollapseSummary = serde_json::from_str(&json).unwrap();
+        assert!(back.deployed_across.is_nan() && back.predicted_across.is_nan());
+        assert_eq!((back.predicted_within, back.target_across), (0.5, 0.125));
+        let v: Vec<f64> =
+            nans_if_null(&mut serde_json::Deserializer::from_str("[1.5, null]")).unwrap();
+        assert_eq!(v[0], 1.5);
+        assert!(v[1].is_nan());
     }
 }

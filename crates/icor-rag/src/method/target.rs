@@ -25,7 +25,8 @@ pub struct GdSteps {
     pub losses: Vec<f32>,
 }
 
-/// Runs `max(ks)` SGD steps with rate `eta` from `w0` on the mean answer loss of `context`.
+/// Runs `max(ks)` SGD steps with rate `eta` from `w0` on the mean answer loss of `context`
+/// (the mean over its answer tokens).
 #[allow(clippy::too_many_arguments)]
 pub fn gd_steps(
     model: &Llm,
@@ -37,18 +38,34 @@ pub fn gd_steps(
     ks: &[usize],
     stage: &'static str,
 ) -> Result<GdSteps> {
+    let batch = AnswerBatch::new(model, frozen, context)?;
+    gd_steps_on(model, frozen.split(), layout, w0, &batch, eta, ks, stage)
+}
+
+/// [`gd_steps`] on a built batch (whose loss may average otherwise, [`AnswerBatch::averaged`]),
+/// with the layers from `split` up carrying the interface.
+#[allow(clippy::too_many_arguments)]
+pub fn gd_steps_on(
+    model: &Llm,
+    split: usize,
+    layout: &LoraLayout,
+    w0: &[f32],
+    batch: &AnswerBatch,
+    eta: f64,
+    ks: &[usize],
+    stage: &'static str,
+) -> Result<GdSteps> {
     let mut ks: Vec<usize> = ks.to_vec();
     ks.sort_unstable();
     ks.dedup();
     let k_max = ks.last().copied().unwrap_or(0);
     let ad: Device = model.device().clone().autodiff();
-    let batch = AnswerBatch::new(model, frozen, context)?;
     let mut p = w0.to_vec();
     let mut params = Vec::with_capacity(ks.len());
     let mut losses = Vec::with_capacity(k_max);
     for step in 0..k_max {
         let adapter = layout.adapter(&p, &ad);
-        let loss = answer_loss(model, frozen.split(), &batch, &Adaptation::lora(&adapter))?;
+        let loss = answer_loss(model, split, batch, &Adaptation::lora(&adapter))?;
         let value = icor_llm::tensor_util::to_vec_f32(loss.clone())[0];
         let g = layout.gradient(&adapter, &loss.backward());
         if !value.is_finite() || g.iter().any(|x| !x.is_finite()) {

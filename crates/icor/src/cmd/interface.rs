@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use icor_llm::device_by_name;
 use icor_rag::Profile;
-use icor_rag::analysis::interface::{Variant, render};
+use icor_rag::analysis::interface::{load_variants, render};
 use icor_rag::experiment::run::{RunOptions, Stage, load_results, run, save_results};
 
 #[derive(Debug, clap::Args)]
@@ -67,20 +67,16 @@ pub fn run_cmd(a: Args) -> Result<ExitCode> {
     let results_dir = a.report_dir.join("rag/interface").join(&base.name);
     let home = icor_assets::home(a.home.as_deref())?;
     let device = device_by_name(&a.device)?;
-    let mut variants = Vec::new();
+    let mut studied = 0;
     for &rank in &a.ranks {
         for &layers in &a.layers {
             let name = format!("L{layers}-r{rank}");
             eprintln!("== interface {name}");
             let profile = variant_profile(&base, layers, rank);
             let json = results_dir.join(format!("{name}.json"));
-            if let Some(results) = finished(&json, &profile) {
+            if finished(&json, &profile) {
                 eprintln!("   finished earlier: {}", json.display());
-                variants.push(Variant {
-                    layers,
-                    rank,
-                    results,
-                });
+                studied += 1;
                 continue;
             }
             let out = study.join(&name);
@@ -100,33 +96,37 @@ pub fn run_cmd(a: Args) -> Result<ExitCode> {
             let results = run(&options)?;
             share_retrieval(&out, &study, &options.profile.retrievers[0])?;
             save_results(&json, &results)?;
-            variants.push(Variant {
-                layers,
-                rank,
-                results,
-            });
+            studied += 1;
             // after every interface, so the report always reads the results committed so far
-            write_report(&a.report_dir, &base.name, &variants)?;
+            write_report(&a.report_dir, &base.name, &results_dir)?;
         }
     }
-    write_report(&a.report_dir, &base.name, &variants)?;
+    if studied == 0 {
+        bail!("no interface to study: --layers and --ranks name none");
+    }
+    write_report(&a.report_dir, &base.name, &results_dir)?;
     eprintln!("wrote {} and its report", results_dir.display());
     Ok(ExitCode::SUCCESS)
 }
 
-/// `<report_dir>/rag-interface-<profile>.md` from the interfaces finished so far.
-fn write_report(report_dir: &Path, profile: &str, variants: &[Variant]) -> Result<()> {
+/// `<report_dir>/rag-interface-<profile>.md` from every interface finished so far in the
+/// results folder, this call's and earlier calls' (so a study can add ranks or layer counts
+/// one call at a time).
+fn write_report(report_dir: &Path, profile: &str, results_dir: &Path) -> Result<()> {
     let md = report_dir.join(format!("rag-interface-{profile}.md"));
-    std::fs::write(&md, render(profile, variants)?)
+    let variants = load_variants(results_dir)?;
+    std::fs::write(&md, render(profile, &variants)?)
         .with_context(|| format!("writing {}", md.display()))
 }
 
-/// The results of an interface that a study already finished with these very settings
-/// (committed with the report, so a study resumes on a machine without its run folders).
-fn finished(json: &Path, profile: &Profile) -> Option<icor_rag::experiment::results::Results> {
-    let r = load_results(json).ok()?;
-    let done = r.profile == *profile && r.adapters.iter().all(|a| a.dev_answers.is_some());
-    (done && !r.adapters.is_empty()).then_some(r)
+/// Whether a study already finished this interface with these very settings (its results are
+/// committed with the report, so a study resumes on a machine without its run folders).
+fn finished(json: &Path, profile: &Profile) -> bool {
+    load_results(json).is_ok_and(|r| {
+        r.profile == *profile
+            && !r.adapters.is_empty()
+            && r.adapters.iter().all(|a| a.dev_answers.is_some())
+    })
 }
 
 /// The profile with the interface on the top `layers` layers at `rank`, the first retriever

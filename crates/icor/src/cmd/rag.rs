@@ -63,7 +63,7 @@ enum Sub {
     Interface(crate::cmd::interface::Args),
     /// List a profile's settings and methods.
     Show {
-        /// A built-in profile (smoke, quick, cpu, paper) or the path of a profile file (`*.toml`).
+        /// A built-in profile (smoke, quick, decided, cpu, paper) or the path of a profile file (`*.toml`).
         #[arg(long, default_value = "quick")]
         profile: String,
     },
@@ -72,7 +72,9 @@ enum Sub {
 #[derive(Debug, clap::Args)]
 struct RunArgs {
     /// smoke: CI, a few questions end to end; quick: SmolLM2-135M, every method, both
-    /// retrievers, 100 questions per set; cpu: Qwen2.5-0.5B, hours; paper: the paper's
+    /// retrievers, 100 questions per set; decided: SmolLM2-135M on the interface study's
+    /// choice, 258 meta-training contexts, 500 questions per set (parts over several
+    /// sessions); cpu: Qwen2.5-0.5B, hours; paper: the paper's
     /// settings (for a GPU). Or the path of a profile file (`*.toml`: a copy of one of
     /// crates/icor-rag/profiles/, edited), which names the run.
     #[arg(long, default_value = "quick")]

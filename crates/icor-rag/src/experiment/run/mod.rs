@@ -7,7 +7,7 @@
 //! | 1 | `stage1` | `W_0^ret`; prompt tuning | `adapter-<retriever>.safetensors` (checkpointed), `w0-<retriever>.safetensors` (PEFT layout); `prompt-<retriever>.safetensors` |
 //! | – | `pools` | the support and training pools with their demonstrations | – |
 //! | 2 | `stage2` | gradient-step targets, K = max, snapshots; `h̄(C)` | `targets/<retriever>/<context>.safetensors` |
-//! | 3 | `stage3` | bases and `g_φ` per (K, norm term); HyperTuning | `hypertuning-<retriever>.safetensors` (the rest in memory: seconds, deterministic) |
+//! | 3 | `stage3` | bases and `g_φ` per (K, norm term); HyperTuning | `hypertuning-<retriever>.safetensors` (checkpoint); `predictors-<retriever>.safetensors` (`stored`: every predictor with its bases and checks, so a later part skips stages 2–3) |
 //! | 4 | `stage4` | evaluation of every method; the collapse check | `eval/<retriever>/<set>.json` (per question) |
 //!
 //! `context` holds what every stage reads (`Ctx`), the stamps, and the results so far.
@@ -21,6 +21,7 @@ mod stage1;
 mod stage2;
 mod stage3;
 mod stage4;
+mod stored;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -30,7 +31,7 @@ use burn::tensor::Device;
 use icor_llm::{LoadedModel, load_model};
 use icor_qa::data::{CORPUS_NAME, QaExample, corpus_path};
 use icor_qa::retrieve::setup::{OpenOptions, RetrieverKind, open};
-use icor_qa::retrieve::{Corpus, CorpusStamp, Retriever};
+use icor_qa::retrieve::{Corpus, CorpusStamp, LazyRetriever};
 
 use crate::error::{Error, Result};
 use crate::experiment::eval::Deploy;
@@ -203,11 +204,21 @@ pub fn run(options: &RunOptions) -> Result<Results> {
         // Stages 2–3, where a selected method reads g_φ.
         let mut predictors = BTreeMap::new();
         if needs.g {
-            let targets = stage2::targets(&cx, &mut frozen, &mut pr, &mut pools, &w0)?;
-            if options.until == Stage::Targets {
-                continue;
-            }
-            predictors = stage3::predictors(&cx, &mut frozen, &mut pr, &targets, &pools, &w0)?;
+            // Stored by an earlier part: the targets are not needed (unless asked for).
+            let stored = match options.until {
+                Stage::Targets => None,
+                _ => stage3::stored_predictors(&cx, &mut pr)?,
+            };
+            predictors = match stored {
+                Some(g) => g,
+                None => {
+                    let targets = stage2::targets(&cx, &mut frozen, &mut pr, &mut pools, &w0)?;
+                    if options.until == Stage::Targets {
+                        continue;
+                    }
+                    stage3::predictors(&cx, &mut frozen, &mut pr, &targets, &pools, &w0)?
+                }
+            };
             if options.until == Stage::Predictor {
                 continue;
             }
@@ -235,7 +246,7 @@ pub fn run(options: &RunOptions) -> Result<Results> {
             &mut pools,
             &deploy,
             &items,
-            retriever.as_ref(),
+            &retriever,
         )?;
         if let Some((json, md)) = &options.partial {
             let r = pr.results(false);
@@ -249,21 +260,30 @@ pub fn run(options: &RunOptions) -> Result<Results> {
     Ok(pr.results(true))
 }
 
-/// Stage 0: retriever `rname` opened over the corpus (its file, passage count and stamp), and
-/// every wanted question's documents, cached in the run folder.
-fn retrieval(
-    options: &RunOptions,
+/// Stage 0: retriever `rname` over the corpus (its file, passage count and stamp), opened on
+/// its first search, and every wanted question's documents, cached in the run folder. A
+/// resumed run whose questions are all cached, and whose per-query costs are measured,
+/// never opens it (the dense retriever on a new machine: encoding the whole corpus).
+fn retrieval<'a>(
+    options: &'a RunOptions,
     rname: &str,
-    (corpus_file, passages, corpus_stamp): (&Path, usize, &CorpusStamp),
+    (corpus_file, passages, corpus_stamp): (&'a Path, usize, &CorpusStamp),
     wanted: &[(String, &QaExample)],
     stages: &mut Vec<StageTime>,
-) -> Result<(Box<dyn Retriever>, RetrievalMap)> {
+) -> Result<(LazyRetriever<'a>, RetrievalMap)> {
     let kind: RetrieverKind = rname.parse()?;
-    let retriever: Box<dyn Retriever> = timed(stages, format!("open retriever ({rname})"), || {
+    let retriever = LazyRetriever::new(kind, move || {
+        let started = Instant::now();
         let mut o = OpenOptions::new(&options.home);
         o.progress = options.progress;
-        Ok(open(kind, corpus_file, passages, &o)?)
-    })?;
+        let r = open(kind, corpus_file, passages, &o)?;
+        eprintln!(
+            "  open retriever ({}): {:.1} s",
+            kind.name(),
+            started.elapsed().as_secs_f64()
+        );
+        Ok(r)
+    });
     let docs = options.profile.docs;
     let stamp = Stamp::new(
         &format!("retrieval-{rname}"),
@@ -272,14 +292,7 @@ fn retrieval(
     );
     let path = options.out.join("retrieval").join(format!("{rname}.json"));
     let map = timed(stages, format!("retrieval ({rname})"), || {
-        retrieve_missing(
-            retriever.as_ref(),
-            wanted,
-            docs,
-            &path,
-            &stamp,
-            options.progress,
-        )
+        retrieve_missing(&retriever, wanted, docs, &path, &stamp, options.progress)
     })?;
     Ok((retriever, map))
 }

@@ -9,20 +9,22 @@ use std::time::Instant;
 use super::context::{Ctx, Progress};
 use super::stage1::W0;
 use super::stage2::Targets;
-use crate::analysis::checks::Checked;
+use super::stored;
+use crate::analysis::checks::{Checked, TargetSet};
 use crate::baselines::hypertuning::{HyperContext, train_hypertuning};
 use crate::error::{Error, Result};
 use crate::experiment::eval::{Pool, TrainedG};
-use crate::experiment::methods::MethodKind;
+use crate::experiment::methods::{Method, MethodKind};
 use crate::experiment::results::{CollapseSummary, CurvePoint, PredictorSummary, StageTime};
 use crate::experiment::tensors::TensorFile;
-use crate::method::factored::{Basis, FactoredDelta};
+use crate::method::factored::Basis;
 use crate::method::frozen::FrozenStates;
 use crate::method::matching::NormTerm;
 use crate::method::meta::{TrainedPredictor, fit_bases, train_predictor};
 use crate::method::predictor::{Predictor, PredictorShape};
 
-/// Every predictor a selected method reads, by method id, timed as one stage.
+/// Every predictor a selected method reads, by method id, timed as one stage, and stored
+/// with its checks for the later parts of the run ([`super::stored`]).
 pub(super) fn predictors(
     cx: &Ctx<'_>,
     frozen: &mut FrozenStates,
@@ -32,10 +34,18 @@ pub(super) fn predictors(
     w0: &W0,
 ) -> Result<BTreeMap<String, TrainedG>> {
     let started = Instant::now();
+    let r = &pr.record;
+    let from = (r.predictors.len(), r.collapse.len(), r.context_curve.len());
     let mut out = matching(cx, pr, t)?;
-    context_curve(cx, pr, t)?;
-    share_per_task(cx, &mut out);
+    let curve = context_curve(cx, pr, t)?;
     hypertuning(cx, frozen, pr, t, pools, w0, &mut out)?;
+    let shapes = out
+        .iter()
+        .map(|(id, g)| (id.clone(), g.predictor.shape))
+        .collect();
+    let checks = stored::Checks::since(pr, cx.rname, from, curve, shapes)?;
+    let mut out = stored::save(cx, &out, &checks)?;
+    share_per_task(cx, &mut out);
     let seconds = started.elapsed().as_secs_f64();
     pr.record.stages.push(StageTime {
         stage: format!("stage 3: g_φ ({})", cx.rname),
@@ -43,6 +53,37 @@ pub(super) fn predictors(
     });
     eprintln!("  stage 3: g_φ ({}): {seconds:.1} s", cx.rname);
     Ok(out)
+}
+
+/// The predictors stored by an earlier part of the run with these settings, where they
+/// hold every one a selected method reads (and the curve where its method is selected):
+/// then stages 2 and 3 need not run.
+pub(super) fn stored_predictors(
+    cx: &Ctx<'_>,
+    pr: &mut Progress,
+) -> Result<Option<BTreeMap<String, TrainedG>>> {
+    let started = Instant::now();
+    let needed: Vec<String> = cx
+        .methods
+        .iter()
+        .filter(|m| match m.kind {
+            MethodKind::RagGd { per_task, .. } => !per_task,
+            MethodKind::HyperTuning { .. } => true,
+            _ => false,
+        })
+        .map(|m| m.id.clone())
+        .collect();
+    let Some(mut out) = stored::load(cx, pr, &needed, curve_method(cx).is_some())? else {
+        return Ok(None);
+    };
+    share_per_task(cx, &mut out);
+    let seconds = started.elapsed().as_secs_f64();
+    pr.record.stages.push(StageTime {
+        stage: format!("stages 2–3: g_φ read back ({})", cx.rname),
+        seconds,
+    });
+    eprintln!("  stages 2–3: g_φ read back ({}): {seconds:.1} s", cx.rname);
+    Ok(Some(out))
 }
 
 /// The row label of a predictor's checks.
@@ -58,9 +99,9 @@ fn checked<'a>(cx: &'a Ctx<'_>, method: &'a str, k: usize, term: &'a str) -> Che
     }
 }
 
-/// `g_φ` per per-query RAG-GD method, by the matching loss in bases fitted per K.
+/// `g_φ` per per-query RAG-GD method, by the matching loss in bases fitted per K (on the
+/// contexts with a target at that K).
 fn matching(cx: &Ctx<'_>, pr: &mut Progress, t: &Targets) -> Result<BTreeMap<String, TrainedG>> {
-    let set = t.set(cx);
     let mut out = BTreeMap::new();
     let mut bases_by_k: BTreeMap<usize, Vec<Basis>> = BTreeMap::new();
     for m in cx.methods {
@@ -70,69 +111,77 @@ fn matching(cx: &Ctx<'_>, pr: &mut Progress, t: &Targets) -> Result<BTreeMap<Str
         if per_task {
             continue; // shares the per-query method's predictor at the same K and term
         }
-        let ki = t.k_index(k);
+        let set = t.set(cx, t.k_index(k));
         // One basis per K, shared by the norm-term variants.
         let bases = bases_by_k
             .entry(k)
-            .or_insert_with(|| {
-                let train_d: Vec<&FactoredDelta> = t
-                    .contexts
-                    .iter()
-                    .zip(&t.deltas)
-                    .filter(|(c, _)| !c.heldout)
-                    .map(|(_, d)| &d[ki])
-                    .collect();
-                fit_bases(&train_d, cx.p.predictor.basis_rank)
-            })
+            .or_insert_with(|| fit_bases(&set.deltas(false), cx.p.predictor.basis_rank))
             .clone();
-        let (train_p, held_p) = (
-            set.projected(&bases, ki, false),
-            set.projected(&bases, ki, true),
-        );
-        let shape = PredictorShape {
-            d: cx.model.config.d_model,
-            hidden: cx.p.predictor.hidden,
-            code: cx.p.predictor.code,
-            blocks: cx.layout.blocks.len(),
-            r: bases.first().map_or(1, |b| b.p.ncols()),
-        };
-        let tp = train_predictor(
-            &train_p,
-            shape,
-            &cx.p.predictor,
+        let tp = fit_predictor(
+            cx,
+            &set,
+            &bases,
             term,
-            cx.p.seed,
-            &cx.options.device,
-            &format!("stage 3: g_φ {} ({})", m.label, cx.rname),
-            cx.options.progress,
+            &format!("{} ({})", m.label, cx.rname),
         )?;
         let label = checked(cx, &m.id, k, term.name());
-        let checks = set.check(&tp, ki, &train_p, &held_p, &label, &cx.options.device);
+        let checks = check(cx, &set, &tp, &bases, &label);
         keep(pr, &mut out, &m.id, checks, tp, bases);
     }
     Ok(out)
 }
 
-/// `g_φ`'s learning curve: RAG-GD at the middle K with the log² term, its bases and
-/// predictor refitted on the first n training contexts (round-robin over the pools, so every
-/// pool is in from the start) for each n of the profile's curve, and checked on the same
-/// held-out contexts as the full predictor.
-fn context_curve(cx: &Ctx<'_>, pr: &mut Progress, t: &Targets) -> Result<()> {
-    let p = cx.p;
-    let k = p.mid_k();
-    let Some(m) = cx.methods.iter().find(|m| {
-        m.kind
-            == MethodKind::RagGd {
-                k,
-                term: NormTerm::LogSquared,
-                per_task: false,
-            }
-    }) else {
-        return Ok(());
+/// `g_φ` trained by the matching loss on the training contexts of `set`, in `bases`.
+fn fit_predictor(
+    cx: &Ctx<'_>,
+    set: &TargetSet<'_>,
+    bases: &[Basis],
+    term: NormTerm,
+    what: &str,
+) -> Result<TrainedPredictor> {
+    let shape = PredictorShape {
+        d: cx.model.config.d_model,
+        hidden: cx.p.predictor.hidden,
+        code: cx.p.predictor.code,
+        blocks: cx.layout.blocks.len(),
+        r: bases.first().map_or(1, |b| b.p.ncols()),
     };
-    let ki = t.k_index(k);
-    let full = t.set(cx);
-    let order = round_robin(t);
+    train_predictor(
+        &set.projected(bases, false),
+        shape,
+        &cx.p.predictor,
+        term,
+        cx.p.seed,
+        &cx.options.device,
+        &format!("stage 3: g_φ {what}"),
+        cx.options.progress,
+    )
+}
+
+/// A trained predictor's checks on `set`'s training and held-out contexts in `bases`.
+fn check(
+    cx: &Ctx<'_>,
+    set: &TargetSet<'_>,
+    tp: &TrainedPredictor,
+    bases: &[Basis],
+    label: &Checked<'_>,
+) -> (PredictorSummary, CollapseSummary) {
+    let (train_p, held_p) = (set.projected(bases, false), set.projected(bases, true));
+    set.check(tp, &train_p, &held_p, label, &cx.options.device)
+}
+
+/// `g_φ`'s learning curve: RAG-GD at the curve's K ([`crate::Profile::curve_k`]) with the
+/// log² term, its bases and predictor refitted on the first n training contexts
+/// (round-robin over the pools, so every pool is in from the start) for each n of the
+/// profile's curve, and checked on the same held-out contexts as the full predictor.
+fn context_curve(cx: &Ctx<'_>, pr: &mut Progress, t: &Targets) -> Result<bool> {
+    let p = cx.p;
+    let k = p.curve_k();
+    let Some(m) = curve_method(cx) else {
+        return Ok(false);
+    };
+    let full = t.set(cx, t.k_index(k));
+    let order = round_robin(&full);
     for &n in p.predictor.context_curve.iter().filter(|&&n| n > 0) {
         let n = n.min(order.len());
         let mut set = full.clone();
@@ -143,55 +192,45 @@ fn context_curve(cx: &Ctx<'_>, pr: &mut Progress, t: &Targets) -> Result<()> {
             .filter(|(i, c)| c.heldout || order[..n].contains(i))
             .map(|(_, c)| *c)
             .collect();
-        let train_d: Vec<&FactoredDelta> = set
-            .contexts
-            .iter()
-            .filter(|c| !c.heldout)
-            .map(|c| &c.deltas[ki])
-            .collect();
-        let bases = fit_bases(&train_d, p.predictor.basis_rank);
-        let (train_p, held_p) = (
-            set.projected(&bases, ki, false),
-            set.projected(&bases, ki, true),
-        );
-        let shape = PredictorShape {
-            d: cx.model.config.d_model,
-            hidden: p.predictor.hidden,
-            code: p.predictor.code,
-            blocks: cx.layout.blocks.len(),
-            r: bases.first().map_or(1, |b| b.p.ncols()),
-        };
-        let tp = train_predictor(
-            &train_p,
-            shape,
-            &p.predictor,
-            NormTerm::LogSquared,
-            p.seed,
-            &cx.options.device,
-            &format!("stage 3: g_φ on {n} contexts ({})", cx.rname),
-            cx.options.progress,
-        )?;
+        let bases = fit_bases(&set.deltas(false), p.predictor.basis_rank);
+        let what = format!("on {n} contexts ({})", cx.rname);
+        let tp = fit_predictor(cx, &set, &bases, NormTerm::LogSquared, &what)?;
         let label = checked(cx, &m.id, k, NormTerm::LogSquared.name());
-        let (summary, _) = set.check(&tp, ki, &train_p, &held_p, &label, &cx.options.device);
+        let (summary, _) = check(cx, &set, &tp, &bases, &label);
         pr.record.context_curve.push(CurvePoint {
             contexts: n,
             summary,
         });
     }
-    Ok(())
+    Ok(true)
 }
 
-/// The training contexts' indices, the first of every pool, then the second of every pool, …
-fn round_robin(t: &Targets) -> Vec<usize> {
+/// The method whose predictor the learning curve refits: RAG-GD per query at the curve's K
+/// with the log² term, where selected.
+fn curve_method<'a>(cx: &Ctx<'a>) -> Option<&'a Method> {
+    let k = cx.p.curve_k();
+    cx.methods.iter().find(|m| {
+        m.kind
+            == MethodKind::RagGd {
+                k,
+                term: NormTerm::LogSquared,
+                per_task: false,
+            }
+    })
+}
+
+/// The training contexts' indices in `set`, the first of every pool, then the second of
+/// every pool, … (a context's pool is its task: training contexts belong to their pool).
+fn round_robin(set: &TargetSet<'_>) -> Vec<usize> {
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     let mut pools: Vec<&str> = Vec::new();
     let mut keyed: Vec<(usize, usize, usize)> = Vec::new();
-    for (i, c) in t.contexts.iter().enumerate().filter(|(_, c)| !c.heldout) {
-        if !pools.contains(&c.pool.as_str()) {
-            pools.push(&c.pool);
+    for (i, c) in set.contexts.iter().enumerate().filter(|(_, c)| !c.heldout) {
+        if !pools.contains(&c.task) {
+            pools.push(c.task);
         }
-        let r = seen.entry(&c.pool).or_default();
-        let pool = pools.iter().position(|p| *p == c.pool).unwrap_or(0);
+        let r = seen.entry(c.task).or_default();
+        let pool = pools.iter().position(|p| *p == c.task).unwrap_or(0);
         keyed.push((*r, pool, i));
         *r += 1;
     }
@@ -254,7 +293,6 @@ fn hypertuning(
     w0: &W0,
     out: &mut BTreeMap<String, TrainedG>,
 ) -> Result<()> {
-    let set = t.set(cx);
     for m in cx.methods {
         let MethodKind::HyperTuning { k } = m.kind else {
             continue;
@@ -274,7 +312,6 @@ fn hypertuning(
             .ok_or_else(|| {
                 Error::Config(format!("HyperTuning at K = {k} needs RAG-GD at K = {k}"))
             })?;
-        let ki = t.k_index(k);
         let hctx: Vec<HyperContext<'_>> = t
             .contexts
             .iter()
@@ -292,12 +329,9 @@ fn hypertuning(
             })
             .collect();
         let trained = hyper_trained(cx, frozen, w0, &src, &hctx)?;
-        let (train_p, held_p) = (
-            set.projected(&src.bases, ki, false),
-            set.projected(&src.bases, ki, true),
-        );
+        let set = t.set(cx, t.k_index(k));
         let label = checked(cx, &m.id, k, "answer loss");
-        let checks = set.check(&trained, ki, &train_p, &held_p, &label, &cx.options.device);
+        let checks = check(cx, &set, &trained, &src.bases, &label);
         keep(pr, out, &m.id, checks, trained, src.bases);
     }
     Ok(())
