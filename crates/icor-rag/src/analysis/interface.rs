@@ -2,7 +2,8 @@
 //! (and rank `r`) of the backbone until its dev loss stops improving, one stage-1 run per
 //! interface; their learning curves, dev EM, cost per step, and the choice the decided
 //! profile takes: the cheapest interface (seconds per step) whose dev EM is within
-//! [`WITHIN`] points of the best.
+//! [`WITHIN`] points of the best, where costs within [`COST_TIE`] of the cheapest count as
+//! equal and the higher dev EM among them wins.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -16,6 +17,11 @@ use crate::experiment::run::load_results;
 
 /// EM points below the best dev EM that still count as "as good" for the choice.
 pub const WITHIN: f64 = 1.0;
+
+/// Seconds per step within this fraction of the cheapest candidate's count as the same
+/// cost: a LoRA's rank changes an interface's cost by a few percent, less than the spread of
+/// wall times on a shared 2-core machine, so such a difference must not decide.
+pub const COST_TIE: f64 = 0.10;
 
 /// One interface of the study: its settings and its stage-1 results.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,15 +91,27 @@ struct Row<'a> {
 }
 
 /// The variant the profile takes: among those whose dev EM is within [`WITHIN`] of the best,
-/// the one with the fewest seconds per step (the first in the given order on ties).
+/// those costing at most [`COST_TIE`] more per step than the cheapest of them; of these the
+/// one with the highest dev EM (the cheaper on equal EM, the first in the given order on
+/// equal both).
 fn choice(rows: &[Row<'_>]) -> Option<usize> {
     let best = rows
         .iter()
         .map(|r| r.em.mean)
         .fold(f64::NEG_INFINITY, f64::max);
-    (0..rows.len())
+    let good: Vec<usize> = (0..rows.len())
         .filter(|&i| rows[i].em.mean >= best - WITHIN / 100.0)
-        .min_by(|&i, &j| rows[i].per_step.total_cmp(&rows[j].per_step))
+        .collect();
+    let cheapest = good
+        .iter()
+        .map(|&i| rows[i].per_step)
+        .fold(f64::INFINITY, f64::min);
+    good.into_iter()
+        .filter(|&i| rows[i].per_step <= cheapest * (1.0 + COST_TIE))
+        .min_by(|&i, &j| {
+            (rows[j].em.mean.total_cmp(&rows[i].em.mean))
+                .then(rows[i].per_step.total_cmp(&rows[j].per_step))
+        })
 }
 
 /// The report: the table, the choice, and each interface's dev curve.
@@ -209,13 +227,15 @@ fn chosen(out: &mut String, rows: &[Row<'_>]) {
     let _ = writeln!(
         out,
         "\n**Choice: {}** — of the {} interfaces in this report, the cheapest per step whose \
-         dev EM ({:.1}) is within {WITHIN} point of the best ({:.1}). With {} dev questions the \
-         CIs are about ±{:.1} points wide, so the rule separates interfaces only where their \
-         EM differs by more than that.",
+         dev EM ({:.1}) is within {WITHIN} point of the best ({:.1}); costs within {:.0} % of \
+         the cheapest such interface count as equal, and the higher dev EM among them wins. \
+         With {} dev questions the CIs are about ±{:.1} points wide, so the rule separates \
+         interfaces only where their EM differs by more than that.",
         rows[i].v.label(),
         rows.len(),
         100.0 * rows[i].em.mean,
         100.0 * best,
+        100.0 * COST_TIE,
         rows[i].em.n,
         50.0 * (rows[i].em.hi - rows[i].em.lo),
     );
@@ -285,6 +305,21 @@ mod tests {
         assert!(md.contains("**Choice: top 8, r 16**"), "{md}");
         let md = render("smoke", &vs[..1]).unwrap();
         assert!(md.contains("**No choice yet**"), "{md}");
+    }
+
+    /// Costs within 10 % of the cheapest candidate are a tie, which the higher dev EM wins;
+    /// a larger saving wins over a higher EM within the point.
+    #[test]
+    fn costs_within_the_tie_go_to_the_higher_dev_em() {
+        let ems = |hits: usize| -> Vec<f64> {
+            (0..1000).map(|i| f64::from(u8::from(i < hits))).collect()
+        };
+        let tied = [variant(8, &ems(92), 40.0), variant(16, &ems(100), 43.0)];
+        let md = render("smoke", &tied).unwrap();
+        assert!(md.contains("**Choice: top 16, r 16**"), "{md}");
+        let apart = [variant(8, &ems(92), 40.0), variant(16, &ems(100), 48.0)];
+        let md = render("smoke", &apart).unwrap();
+        assert!(md.contains("**Choice: top 8, r 16**"), "{md}");
     }
 
     /// A stage-1 result without dev answers (a profile without early stopping) is an error
