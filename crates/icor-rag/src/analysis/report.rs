@@ -845,44 +845,7 @@ fn training(out: &mut String, r: &Results) {
             );
         }
     }
-    let _ = writeln!(
-        out,
-        "\n| retriever | contexts (train / held-out) | support loss L(W^(t); C) at t = 0 … K_max | mean ‖ΔW*‖ per block | s per context |\n|---|---|---|---|---|"
-    );
-    for t in &r.targets {
-        let mut curve: Vec<String> = t.support_loss.iter().map(|x| format!("{x:.3}")).collect();
-        let all = t.train_contexts + t.heldout_contexts;
-        if let Some(&n) = t.contexts_per_k.values().min().filter(|&&n| n < all)
-            && let Some(last) = curve.last_mut()
-        {
-            last.push_str(&format!(" (the {n} contexts with every K)"));
-        }
-        // With the number of contexts per K where not every context has every K.
-        let norms: Vec<String> = t
-            .mean_norm
-            .iter()
-            .map(|(k, v)| match t.contexts_per_k.get(k) {
-                Some(&n) if n < t.train_contexts + t.heldout_contexts => {
-                    format!("{k} {v:.2e} ({n} contexts)")
-                }
-                _ => format!("{k} {v:.2e}"),
-            })
-            .collect();
-        let secs = if t.seconds_per_context > 0.0 {
-            format!("{:.1}", t.seconds_per_context)
-        } else {
-            "not recorded (targets made before timings were stored)".into()
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {} / {} | {} | {} | {secs} |",
-            t.retriever,
-            t.train_contexts,
-            t.heldout_contexts,
-            curve.join(", "),
-            norms.join(", ")
-        );
-    }
+    targets_table(out, r);
     averaging_lines(out, r);
     let _ = writeln!(
         out,
@@ -1184,6 +1147,48 @@ fn compute_times(out: &mut String, r: &Results) {
             "\nAll stages together: **{:.1} min** of compute on {} thread(s) per process.",
             g / 60.0,
             r.threads
+        );
+    }
+}
+
+/// Stage 2's table: contexts, the support loss along the K steps, the targets' norms (with
+/// the number of contexts per K where not every context has every K) and the cost.
+fn targets_table(out: &mut String, r: &Results) {
+    let _ = writeln!(
+        out,
+        "\n| retriever | contexts (train / held-out) | support loss L(W^(t); C) at t = 0 … K_max | mean ‖ΔW*‖ per block | s per context |\n|---|---|---|---|---|"
+    );
+    for t in &r.targets {
+        let mut curve: Vec<String> = t.support_loss.iter().map(|x| format!("{x:.3}")).collect();
+        let all = t.train_contexts + t.heldout_contexts;
+        if let Some(&n) = t.contexts_per_k.values().min().filter(|&&n| n < all)
+            && let Some(last) = curve.last_mut()
+        {
+            last.push_str(&format!(" (the {n} contexts with every K)"));
+        }
+        let norms: Vec<String> = t
+            .mean_norm
+            .iter()
+            .map(|(k, v)| match t.contexts_per_k.get(k) {
+                Some(&n) if n < t.train_contexts + t.heldout_contexts => {
+                    format!("{k} {v:.2e} ({n} contexts)")
+                }
+                _ => format!("{k} {v:.2e}"),
+            })
+            .collect();
+        let secs = if t.seconds_per_context > 0.0 {
+            format!("{:.1}", t.seconds_per_context)
+        } else {
+            "not recorded (targets made before timings were stored)".into()
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} / {} | {} | {} | {secs} |",
+            t.retriever,
+            t.train_contexts,
+            t.heldout_contexts,
+            curve.join(", "),
+            norms.join(", ")
         );
     }
 }
