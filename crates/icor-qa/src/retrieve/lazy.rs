@@ -3,7 +3,8 @@
 //! retriever on a machine without its embedding cache, opening means encoding the whole
 //! corpus (about half an hour on 2 cores).
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
+use std::time::Instant;
 
 use super::{Retriever, RetrieverKind, ScoredRow};
 use crate::error::Result;
@@ -13,6 +14,7 @@ pub struct LazyRetriever<'a> {
     kind: RetrieverKind,
     open: Box<dyn Fn() -> Result<Box<dyn Retriever>> + 'a>,
     opened: OnceCell<Box<dyn Retriever>>,
+    open_seconds: Cell<Option<f64>>,
 }
 
 impl<'a> LazyRetriever<'a> {
@@ -22,7 +24,13 @@ impl<'a> LazyRetriever<'a> {
             kind,
             open: Box::new(open),
             opened: OnceCell::new(),
+            open_seconds: Cell::new(None),
         }
+    }
+
+    /// The wall time opening took, once opened.
+    pub fn open_seconds(&self) -> Option<f64> {
+        self.open_seconds.get()
     }
 
     /// Whether a search has opened it.
@@ -34,7 +42,9 @@ impl<'a> LazyRetriever<'a> {
         if let Some(r) = self.opened.get() {
             return Ok(r.as_ref());
         }
+        let started = Instant::now();
         let r = (self.open)()?;
+        self.open_seconds.set(Some(started.elapsed().as_secs_f64()));
         Ok(self.opened.get_or_init(|| r).as_ref())
     }
 }
@@ -46,6 +56,10 @@ impl Retriever for LazyRetriever<'_> {
 
     fn search_batch(&self, queries: &[&str], k: usize) -> Result<Vec<Vec<ScoredRow>>> {
         self.get()?.search_batch(queries, k)
+    }
+
+    fn warm(&self) -> Result<()> {
+        self.get().map(|_| ())
     }
 }
 

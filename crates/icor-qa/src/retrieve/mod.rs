@@ -45,4 +45,10 @@ pub trait Retriever {
     fn search(&self, query: &str, k: usize) -> Result<Vec<ScoredRow>> {
         Ok(self.search_batch(&[query], k)?.pop().unwrap_or_default())
     }
+
+    /// Makes the retriever ready to search (a [`LazyRetriever`] opens), so that a timed
+    /// search measures the search alone.
+    fn warm(&self) -> Result<()> {
+        Ok(())
+    }
 }

@@ -450,9 +450,19 @@ fn training_rows(r: &Results) -> Vec<(&'static str, String, &'static str)> {
         (
             "targets",
             format!(
-                "η {}, K ∈ {:?}, N = {}, {} contexts per pool; L(W; C) the mean over every answer \
-                 token of C",
-                p.targets.eta, p.targets.ks, p.support, p.targets.train_contexts_per_pool
+                "η {}, K ∈ {:?}, N = {}, {} contexts per pool{}; L(W; C) the mean over every \
+                 answer token of C",
+                p.targets.eta,
+                p.targets.ks,
+                p.support,
+                p.targets.train_contexts_per_pool,
+                p.targets
+                    .all_k_contexts_per_pool
+                    .filter(|&n| n < p.targets.train_contexts_per_pool)
+                    .map_or(String::new(), |n| format!(
+                        " (K > {} on the first {n} of each pool and every held-out context)",
+                        p.targets.ks_sorted()[0]
+                    ))
             ),
             "η 1e-2, K ∈ {1, 5, 10}, N = 3; averaging of L(W; C) not stated",
         ),
@@ -1176,7 +1186,13 @@ fn targets_table(out: &mut String, r: &Results) {
                 _ => format!("{k} {v:.2e}"),
             })
             .collect();
-        let secs = if t.seconds_per_context > 0.0 {
+        let mixed = t.contexts_per_k.values().min().is_some_and(|&n| n < all);
+        let secs = if t.seconds_per_context > 0.0 && mixed {
+            format!(
+                "{:.1} (mean over every context, whatever its K)",
+                t.seconds_per_context
+            )
+        } else if t.seconds_per_context > 0.0 {
             format!("{:.1}", t.seconds_per_context)
         } else {
             "not recorded (targets made before timings were stored)".into()

@@ -579,6 +579,9 @@ fn time_methods(
 ) -> Result<Vec<CostSample>> {
     let opts = d.opts();
     let mut out = Vec::new();
+    if let Some(r) = retriever {
+        r.warm()?; // a retriever opened on first use opens now, not inside a timed search
+    }
     let retrieve_time = || -> Result<f64> {
         let t = Instant::now();
         if let Some(r) = retriever {

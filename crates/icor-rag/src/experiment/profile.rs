@@ -84,6 +84,16 @@ impl TargetSettings {
         ks
     }
 
+    /// The settings as the stamps of what the targets feed (`g_φ`, HyperTuning, the
+    /// evaluation) see them: without `averaging_check`, a diagnostic that changes none of
+    /// them.
+    pub fn for_stamp(&self) -> Self {
+        Self {
+            averaging_check: None,
+            ..self.clone()
+        }
+    }
+
     /// The K values computed for meta-training context `c` of its pool (held-out contexts:
     /// `c = 0`, every K), ascending.
     pub fn ks_for(&self, c: usize, heldout: bool) -> Vec<usize> {
@@ -293,10 +303,13 @@ impl Profile {
             ));
         }
         if let Some(n) = self.targets.averaging_check
-            && (n == 0 || n > self.targets.heldout_contexts_per_task)
+            && (n == 0
+                || n > self.targets.heldout_contexts_per_task
+                || !self.targets.ks.contains(&1))
         {
             return bad(format!(
-                "targets.averaging_check {n} must lie in 1..=heldout_contexts_per_task ({})",
+                "targets.averaging_check {n} must lie in 1..=heldout_contexts_per_task ({}) and \
+                 needs K = 1 among targets.ks (it compares K = 1 targets)",
                 self.targets.heldout_contexts_per_task
             ));
         }

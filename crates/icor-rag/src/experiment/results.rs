@@ -163,9 +163,13 @@ pub struct TargetSummary {
 /// two compare (mean block cosine; ratio of total norms, instances over tokens).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct AveragingCheck {
+    #[serde(deserialize_with = "nans_if_null")]
     pub loss_tokens: Vec<f64>,
+    #[serde(deserialize_with = "nans_if_null")]
     pub loss_instances: Vec<f64>,
+    #[serde(deserialize_with = "nans_if_null")]
     pub cosine: Vec<f64>,
+    #[serde(deserialize_with = "nans_if_null")]
     pub norm_ratio: Vec<f64>,
 }
 
@@ -220,6 +224,7 @@ pub struct CollapseSummary {
     #[serde(deserialize_with = "nan_if_null")]
     pub target_across: f64,
     /// The same for the deployed per-query updates (seed 0), per evaluated set.
+    #[serde(deserialize_with = "nan_values_if_null")]
     pub deployed_within: BTreeMap<String, f64>,
     /// NaN until stage 4 has deployed the updates.
     #[serde(deserialize_with = "nan_if_null")]
@@ -229,6 +234,16 @@ pub struct CollapseSummary {
 /// A number that JSON wrote as `null` (serde_json writes NaN so) read back as NaN.
 fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// [`nan_if_null`] for every value of a map.
+fn nan_values_if_null<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, f64>, D::Error> {
+    let m = BTreeMap::<String, Option<f64>>::deserialize(d)?;
+    Ok(m.into_iter()
+        .map(|(k, v)| (k, v.unwrap_or(f64::NAN)))
+        .collect())
 }
 
 /// [`nan_if_null`] for every element of a list.

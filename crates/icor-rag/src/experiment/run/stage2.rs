@@ -269,10 +269,13 @@ fn averaging_check(
     per_k: &[Option<FactoredDelta>],
     w0: &W0,
 ) -> Result<[f64; 4]> {
-    let tokens = per_k[0].as_ref().ok_or_else(|| Error::Format {
-        path: path.to_path_buf(),
-        reason: "an averaging check without a K = 1 target".into(),
-    })?;
+    let k1 = cx.p.targets.ks_sorted().iter().position(|&k| k == 1);
+    let tokens = k1
+        .and_then(|i| per_k[i].as_ref())
+        .ok_or_else(|| Error::Format {
+            path: path.to_path_buf(),
+            reason: "an averaging check without a K = 1 target".into(),
+        })?;
     let other = FactoredDelta::lora_change(cx.layout, file.get("k1_instances", path)?, &w0.flat);
     let total = |d: &FactoredDelta| d.norms().iter().map(|n| n * n).sum::<f64>().sqrt();
     Ok([

@@ -312,11 +312,16 @@ fn hypertuning(
             .ok_or_else(|| {
                 Error::Config(format!("HyperTuning at K = {k} needs RAG-GD at K = {k}"))
             })?;
+        // The training contexts with a target at K: the contexts g_φ at K was fitted on, so
+        // the two differ in their supervision only.
+        let ki = t.k_index(k);
         let hctx: Vec<HyperContext<'_>> = t
             .contexts
             .iter()
             .zip(&t.hbars)
-            .filter(|(c, _)| !c.heldout)
+            .zip(&t.deltas)
+            .filter(|((c, _), d)| !c.heldout && d[ki].is_some())
+            .map(|(ch, _)| ch)
             .map(|(c, h)| {
                 let pool = &pools[&c.pool];
                 HyperContext {
@@ -349,7 +354,13 @@ fn hyper_trained(
     let path = cx.path(&format!("hypertuning-{}.safetensors", cx.rname));
     let hstamp = cx.key(
         "hypertuning",
-        &(&p.predictor, &p.targets, &p.adapter, p.support, p.pool_size),
+        &(
+            &p.predictor,
+            &p.targets.for_stamp(),
+            &p.adapter,
+            p.support,
+            p.pool_size,
+        ),
     );
     let g = &src.predictor;
     let mut trained = TrainedPredictor {

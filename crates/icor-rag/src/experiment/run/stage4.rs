@@ -36,7 +36,7 @@ pub(super) fn evaluate(
         "eval",
         &(
             &p.eval,
-            &p.targets,
+            &p.targets.for_stamp(),
             &p.predictor,
             &p.adapter,
             p.support,
