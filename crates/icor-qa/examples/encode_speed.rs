@@ -4,7 +4,7 @@
 //! rounds after a warm-up batch. Prints one JSON line. Used by `cargo xtask bench perf`, whose
 //! peer is `scripts/retrieval_st_bench.py` on the same passages.
 //!
-//! `cargo build --workspace --example encode_speed && target/debug/examples/encode_speed [--passages N] [--rounds R]`
+//! `cargo build --workspace --example encode_speed && target/debug/examples/encode_speed [--passages N] [--rounds R] [--elementwise fused|burn]`
 //! (`--workspace`: the feature set of the test build, so burn is not compiled again).
 
 use std::time::Instant;
@@ -23,8 +23,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         match a.as_str() {
             "--passages" => passages = value()?.parse()?,
             "--rounds" => rounds = value()?.parse()?,
+            "--elementwise" => match value()?.as_str() {
+                "fused" => icor_kernels::burn_ops::set_fused_elementwise(true),
+                "burn" => icor_kernels::burn_ops::set_fused_elementwise(false),
+                other => {
+                    return Err(format!(
+                        "--elementwise takes fused (LayerNorm and GELU in one pass, the \
+                         default) or burn (burn's chain of operations), not `{other}`"
+                    )
+                    .into());
+                }
+            },
             other => {
-                return Err(format!("unknown argument {other} (--passages N, --rounds R)").into());
+                return Err(format!(
+                    "unknown argument {other} (--passages N, --rounds R, --elementwise fused|burn)"
+                )
+                .into());
             }
         }
     }

@@ -200,6 +200,45 @@ pub fn rms_norm(x: &Tensor<3>, w: &[f32], eps: f32) -> Option<Tensor<3>> {
     Some(Tensor::from_data(TensorData::new(y, dims), &x.device()))
 }
 
+/// LayerNorm of `x + residual` (`x: [n, d]`; `residual` `None`: of `x`) with scale `gamma`
+/// and shift `beta` (`d` values each) in one pass ([`rowwise::layer_norm`]), on flex without
+/// gradients; `None` elsewhere.
+pub fn layer_norm(
+    x: &Tensor<2>,
+    residual: Option<&Tensor<2>>,
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+) -> Option<Tensor<2>> {
+    let dims = x.dims();
+    if !fused_elementwise() || dims[1] != gamma.len() || residual.is_some_and(|r| r.dims() != dims)
+    {
+        return None;
+    }
+    let flex = flex_contiguous(x)?;
+    let res = match residual {
+        Some(r) => Some(flex_contiguous(r)?),
+        None => None,
+    };
+    let res = match &res {
+        Some(r) => Some(r.as_slice::<f32>()?),
+        None => None,
+    };
+    let y = rowwise::layer_norm(flex.as_slice::<f32>()?, res, gamma, beta, eps);
+    Some(Tensor::from_data(TensorData::new(y, dims), &x.device()))
+}
+
+/// The erf GELU of every value of `x: [n, d]` in one pass ([`rowwise::gelu_erf`]), on flex
+/// without gradients; `None` elsewhere.
+pub fn gelu_erf(x: &Tensor<2>) -> Option<Tensor<2>> {
+    if !fused_elementwise() {
+        return None;
+    }
+    let flex = flex_contiguous(x)?;
+    let y = rowwise::gelu_erf(flex.as_slice::<f32>()?);
+    Some(Tensor::from_data(TensorData::new(y, x.dims()), &x.device()))
+}
+
 /// `silu(gate) ⊙ up` for `y: [b, t, 2f]` (columns gate | up) as `[b, t, f]` in one pass
 /// ([`rowwise::silu_mul`]), on flex without gradients; `None` elsewhere.
 pub fn silu_mul(y: &Tensor<3>) -> Option<Tensor<3>> {

@@ -6,7 +6,7 @@
 use burn::tensor::activation::{gelu, softmax};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use icor_kernels::Visible;
-use icor_kernels::burn_ops::attention;
+use icor_kernels::burn_ops::{self, attention};
 
 use super::config::BertConfig;
 use super::weights::{BertWeights, Linear, Norm};
@@ -29,8 +29,17 @@ fn linear(x: Tensor<2>, layer: &Linear) -> Tensor<2> {
     x.matmul(layer.weight.clone()) + layer.bias.clone().unsqueeze::<2>()
 }
 
-/// LayerNorm over the last axis of `x: [N, H]` (biased variance, as PyTorch).
-fn layer_norm(x: Tensor<2>, norm: &Norm, eps: f64) -> Tensor<2> {
+/// LayerNorm over the last axis of `x + residual` (`x: [N, H]`; biased variance, as
+/// PyTorch), in one pass where `icor_kernels` applies.
+fn layer_norm(x: Tensor<2>, residual: Option<Tensor<2>>, norm: &Norm, eps: f64) -> Tensor<2> {
+    let (gamma, beta) = &norm.host;
+    if let Some(y) = burn_ops::layer_norm(&x, residual.as_ref(), gamma, beta, eps as f32) {
+        return y;
+    }
+    let x = match residual {
+        Some(r) => x + r,
+        None => x,
+    };
     let mean = x.clone().mean_dim(1);
     let centered = x - mean;
     let variance = centered.clone().powi_scalar(2).mean_dim(1);
@@ -60,6 +69,7 @@ impl Bert {
         let embedded = words + positions + w.token_type_embedding.clone().unsqueeze::<3>();
         let mut x = layer_norm(
             embedded.reshape([batch * len, h]),
+            None,
             &w.embeddings_norm,
             c.layer_norm_eps,
         );
@@ -95,11 +105,12 @@ impl Bert {
                         .reshape([batch * len, h])
                 }
             };
-            let attended = linear(context, &layer.attention_out) + x;
-            x = layer_norm(attended, &layer.attention_norm, c.layer_norm_eps);
-            let hidden = gelu(linear(x.clone(), &layer.intermediate));
-            let out = linear(hidden, &layer.output) + x;
-            x = layer_norm(out, &layer.output_norm, c.layer_norm_eps);
+            let attended = linear(context, &layer.attention_out);
+            x = layer_norm(attended, Some(x), &layer.attention_norm, c.layer_norm_eps);
+            let hidden = linear(x.clone(), &layer.intermediate);
+            let hidden = burn_ops::gelu_erf(&hidden).unwrap_or_else(|| gelu(hidden));
+            let out = linear(hidden, &layer.output);
+            x = layer_norm(out, Some(x), &layer.output_norm, c.layer_norm_eps);
         }
         x.reshape([batch, len, h])
     }

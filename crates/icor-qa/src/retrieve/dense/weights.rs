@@ -31,6 +31,8 @@ pub struct Norm {
     pub gamma: Tensor<1>,
     /// `[hidden]`.
     pub beta: Tensor<1>,
+    /// The same values on the host, for `icor_kernels`' one-pass LayerNorm.
+    pub host: (Vec<f32>, Vec<f32>),
 }
 
 /// One transformer block.
@@ -138,9 +140,14 @@ impl Reader<'_> {
     }
 
     fn norm(&self, name: &str, hidden: usize) -> Result<Norm> {
+        let gamma = self.raw(&format!("{name}.weight"), &[hidden])?;
+        let beta = self.raw(&format!("{name}.bias"), &[hidden])?;
+        let tensor =
+            |v: &[f32]| Tensor::from_data(TensorData::new(v.to_vec(), [hidden]), &self.device);
         Ok(Norm {
-            gamma: self.vector(&format!("{name}.weight"), hidden)?,
-            beta: self.vector(&format!("{name}.bias"), hidden)?,
+            gamma: tensor(&gamma),
+            beta: tensor(&beta),
+            host: (gamma, beta),
         })
     }
 }
