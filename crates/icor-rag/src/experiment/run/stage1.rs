@@ -14,6 +14,7 @@ use crate::error::Result;
 use crate::experiment::prompt::Instance;
 use crate::experiment::results::AdapterSummary;
 use crate::experiment::retrieval::Items;
+use crate::experiment::store::{load_or_rebuild, save_json};
 use crate::method::adapter::train_adapter;
 use crate::method::dev_answers::{DevAnswers, DevDecoder};
 use crate::method::frozen::FrozenStates;
@@ -101,7 +102,7 @@ pub(super) fn base_adapter(
             s.dev_answers = Some(timed(
                 &mut pr.record.stages,
                 format!("stage 1: W_0^ret dev answers ({rname})"),
-                || dev_answers(cx, frozen, &adapter, dev),
+                || stored_dev_answers(cx, frozen, &adapter, dev),
             )?);
         }
         pr.record.adapters.push(s);
@@ -125,6 +126,24 @@ pub(super) fn base_adapter(
         )?;
     }
     Ok(W0 { flat, adapter })
+}
+
+/// [`dev_answers`], read back from `adapter-<retriever>.dev.json` where an earlier run of
+/// these settings stored them (a resumed part need not decode the dev questions again).
+fn stored_dev_answers(
+    cx: &Ctx<'_>,
+    frozen: &mut FrozenStates,
+    w0: &LoraAdapter,
+    dev: &[Instance],
+) -> Result<DevAnswers> {
+    let path = cx.path(&format!("adapter-{}.dev.json", cx.rname));
+    let stamp = cx.key("adapter-dev", &(&cx.p.adapter, cx.p.eval.max_new_tokens));
+    if let Some(answers) = load_or_rebuild(&path, &stamp)? {
+        return Ok(answers);
+    }
+    let answers = dev_answers(cx, frozen, w0, dev)?;
+    save_json(&path, &stamp, &answers)?;
+    Ok(answers)
 }
 
 /// `W_0^ret` (the kept parameters) and the bare backbone answering the dev questions that
