@@ -256,6 +256,7 @@ mod tests {
                 seconds: Some(1.0),
                 dev_curve: Vec::new(),
                 dev_answers: None,
+                dev_with_docs: false,
             }],
             sets: vec![SetRecord {
                 retriever: "bm25".into(),

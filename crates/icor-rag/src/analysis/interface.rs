@@ -135,9 +135,33 @@ pub fn render(profile: &str, variants: &[Variant]) -> Result<String> {
     let mut out = String::new();
     header(&mut out, profile, variants);
     table(&mut out, &rows);
+    without_docs(&mut out, &rows);
     chosen(&mut out, &rows);
     curves(&mut out, profile, &rows);
     Ok(out)
+}
+
+/// A warning where a row's dev prompts carried no documents (runs before the dev questions
+/// were retrieved for).
+fn without_docs(out: &mut String, rows: &[Row<'_>]) {
+    let old: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.a.dev_with_docs)
+        .map(|r| r.v.label())
+        .collect();
+    if old.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n**The dev measurements of {} are of prompts without documents.** These runs were made \
+         before the run retrieved for its dev questions (fixed on 2026-12-07): their dev \
+         prompts held the question alone, so the dev loss, the step early stopping kept and \
+         the dev EM measure answers without the evidence the interface is meant to use. The \
+         choice below applies the rule to those numbers; `icor rag interface` reruns such \
+         interfaces, and the choice stands only once it has.",
+        old.join(", ")
+    );
 }
 
 fn header(out: &mut String, profile: &str, variants: &[Variant]) {
@@ -279,6 +303,7 @@ mod tests {
                 em_bare: vec![0.0; em.len()],
                 f1_bare: vec![0.0; em.len()],
             }),
+            dev_with_docs: true,
         }];
         Variant {
             layers,

@@ -361,6 +361,7 @@ mod tests {
                     seconds: Some(3.0),
                     dev_curve: Vec::new(),
                     dev_answers: None,
+                    dev_with_docs: false,
                 })
                 .collect(),
             sets,

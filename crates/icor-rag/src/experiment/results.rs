@@ -135,6 +135,12 @@ pub struct AdapterSummary {
     /// bare backbone's on the same prompts (the interface study's dev EM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dev_answers: Option<crate::method::dev_answers::DevAnswers>,
+    /// Whether the dev prompts carried their retrieved documents. Runs before 2026-12-07
+    /// did not retrieve for the dev questions, so their dev prompts had no documents: their
+    /// dev loss, the step early stopping kept, and their dev EM measure answers without
+    /// evidence (`false` when absent from a results file).
+    #[serde(default)]
+    pub dev_with_docs: bool,
 }
 
 /// Stage-2 targets.

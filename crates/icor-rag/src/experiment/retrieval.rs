@@ -8,7 +8,7 @@ use std::path::Path;
 use icor_qa::data::{Passage, QaExample};
 use icor_qa::retrieve::{Corpus, Retriever};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::experiment::prompt::Item;
 use crate::experiment::store::{Stamp, load_or_rebuild, save_json};
 
@@ -64,8 +64,15 @@ pub struct Items<'a> {
 
 impl Items<'_> {
     /// The item of question `q` of `set` (its top-k passages from the cache).
+    /// A question the run did not retrieve for is an error, never an item without documents.
     pub fn item(&self, set: &str, q: &QaExample) -> Result<Item> {
-        let rows = self.map.get(&key(set, &q.id)).cloned().unwrap_or_default();
+        let rows = self.map.get(&key(set, &q.id)).cloned().ok_or_else(|| {
+            Error::Config(format!(
+                "question {} of {set} has no retrieved documents (not among the questions \
+                 the run retrieves for)",
+                q.id
+            ))
+        })?;
         let docs = rows
             .iter()
             .map(|&r| self.corpus.get(r as usize))

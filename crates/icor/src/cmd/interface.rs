@@ -119,13 +119,16 @@ fn write_report(report_dir: &Path, profile: &str, results_dir: &Path) -> Result<
         .with_context(|| format!("writing {}", md.display()))
 }
 
-/// Whether a study already finished this interface with these very settings (its results are
-/// committed with the report, so a study resumes on a machine without its run folders).
+/// Whether a study already finished this interface with these very settings, its dev prompts
+/// with their documents (its results are committed with the report, so a study resumes on a
+/// machine without its run folders).
 fn finished(json: &Path, profile: &Profile) -> bool {
     load_results(json).is_ok_and(|r| {
         r.profile == *profile
             && !r.adapters.is_empty()
-            && r.adapters.iter().all(|a| a.dev_answers.is_some())
+            && r.adapters
+                .iter()
+                .all(|a| a.dev_answers.is_some() && a.dev_with_docs)
     })
 }
 

@@ -29,8 +29,8 @@ pub(super) fn sources(splits: &Splits) -> BTreeMap<String, Source> {
     out
 }
 
-/// Every `(data set, question)` the run reads: `W_0^ret`'s questions, every pool's and every
-/// evaluated question.
+/// Every `(data set, question)` the run reads: `W_0^ret`'s training and dev questions, every
+/// pool's and every evaluated question.
 pub(super) fn wanted<'a>(
     splits: &'a Splits,
     sources: &'a BTreeMap<String, Source>,
@@ -39,6 +39,7 @@ pub(super) fn wanted<'a>(
     let mut wanted: Vec<(String, &QaExample)> = splits
         .adapter_train
         .iter()
+        .chain(&splits.adapter_dev)
         .map(|q| (adapter_set.to_string(), q))
         .collect();
     for (set, rows, _) in sources.values() {

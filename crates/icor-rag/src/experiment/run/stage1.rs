@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::experiment::prompt::Instance;
 use crate::experiment::results::AdapterSummary;
 use crate::experiment::retrieval::Items;
-use crate::experiment::store::{load_or_rebuild, save_json};
+use crate::experiment::store::{Stamp, load_or_rebuild, save_json};
 use crate::method::adapter::train_adapter;
 use crate::method::dev_answers::{DevAnswers, DevDecoder};
 use crate::method::frozen::FrozenStates;
@@ -57,6 +57,7 @@ fn summary(
         seconds,
         dev_curve: dev_curve.to_vec(),
         dev_answers: None,
+        dev_with_docs: !dev_curve.is_empty(),
     }
 }
 
@@ -84,7 +85,7 @@ pub(super) fn base_adapter(
                     &cx.p.adapter,
                     cx.p.seed,
                     &cx.path(&format!("adapter-{rname}.safetensors")),
-                    &cx.key("adapter", &cx.p.adapter),
+                    &adapter_stamp(cx),
                     cx.options.progress,
                     None,
                 )
@@ -137,13 +138,34 @@ fn stored_dev_answers(
     dev: &[Instance],
 ) -> Result<DevAnswers> {
     let path = cx.path(&format!("adapter-{}.dev.json", cx.rname));
-    let stamp = cx.key("adapter-dev", &(&cx.p.adapter, cx.p.eval.max_new_tokens));
+    let stamp = cx.key(
+        "adapter-dev",
+        &(adapter_stamp(cx), cx.p.eval.max_new_tokens),
+    );
     if let Some(answers) = load_or_rebuild(&path, &stamp)? {
         return Ok(answers);
     }
     let answers = dev_answers(cx, frozen, w0, dev)?;
     save_json(&path, &stamp, &answers)?;
     Ok(answers)
+}
+
+/// The stamp of `W_0^ret`'s checkpoint: its settings, and with early stopping the marker that
+/// its dev prompts carry their retrieved documents (a checkpoint stopped on dev prompts
+/// without them, as runs before 2026-12-07 made, is retrained).
+fn adapter_stamp(cx: &Ctx<'_>) -> Stamp {
+    #[derive(serde::Serialize)]
+    struct Key<'a> {
+        #[serde(flatten)]
+        adapter: &'a crate::experiment::profile::AdapterSettings,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        dev_with_docs: bool,
+    }
+    let key = Key {
+        adapter: &cx.p.adapter,
+        dev_with_docs: cx.p.adapter.early_stop.is_some(),
+    };
+    cx.key("adapter", &key)
 }
 
 /// `W_0^ret` (the kept parameters) and the bare backbone answering the dev questions that
