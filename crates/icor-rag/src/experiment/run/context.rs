@@ -78,13 +78,17 @@ pub(super) fn timed<T>(
 ) -> Result<T> {
     let t = Instant::now();
     let out = f()?;
-    let seconds = t.elapsed().as_secs_f64();
+    record_time(stages, name, t.elapsed().as_secs_f64());
+    Ok(out)
+}
+
+/// Prints and records `seconds` as the wall time of stage `name`.
+pub(super) fn record_time(stages: &mut Vec<StageTime>, name: String, seconds: f64) {
     eprintln!("  {name}: {seconds:.1} s");
     stages.push(StageTime {
         stage: name,
         seconds,
     });
-    Ok(out)
 }
 
 /// What has been measured so far, for the results file written after each retriever: the

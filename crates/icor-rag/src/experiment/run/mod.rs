@@ -44,7 +44,7 @@ use crate::experiment::store::Stamp;
 use crate::experiment::tasks::Splits;
 use crate::method::frozen::FrozenStates;
 use crate::method::params::LoraLayout;
-use context::{Ctx, Progress, timed};
+use context::{Ctx, Progress, record_time, timed};
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -265,11 +265,7 @@ pub fn run(options: &RunOptions) -> Result<Results> {
 /// retrieval, or stage 4 for a per-query cost sample), recorded as a stage of its own.
 fn record_opening(retriever: &LazyRetriever<'_>, rname: &str, stages: &mut Vec<StageTime>) {
     if let Some(seconds) = retriever.open_seconds() {
-        eprintln!("  open retriever ({rname}): {seconds:.1} s");
-        stages.push(StageTime {
-            stage: format!("open retriever ({rname})"),
-            seconds,
-        });
+        record_time(stages, format!("open retriever ({rname})"), seconds);
     }
 }
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use super::context::{Ctx, Progress};
+use super::context::{Ctx, Progress, record_time};
 use super::stage1::W0;
 use super::stage2::Targets;
 use super::stored;
@@ -15,7 +15,7 @@ use crate::baselines::hypertuning::{HyperContext, train_hypertuning};
 use crate::error::{Error, Result};
 use crate::experiment::eval::{Pool, TrainedG};
 use crate::experiment::methods::{Method, MethodKind};
-use crate::experiment::results::{CollapseSummary, CurvePoint, PredictorSummary, StageTime};
+use crate::experiment::results::{CollapseSummary, CurvePoint, PredictorSummary};
 use crate::experiment::tensors::TensorFile;
 use crate::method::factored::Basis;
 use crate::method::frozen::FrozenStates;
@@ -46,12 +46,8 @@ pub(super) fn predictors(
     let checks = stored::Checks::since(pr, cx.rname, from, curve, shapes)?;
     let mut out = stored::save(cx, &out, &checks)?;
     share_per_task(cx, &mut out);
-    let seconds = started.elapsed().as_secs_f64();
-    pr.record.stages.push(StageTime {
-        stage: format!("stage 3: g_φ ({})", cx.rname),
-        seconds,
-    });
-    eprintln!("  stage 3: g_φ ({}): {seconds:.1} s", cx.rname);
+    let name = format!("stage 3: g_φ ({})", cx.rname);
+    record_time(&mut pr.record.stages, name, started.elapsed().as_secs_f64());
     Ok(out)
 }
 
@@ -77,12 +73,8 @@ pub(super) fn stored_predictors(
         return Ok(None);
     };
     share_per_task(cx, &mut out);
-    let seconds = started.elapsed().as_secs_f64();
-    pr.record.stages.push(StageTime {
-        stage: format!("stages 2–3: g_φ read back ({})", cx.rname),
-        seconds,
-    });
-    eprintln!("  stages 2–3: g_φ read back ({}): {seconds:.1} s", cx.rname);
+    let name = format!("stages 2–3: g_φ read back ({})", cx.rname);
+    record_time(&mut pr.record.stages, name, started.elapsed().as_secs_f64());
     Ok(Some(out))
 }
 
