@@ -49,14 +49,14 @@ pub enum Visible<'a> {
 
 impl Visible<'_> {
     /// The columns new token `i` of row `r` reads, as `first..end` (empty when none).
-    fn columns(&self, r: usize, i: usize, tk: usize) -> std::ops::Range<usize> {
+    pub(crate) fn columns(&self, r: usize, i: usize, tk: usize) -> std::ops::Range<usize> {
         match *self {
             Visible::Causal { start, from } => from.map_or(0, |f| f[r])..(start + i + 1).min(tk),
             Visible::Prefix { len } => 0..len[r].min(tk),
         }
     }
 
-    fn check_rows(&self, b: usize) {
+    pub(crate) fn check_rows(&self, b: usize) {
         let rows = match *self {
             Visible::Causal { from, .. } => from.map(<[usize]>::len),
             Visible::Prefix { len } => Some(len.len()),

@@ -15,6 +15,8 @@
 //!   query (scores, softmax, weighted values), instead of a product–softmax–product per head;
 //! - [`rowwise`]: a decoder block's element-wise work (RMSNorm, SiLU ⊙ up, the Q/K/V split
 //!   with RoPE) in one pass each, instead of a chain of operations with a buffer each;
+//! - [`rowwise_grad`] and [`masked_softmax`]: those passes' gradients, and attention's scaled,
+//!   masked softmax with its gradient, for LoRA training through the frozen backbone;
 //! - [`burn_ops`] (feature `burn`): all of them on burn tensors of the CPU backend.
 //!
 //! This crate is compiled at `opt-level = 3` in every profile (the workspace manifest), since
@@ -23,9 +25,11 @@
 pub mod attention;
 #[cfg(feature = "burn")]
 pub mod burn_ops;
+pub mod masked_softmax;
 pub mod packed;
 pub mod rows;
 pub mod rowwise;
+pub mod rowwise_grad;
 pub mod tile;
 
 pub use attention::{AttnShape, Visible, attend};

@@ -225,8 +225,46 @@ pub fn qkv_heads(y: &[f32], s: QkvShape, at: Placement<'_>, rope: RopeTables<'_>
     heads
 }
 
+/// [`qkv_heads`] with the three in one buffer `[b, h + 2hk, t, hd]` (per batch row the query
+/// heads, then the key heads, then the value heads): the layout of the training pass, whose
+/// gradient [`crate::rowwise_grad::qkv_heads_backward`] reads it back in one piece.
+///
+/// # Panics
+/// If the lengths do not match the shape, or a position is beyond the tables.
+pub fn qkv_heads_joined(
+    y: &[f32],
+    s: QkvShape,
+    at: Placement<'_>,
+    rope: RopeTables<'_>,
+) -> Vec<f32> {
+    let (b, t, hd) = (s.batch, s.tokens, s.head_dim);
+    let heads = s.heads + 2 * s.kv_heads;
+    let width = heads * hd;
+    assert_eq!(y.len(), b * t * width, "y must be [b·t, (h + 2hk)·hd]");
+    let half = hd / 2;
+    let mut out = vec![0.0f32; y.len()];
+    for r in 0..b {
+        for i in 0..t {
+            let token = &y[(r * t + i) * width..(r * t + i + 1) * width];
+            let p = at.position(r, i);
+            let cos = &rope.cos[p * half..(p + 1) * half];
+            let sin = &rope.sin[p * half..(p + 1) * half];
+            for n in 0..heads {
+                let at = ((r * heads + n) * t + i) * hd;
+                let (src, dst) = (&token[n * hd..(n + 1) * hd], &mut out[at..at + hd]);
+                if n < s.heads + s.kv_heads {
+                    rotate(src, dst, cos, sin, rope.pairing);
+                } else {
+                    dst.copy_from_slice(src);
+                }
+            }
+        }
+    }
+    out
+}
+
 /// One head rotated: pair `(a, b)` becomes `(a·cos − b·sin, b·cos + a·sin)`.
-fn rotate(x: &[f32], out: &mut [f32], cos: &[f32], sin: &[f32], pairing: Pairing) {
+pub(crate) fn rotate(x: &[f32], out: &mut [f32], cos: &[f32], sin: &[f32], pairing: Pairing) {
     let half = x.len() / 2;
     match pairing {
         Pairing::RotateHalf => {
@@ -307,10 +345,17 @@ mod tests {
             let (x, r) = (values(rows * d, 5), values(rows * d, 6));
             let (g, b) = (values(d, 7), values(d, 8));
             let y = gelu_erf(&x);
+            let gelu = |v: f64| 0.5 * v * (1.0 + erf_series(v / 2f64.sqrt()));
             for (&v, &got) in x.iter().zip(&y) {
-                let v = f64::from(v) * 4.0; // reach the tails too
+                // the batch as computed (in parallel at 200 rows), and alone at 4v (the tails)
+                let want = gelu(f64::from(v));
+                assert!(
+                    (f64::from(got) - want).abs() <= 2e-6 * (1.0 + want.abs()),
+                    "{v}"
+                );
+                let v = f64::from(v) * 4.0;
                 let got = gelu_erf(&[v as f32])[0];
-                let want = 0.5 * v * (1.0 + erf_series(v / 2f64.sqrt()));
+                let want = gelu(v);
                 assert!(
                     (f64::from(got) - want).abs() <= 2e-6 * (1.0 + want.abs()),
                     "{v}"

@@ -7,9 +7,11 @@
 //!
 //! `--tracked packed|burn` picks how the frozen products run inside the autodiff graph: through
 //! the packed weights with their own backward (the default) or through burn's `matmul`, so the
-//! two can be timed against each other in one binary.
+//! two can be timed against each other in one binary. `--elementwise fused|burn` likewise
+//! picks RMSNorm and `silu(gate) ⊙ up` as one pass each with their own backward (the default)
+//! or burn's chains of operations.
 //!
-//! `cargo build --workspace --example lora_step && target/debug/examples/lora_step [--steps N] [--tokens T] [--tracked packed|burn] MODEL...`
+//! `cargo build --workspace --example lora_step && target/debug/examples/lora_step [--steps N] [--tokens T] [--tracked packed|burn] [--elementwise fused|burn] MODEL...`
 
 mod common;
 
@@ -22,7 +24,7 @@ use icor_llm::{Adaptation, LoraAdapter, load_model};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let (mut steps, mut tokens, mut models) = (5usize, 400usize, Vec::new());
-    let mut tracked = "packed";
+    let (mut tracked, mut elementwise) = ("packed", "fused");
     while let Some(a) = args.next() {
         let mut count = |least: usize| -> Result<usize, String> {
             let v = args.next().ok_or(format!("{a} needs a value"))?;
@@ -42,10 +44,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     return Err(format!("--tracked takes packed or burn, not {got}").into());
                 }
             },
+            "--elementwise" => match args.next().as_deref() {
+                Some("fused") => elementwise = "fused",
+                Some("burn") => elementwise = "burn",
+                other => {
+                    let got = other.map_or("nothing".to_string(), |v| format!("`{v}`"));
+                    return Err(format!("--elementwise takes fused or burn, not {got}").into());
+                }
+            },
             m => models.push(m.to_string()),
         }
     }
     icor_kernels::burn_ops::set_packed_tracked(tracked == "packed");
+    icor_kernels::burn_ops::set_fused_elementwise(elementwise == "fused");
     let device = Device::flex();
     for name in models {
         let loaded = load_model(&name, &device)?;
@@ -78,6 +89,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "tokens": tokens,
                 "rank": 16,
                 "tracked": tracked,
+                "elementwise": elementwise,
                 "steps": steps,
                 "step_s": median,
                 "steps_per_second": 1.0 / median,

@@ -3,12 +3,14 @@
 //! Query head `h` reads KV head `h / g` (`g = n_heads / n_kv_heads`, transformers'
 //! `repeat_kv` order). Instead of repeating K/V, the `g` query heads of a group are stacked
 //! along the sequence axis, so one matmul per KV head serves the whole group. In inference on
-//! the CPU backend the whole of it runs as one kernel instead ([`crate::fused_attention`]).
+//! the CPU backend the whole of it runs as one kernel instead ([`crate::fused_attention`]); in
+//! LoRA training there the Q/K/V split with RoPE and the masked softmax each run as one pass
+//! with its own backward, between burn's differentiable products.
 
 use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
 
-use icor_kernels::burn_ops::qkv_heads;
+use icor_kernels::burn_ops::{masked_softmax_tracked, qkv_heads, qkv_heads_tracked};
 use icor_kernels::rowwise::QkvShape;
 
 use super::fused_attention::fused_attention;
@@ -65,9 +67,70 @@ impl Attention {
             .flatten();
         let (q, k, v) = match fused {
             Some(heads) => heads,
-            None => self.split_heads(y, &x, pos, rope, extra),
+            None => match self.split_heads_tracked(&y, &x, pos, rope, extra) {
+                Some(heads) => heads,
+                None => self.split_heads(y, &x, pos, rope, extra),
+            },
         };
         self.attend(q, k, v, pos, layer, cache)
+    }
+
+    /// [`Self::split_heads`] for LoRA training on the CPU backend: the low-rank terms of the
+    /// three parts joined and added to `y` at once, then the split and RoPE in one pass with
+    /// its own backward (`icor_kernels::burn_ops::qkv_heads_tracked`); `None` where that pass
+    /// does not apply (no gradient, another backend).
+    fn split_heads_tracked(
+        &self,
+        y: &Tensor<3>,
+        x: &Tensor<3>,
+        pos: &Positions<'_>,
+        rope: &Rope,
+        extra: &QkvExtra,
+    ) -> Option<(Tensor<4>, Tensor<4>, Tensor<4>)> {
+        if !y.is_autodiff() {
+            return None;
+        }
+        let [b, t, _] = x.dims();
+        let (h, hk, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
+        let shape = QkvShape {
+            batch: b,
+            tokens: t,
+            heads: h,
+            kv_heads: hk,
+            head_dim: hd,
+        };
+        let y = self.with_low_rank(y.clone(), x, extra);
+        let heads = qkv_heads_tracked(&y, shape, pos.placement(), &rope.shared_tables())?;
+        Some((
+            heads.clone().narrow(1, 0, h),
+            heads.clone().narrow(1, h, hk),
+            heads.narrow(1, h + hk, hk),
+        ))
+    }
+
+    /// `y + [ΔQ | ΔK | ΔV](x)`: the three parts' low-rank terms side by side (zeros for a part
+    /// without one), added to the joined product at once.
+    fn with_low_rank(&self, y: Tensor<3>, x: &Tensor<3>, extra: &QkvExtra) -> Tensor<3> {
+        if extra.q.is_empty() && extra.k.is_empty() && extra.v.is_empty() {
+            return y;
+        }
+        let [b, t, width] = y.dims();
+        let (dq, dkv) = (
+            self.n_heads * self.head_dim,
+            self.n_kv_heads * self.head_dim,
+        );
+        let part = |terms: &[LowRank], n: usize| -> Tensor<2> {
+            terms
+                .iter()
+                .map(|lr| lr.apply(x))
+                .reduce(Tensor::add)
+                .unwrap_or_else(|| Tensor::zeros([b * t, n], &y.device()))
+        };
+        let delta = Tensor::cat(
+            vec![part(&extra.q, dq), part(&extra.k, dkv), part(&extra.v, dkv)],
+            1,
+        );
+        y.add(delta.reshape([b, t, width]))
     }
 
     /// `y`, the fused Q/K/V product of `x`, with the low-rank terms added, split into
@@ -117,12 +180,18 @@ impl Attention {
         let tk = k.dims()[2];
         // [b, hk, g·t, hd]: query heads of one group stacked along the sequence axis.
         let q = q.reshape([b, hk, g * t, hd]);
-        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale);
-        let scores = match pos.bias(b, g, t, tk, &scores.device()) {
-            Some(bias) => scores.add(bias),
-            None => scores,
+        let scores = q.matmul(k.swap_dims(2, 3));
+        let probs = match masked_softmax_tracked(&scores, g, pos.placement(), scale) {
+            Some(probs) => probs,
+            None => {
+                let scores = scores.mul_scalar(scale);
+                let scores = match pos.bias(b, g, t, tk, &scores.device()) {
+                    Some(bias) => scores.add(bias),
+                    None => scores,
+                };
+                softmax(scores, 3)
+            }
         };
-        let probs = softmax(scores, 3);
         let out = probs.matmul(v); // [b, hk, g·t, hd]
         let out = out
             .reshape([b, h, t, hd])

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use burn::tensor::{Device, Tensor, TensorData};
+use icor_kernels::burn_ops::SharedRope;
 use icor_kernels::rowwise::{Pairing, RopeTables};
 
 use super::config::RopeLayout;
@@ -66,6 +67,16 @@ impl Rope {
                 RopeLayout::RotateHalf => Pairing::RotateHalf,
                 RopeLayout::Interleaved => Pairing::Interleaved,
             },
+        }
+    }
+
+    /// The host tables held by shared ownership, for the training pass's Q/K/V split
+    /// ([`icor_kernels::burn_ops::qkv_heads_tracked`]), whose backward outlives this borrow.
+    pub fn shared_tables(&self) -> SharedRope {
+        SharedRope {
+            cos: self.cos_host.clone(),
+            sin: self.sin_host.clone(),
+            pairing: self.host_tables().pairing,
         }
     }
 

@@ -1,7 +1,8 @@
 //! The kernels on burn tensors (feature `burn`): they run where a tensor lives on the CPU
 //! backend (flex) and carries no gradient, and answer `None` elsewhere so the caller takes
-//! burn's own operations (the wgpu backend). The frozen product also runs inside the autodiff
-//! graph of LoRA training, with its own backward ([`tracked`]).
+//! burn's own operations (the wgpu backend). The frozen product, RMSNorm and `silu(gate) ⊙ up`
+//! also run inside the autodiff graph of LoRA training, each with its own backward
+//! ([`tracked`], [`rowwise_tracked`]).
 
 use std::sync::Arc;
 
@@ -11,10 +12,13 @@ use burn_flex::{Flex, FlexTensor};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::attention::{AttnShape, Visible, attend};
+use crate::masked_softmax::ScoreShape;
 use crate::packed::{PackedWeight, Precision};
 use crate::rows::rows_matmul;
 use crate::rowwise::{self, Placement, QkvShape, RopeTables};
 
+mod rowwise_tracked;
+pub use rowwise_tracked::SharedRope;
 mod tracked;
 use tracked::TransposedPack;
 pub use tracked::set_packed_tracked;
@@ -190,10 +194,22 @@ pub fn attention(
 
 /// RMSNorm of `x: [b, t, d]` with weight `w` (`d` values) in one pass
 /// ([`rowwise::rms_norm`]), on flex without gradients; `None` elsewhere.
-pub fn rms_norm(x: &Tensor<3>, w: &[f32], eps: f32) -> Option<Tensor<3>> {
+///
+/// On `Autodiff<Flex>` the pass joins the graph with its own backward (the weight frozen;
+/// [`crate::rowwise_grad::rms_norm_backward`]); `w_shared` is the same weight, kept by that
+/// backward.
+pub fn rms_norm(x: &Tensor<3>, w_shared: &Arc<Vec<f32>>, eps: f32) -> Option<Tensor<3>> {
     let dims = x.dims();
+    let w = w_shared.as_slice();
     if !fused_elementwise() || dims[2] != w.len() {
         return None;
+    }
+    if x.is_autodiff() {
+        let op = rowwise_tracked::Rowwise::RmsNorm {
+            w: w_shared.clone(),
+            eps,
+        };
+        return rowwise_tracked::rowwise(x, op, dims);
     }
     let flex = flex_contiguous(x)?;
     let y = rowwise::rms_norm(flex.as_slice::<f32>()?, w, eps);
@@ -241,10 +257,17 @@ pub fn gelu_erf(x: &Tensor<2>) -> Option<Tensor<2>> {
 
 /// `silu(gate) ⊙ up` for `y: [b, t, 2f]` (columns gate | up) as `[b, t, f]` in one pass
 /// ([`rowwise::silu_mul`]), on flex without gradients; `None` elsewhere.
+///
+/// On `Autodiff<Flex>` the pass joins the graph with its own backward
+/// ([`crate::rowwise_grad::silu_mul_backward`]).
 pub fn silu_mul(y: &Tensor<3>) -> Option<Tensor<3>> {
     let [b, t, two_f] = y.dims();
     if !fused_elementwise() || two_f % 2 != 0 {
         return None;
+    }
+    if y.is_autodiff() {
+        let op = rowwise_tracked::Rowwise::SiluMul { f: two_f / 2 };
+        return rowwise_tracked::rowwise(y, op, [b, t, two_f / 2]);
     }
     let flex = flex_contiguous(y)?;
     let out = rowwise::silu_mul(flex.as_slice::<f32>()?, two_f / 2);
@@ -281,4 +304,67 @@ pub fn qkv_heads(
         tensor(heads.k, shape.kv_heads),
         tensor(heads.v, shape.kv_heads),
     ))
+}
+
+/// The fused Q/K/V product `y: [b, t, (h + 2hk)·hd]` of LoRA training split into heads
+/// `[b, h + 2hk, t, hd]` (per batch row the query heads, then the key heads, then the value
+/// heads), Q and K rotated by RoPE at the positions `at` gives, in one pass with its own
+/// backward ([`crate::rowwise_grad::qkv_heads_backward`]), on `Autodiff<Flex>`; `None`
+/// elsewhere, or where a position lies beyond the tables.
+pub fn qkv_heads_tracked(
+    y: &Tensor<3>,
+    shape: QkvShape,
+    at: Placement<'_>,
+    rope: &SharedRope,
+) -> Option<Tensor<4>> {
+    let half = shape.head_dim / 2;
+    let rows = rope.cos.len() / half.max(1);
+    let padded_rows = at.pads.is_some_and(|p| p.len() != shape.batch);
+    if !fused_elementwise() || !y.is_autodiff() || padded_rows || at.start + shape.tokens > rows {
+        return None;
+    }
+    let op = rowwise_tracked::Rowwise::QkvHeads {
+        shape,
+        at: rowwise_tracked::OwnedPlacement {
+            start: at.start,
+            pads: at.pads.map(<[usize]>::to_vec),
+        },
+        rope: rope.clone(),
+    };
+    let (b, t, hd) = (shape.batch, shape.tokens, shape.head_dim);
+    rowwise_tracked::rowwise(y, op, [b, shape.heads + 2 * shape.kv_heads, t, hd])
+}
+
+/// `softmax(scale · s)` of attention scores `s: [b, hk, g·t, tk]` (row `a·t + i`: new token
+/// `i` under query head `a` of the group) over the key columns token `i` of each batch row may
+/// read (causal from `at.start`, after the row's left padding), zero elsewhere, in one pass with
+/// its own backward ([`crate::masked_softmax`]), on `Autodiff<Flex>`; `None` elsewhere.
+pub fn masked_softmax_tracked(
+    scores: &Tensor<4>,
+    group: usize,
+    at: Placement<'_>,
+    scale: f32,
+) -> Option<Tensor<4>> {
+    let [b, hk, gt, tk] = scores.dims();
+    let padded_rows = at.pads.is_some_and(|p| p.len() != b);
+    if !fused_elementwise() || !scores.is_autodiff() || padded_rows || group == 0 || gt % group != 0
+    {
+        return None;
+    }
+    let shape = ScoreShape {
+        batch: b,
+        kv_heads: hk,
+        group,
+        tokens: gt / group,
+        keys: tk,
+    };
+    let op = rowwise_tracked::Rowwise::MaskedSoftmax {
+        shape,
+        at: rowwise_tracked::OwnedPlacement {
+            start: at.start,
+            pads: at.pads.map(<[usize]>::to_vec),
+        },
+        scale,
+    };
+    rowwise_tracked::rowwise(scores, op, [b, hk, gt, tk])
 }

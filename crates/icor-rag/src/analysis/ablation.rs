@@ -241,6 +241,7 @@ mod tests {
             .map(|(i, &em)| QuestionRecord {
                 id: format!("q{i}"),
                 gold_in_docs: true,
+                gold_in_prompt: None,
                 scores: [("base-adapter".to_string(), vec![[em, em]])].into(),
                 predictions: Default::default(),
             })

@@ -437,6 +437,7 @@ mod tests {
                     .map(|i| QuestionRecord {
                         id: format!("{set}-{i}"),
                         gold_in_docs: i % 2 == 0,
+                        gold_in_prompt: Some(i % 4 == 0),
                         scores: methods
                             .iter()
                             .map(|m| {

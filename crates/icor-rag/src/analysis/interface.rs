@@ -135,10 +135,59 @@ pub fn render(profile: &str, variants: &[Variant]) -> Result<String> {
     let mut out = String::new();
     header(&mut out, profile, variants);
     table(&mut out, &rows);
+    evidence(&mut out, &rows);
     without_docs(&mut out, &rows);
     chosen(&mut out, &rows);
     curves(&mut out, profile, &rows);
     Ok(out)
+}
+
+/// Each interface's dev EM split by whether the prompt shows a golden answer, where the
+/// results measured it: the ceiling the corpus and the document cut set, and how much of it
+/// the interface reaches.
+fn evidence(out: &mut String, rows: &[Row<'_>]) {
+    let split: Vec<_> = rows
+        .iter()
+        .filter_map(|r| {
+            let d = r.a.dev_answers.as_ref()?;
+            Some((r, d.evidence_split()?, d.em.len()))
+        })
+        .collect();
+    let Some(&(first, _, _)) = split.first() else {
+        return;
+    };
+    let p = &first.v.results.profile;
+    let _ = writeln!(
+        out,
+        "\nWhere the evidence is: a dev prompt \"shows an answer\" when a golden answer occurs \
+         in its {} documents as the prompt shows them ({}), by FlashRAG's recall rule. \
+         Elsewhere the interface can answer only from what the backbone knows.\n",
+        p.docs,
+        if p.doc_tokens > 0 {
+            format!("title and first {} tokens of each", p.doc_tokens)
+        } else {
+            "whole".to_string()
+        }
+    );
+    let _ = writeln!(
+        out,
+        "| interface | dev prompts showing an answer | dev EM on them | bare backbone on them | \
+         dev EM on the others |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+    for (r, s, total) in &split {
+        let _ = writeln!(
+            out,
+            "| {} | {} of {} ({:.1} %) | {:.1} | {:.1} | {:.1} |",
+            r.v.label(),
+            s.shown,
+            total,
+            100.0 * s.shown as f64 / (*total).max(1) as f64,
+            s.em_shown,
+            s.em_bare_shown,
+            s.em_other,
+        );
+    }
 }
 
 /// A warning where a row's dev prompts carried no documents (runs before the dev questions
@@ -302,6 +351,7 @@ mod tests {
                 f1: em.to_vec(),
                 em_bare: vec![0.0; em.len()],
                 f1_bare: vec![0.0; em.len()],
+                in_prompt: (0..em.len()).map(|i| i % 10 == 0).collect(),
             }),
             dev_with_docs: true,
         }];
@@ -326,6 +376,11 @@ mod tests {
         ];
         let md = render("smoke", &vs).unwrap();
         assert!(md.contains("**Choice: top 8, r 16**"), "{md}");
+        // every tenth dev prompt shows an answer: 10 of those 100 are among the 95 hits
+        assert!(
+            md.contains("| top 8, r 16 | 100 of 1000 (10.0 %) | 10.0 | 0.0 | 9.4 |"),
+            "{md}"
+        );
         let md = render("smoke", &vs[..2]).unwrap();
         assert!(md.contains("**Choice: top 8, r 16**"), "{md}");
         let md = render("smoke", &vs[..1]).unwrap();

@@ -87,7 +87,7 @@ fn join_set(a: &mut SetRecord, b: SetRecord, i: usize) -> Result<()> {
         return refuse(format!("part {i} evaluated other questions on {what}"));
     }
     for (x, y) in a.questions.iter_mut().zip(b.questions) {
-        if x.gold_in_docs != y.gold_in_docs {
+        if x.gold_in_docs != y.gold_in_docs || x.gold_in_prompt != y.gold_in_prompt {
             return refuse(format!(
                 "part {i} retrieved other documents for question {} of {what}",
                 x.id
@@ -332,6 +332,7 @@ mod tests {
                 questions: vec![QuestionRecord {
                     id: "q0".into(),
                     gold_in_docs: true,
+                    gold_in_prompt: Some(true),
                     scores: ids.iter().map(|id| (id.clone(), vec![[em, em]])).collect(),
                     predictions: Default::default(),
                 }],

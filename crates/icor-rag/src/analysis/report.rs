@@ -18,6 +18,9 @@ pub enum Subset {
     All,
     /// Questions whose top-k documents hold a golden answer.
     GoldInDocs,
+    /// Questions whose top-k documents hold a golden answer in the part the prompt shows
+    /// (each cut to `doc_tokens`); none in records that did not measure it.
+    GoldInPrompt,
     /// The first `n` questions (the TT-SGD subset).
     First(usize),
 }
@@ -28,6 +31,7 @@ impl Subset {
         match self {
             Subset::All => "all".into(),
             Subset::GoldInDocs => "gold in top-k".into(),
+            Subset::GoldInPrompt => "gold in the prompt".into(),
             Subset::First(n) => format!("first {n} per set"),
         }
     }
@@ -40,6 +44,7 @@ pub fn question_scores(set: &SetRecord, method: &str, subset: Subset) -> (Vec<f6
         let keep = match subset {
             Subset::All => true,
             Subset::GoldInDocs => q.gold_in_docs,
+            Subset::GoldInPrompt => q.gold_in_prompt == Some(true),
             Subset::First(n) => i < n,
         };
         if !keep {
@@ -164,6 +169,11 @@ fn score_table(out: &mut String, r: &Results, retriever: &str, subset: Subset) {
             let n = match subset {
                 Subset::All => s.questions.len(),
                 Subset::GoldInDocs => s.questions.iter().filter(|q| q.gold_in_docs).count(),
+                Subset::GoldInPrompt => s
+                    .questions
+                    .iter()
+                    .filter(|q| q.gold_in_prompt == Some(true))
+                    .count(),
                 Subset::First(k) => k.min(s.questions.len()),
             };
             format!("{} {n}", s.set)
@@ -539,7 +549,16 @@ fn training_rows(r: &Results) -> Vec<(&'static str, String, &'static str)> {
     ]
 }
 
-/// EM / F1 per retriever, all questions and those whose documents hold an answer.
+/// Whether the records say which prompts show a golden answer (runs since 2026-12-07).
+fn measured_in_prompt(r: &Results) -> bool {
+    r.sets
+        .iter()
+        .flat_map(|s| &s.questions)
+        .any(|q| q.gold_in_prompt.is_some())
+}
+
+/// EM / F1 per retriever, all questions, those whose documents hold an answer and those
+/// whose prompt shows one.
 fn score_tables(out: &mut String, r: &Results) {
     let p = &r.profile;
     for retriever in retrievers(r) {
@@ -559,10 +578,27 @@ fn score_tables(out: &mut String, r: &Results) {
         );
         let _ = writeln!(
             out,
-            "Only here can the documents help; with a 10k-passage corpus most questions have no answer in their top-{}.\n",
+            "The passages read whole; with a 10k-passage corpus most questions have no answer in their top-{}.\n",
             p.docs
         );
         score_table(out, r, &retriever, Subset::GoldInDocs);
+        if measured_in_prompt(r) {
+            let _ = writeln!(
+                out,
+                "\n## EM / F1 (%), retriever `{retriever}`, questions whose prompt shows a golden answer\n"
+            );
+            let _ = writeln!(
+                out,
+                "The top-{} as the prompt shows them{}: only here can the documents help.\n",
+                p.docs,
+                if p.doc_tokens > 0 {
+                    format!(", each cut to its first {} tokens", p.doc_tokens)
+                } else {
+                    String::new()
+                }
+            );
+            score_table(out, r, &retriever, Subset::GoldInPrompt);
+        }
         let _ = writeln!(out);
     }
 }
@@ -596,6 +632,9 @@ fn paired(out: &mut String, r: &Results) {
         if let (Some(a), Some(b)) = (ragk, base) {
             paired_line(out, r, &retriever, a, b, Subset::All);
             paired_line(out, r, &retriever, a, b, Subset::GoldInDocs);
+            if measured_in_prompt(r) {
+                paired_line(out, r, &retriever, a, b, Subset::GoldInPrompt);
+            }
         }
         if let (Some(a), Some(b)) = (ragk, tt) {
             paired_line(

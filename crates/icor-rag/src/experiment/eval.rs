@@ -366,9 +366,17 @@ fn questions(
     for (at, q) in qs.iter().enumerate() {
         let item = q.item;
         let docs: Vec<&str> = item.docs.iter().map(|p| p.contents.as_str()).collect();
+        let shown = d.prompter.shown_docs(&item.docs)?;
+        let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
         let mut rec = QuestionRecord {
             id: item.id.clone(),
             gold_in_docs: recall_hit(&docs, &q.answers, docs.len(), HitRule::FlashRag),
+            gold_in_prompt: Some(recall_hit(
+                &shown,
+                &q.answers,
+                shown.len(),
+                HitRule::FlashRag,
+            )),
             scores: BTreeMap::new(),
             predictions: BTreeMap::new(),
         };

@@ -65,6 +65,14 @@ impl Prompter<'_> {
         Ok(self.tokenizer.decode(&ids[..self.doc_tokens], true)?)
     }
 
+    /// Each document as the prompt shows it: its title and its text cut to the token budget
+    /// (what a recall rule should read to say whether the model can see an answer).
+    pub fn shown_docs(&self, docs: &[Passage]) -> Result<Vec<String>> {
+        docs.iter()
+            .map(|d| Ok(format!("{}\n{}", d.title(), self.doc_text(d.text())?)))
+            .collect()
+    }
+
     /// FlashRAG's reference block: `Doc i(Title: t) text` lines.
     pub fn references(&self, docs: &[Passage]) -> Result<String> {
         let mut out = String::new();
@@ -184,6 +192,45 @@ mod tests {
         let path = dir.join("tokenizer.json");
         std::fs::write(&path, json.to_string()).unwrap();
         LlmTokenizer::from_json(&path).unwrap()
+    }
+
+    /// With a token budget the recall rule that reads the shown documents misses an answer
+    /// beyond the cut that the whole passage holds; without one both find it.
+    #[test]
+    fn shown_documents_are_cut_where_the_prompt_cuts_them() {
+        use icor_qa::metrics::{AnswerPattern, HitRule, recall_hit};
+
+        let dir = tempfile::tempdir().unwrap();
+        let json = serde_json::json!({
+            "version": "1.0",
+            "added_tokens": [],
+            "normalizer": null,
+            "pre_tokenizer": {"type": "Whitespace"},
+            "post_processor": null,
+            "decoder": null,
+            "model": {"type": "WordLevel", "vocab": {
+                "[UNK]": 0, "the": 1, "capital": 2, "of": 3, "france": 4, "is": 5, "paris": 6
+            }, "unk_token": "[UNK]"}
+        });
+        let path = dir.path().join("tokenizer.json");
+        std::fs::write(&path, json.to_string()).unwrap();
+        let tok = LlmTokenizer::from_json(&path).unwrap();
+        let doc = "the capital of france is paris";
+        let docs = vec![Passage::from_title_text("0".into(), "France", doc)];
+        let gold = AnswerPattern::texts(&["Paris"]);
+        let hit = |doc_tokens: usize| {
+            let p = Prompter {
+                tokenizer: &tok,
+                doc_tokens,
+            };
+            let shown = p.shown_docs(&docs).unwrap();
+            assert!(shown[0].starts_with("France\n"), "{shown:?}");
+            let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
+            recall_hit(&shown, &gold, 1, HitRule::FlashRag)
+        };
+        assert!(recall_hit(&[doc], &gold, 1, HitRule::FlashRag));
+        assert!(!hit(4), "the first 4 tokens do not reach `paris`");
+        assert!(hit(6) && hit(0));
     }
 
     fn item(q: &str, a: &str, doc: &str) -> Item {

@@ -14,8 +14,13 @@ use crate::experiment::profile::Profile;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct QuestionRecord {
     pub id: String,
-    /// A golden answer occurs in the top-k documents (FlashRAG's recall rule).
+    /// A golden answer occurs in the top-k documents (FlashRAG's recall rule), read whole.
     pub gold_in_docs: bool,
+    /// A golden answer occurs in the top-k documents as the prompt shows them, each cut to
+    /// the profile's `doc_tokens` (the same rule): the questions whose evidence the model
+    /// can read. `None` in records made before 2026-12-07, which did not measure it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gold_in_prompt: Option<bool>,
     pub scores: BTreeMap<String, Vec<[f64; 2]>>,
     pub predictions: BTreeMap<String, Vec<String>>,
 }

@@ -24,6 +24,25 @@ pub struct DevAnswers {
     pub em_bare: Vec<f64>,
     /// Token F1 of the bare backbone.
     pub f1_bare: Vec<f64>,
+    /// Whether each dev prompt shows a golden answer in its documents as cut to the
+    /// profile's `doc_tokens` ([`crate::experiment::prompt::Prompter::shown_docs`]): the
+    /// questions where reading the evidence can give the answer. Empty in results made
+    /// before 2026-12-07.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_prompt: Vec<bool>,
+}
+
+/// EM (points) of both rows on the dev questions whose prompt shows an answer and on the
+/// others.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EvidenceSplit {
+    /// Dev questions whose prompt shows a golden answer.
+    pub shown: usize,
+    /// Mean EM under `W_0^ret` on them, and of the bare backbone.
+    pub em_shown: f64,
+    pub em_bare_shown: f64,
+    /// Mean EM under `W_0^ret` on the other questions.
+    pub em_other: f64,
 }
 
 impl DevAnswers {
@@ -35,6 +54,27 @@ impl DevAnswers {
     /// Mean EM of the bare backbone, in points.
     pub fn em_bare_points(&self) -> f64 {
         mean(&self.em_bare) * 100.0
+    }
+
+    /// EM on the questions whose prompt shows an answer and on the others; `None` where
+    /// that was not measured.
+    pub fn evidence_split(&self) -> Option<EvidenceSplit> {
+        if self.in_prompt.len() != self.em.len() || self.em.is_empty() {
+            return None;
+        }
+        let pick = |v: &[f64], shown: bool| -> Vec<f64> {
+            v.iter()
+                .zip(&self.in_prompt)
+                .filter(|&(_, &s)| s == shown)
+                .map(|(&x, _)| x)
+                .collect()
+        };
+        Some(EvidenceSplit {
+            shown: self.in_prompt.iter().filter(|&&s| s).count(),
+            em_shown: mean(&pick(&self.em, true)) * 100.0,
+            em_bare_shown: mean(&pick(&self.em_bare, true)) * 100.0,
+            em_other: mean(&pick(&self.em, false)) * 100.0,
+        })
     }
 }
 

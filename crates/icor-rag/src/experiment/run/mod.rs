@@ -194,7 +194,14 @@ pub fn run(options: &RunOptions) -> Result<Results> {
         let mut frozen = FrozenStates::new(split);
         // Stage 1.
         let (train, dev) = stage1::instances(&cx, &items)?;
-        let w0 = stage1::base_adapter(&cx, &mut frozen, &mut pr, (&train, &dev), needs.w0)?;
+        let in_prompt = stage1::dev_in_prompt(&cx, &items)?;
+        let w0 = stage1::base_adapter(
+            &cx,
+            &mut frozen,
+            &mut pr,
+            (&train, &dev, &in_prompt),
+            needs.w0,
+        )?;
         if options.until == Stage::Adapter {
             continue; // `icor rag adapter`: W_0^ret alone, not the prompt-tuning baseline
         }

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use icor_llm::{GenerateOptions, LoraAdapter};
-use icor_qa::metrics::AnswerPattern;
+use icor_qa::metrics::{AnswerPattern, HitRule, recall_hit};
 
 use super::TRAINED_ON;
 use super::context::{Ctx, Progress, timed};
@@ -35,6 +35,24 @@ pub(super) fn instances(cx: &Ctx<'_>, items: &Items<'_>) -> Result<(Vec<Instance
             .collect()
     };
     Ok((of(&cx.splits.adapter_train)?, of(&cx.splits.adapter_dev)?))
+}
+
+/// Whether each dev question's prompt shows a golden answer (its documents as the prompt
+/// cuts them): where `W_0^ret` can answer from the evidence at all.
+pub(super) fn dev_in_prompt(cx: &Ctx<'_>, items: &Items<'_>) -> Result<Vec<bool>> {
+    let set = &cx.p.train_pools[0];
+    let regex = icor_qa::data::find_dataset(set, None)?.regex_answers;
+    cx.splits
+        .adapter_dev
+        .iter()
+        .map(|q| {
+            let item = items.item(set, q)?;
+            let shown = cx.prompter.shown_docs(&item.docs)?;
+            let shown: Vec<&str> = shown.iter().map(String::as_str).collect();
+            let gold = AnswerPattern::all(&q.golden_answers, regex)?;
+            Ok(recall_hit(&shown, &gold, shown.len(), HitRule::FlashRag))
+        })
+        .collect()
 }
 
 /// How a training run went: steps, mean loss of the first and last tenth, the curve.
@@ -67,7 +85,7 @@ pub(super) fn base_adapter(
     cx: &Ctx<'_>,
     frozen: &mut FrozenStates,
     pr: &mut Progress,
-    (train, dev): (&[Instance], &[Instance]),
+    (train, dev, dev_in_prompt): (&[Instance], &[Instance], &[bool]),
     needed: bool,
 ) -> Result<W0> {
     let rname = cx.rname;
@@ -100,11 +118,13 @@ pub(super) fn base_adapter(
         );
         if !trained.dev_curve.is_empty() {
             let adapter = cx.layout.adapter(&trained.params, &cx.options.device);
-            s.dev_answers = Some(timed(
+            let mut answers = timed(
                 &mut pr.record.stages,
                 format!("stage 1: W_0^ret dev answers ({rname})"),
                 || stored_dev_answers(cx, frozen, &adapter, dev),
-            )?);
+            )?;
+            answers.in_prompt = dev_in_prompt.to_vec();
+            s.dev_answers = Some(answers);
         }
         pr.record.adapters.push(s);
         trained.params
@@ -150,9 +170,14 @@ fn stored_dev_answers(
     Ok(answers)
 }
 
-/// The stamp of `W_0^ret`'s checkpoint: its settings, and with early stopping the marker that
-/// its dev prompts carry their retrieved documents (a checkpoint stopped on dev prompts
-/// without them, as runs before 2026-12-07 made, is retrained).
+/// The stamp of `W_0^ret`'s checkpoint: its settings, the questions it trains and stops on,
+/// and with early stopping the marker that its dev prompts carry their retrieved documents (a
+/// checkpoint stopped on dev prompts without them, as runs before 2026-12-07 made, is
+/// retrained).
+///
+/// The questions are named because the settings do not fix them: they follow the pools
+/// (`2 · pool_size` rows), so a checkpoint from another pool size was trained on questions
+/// that now sit in the meta-training or held-out support pools.
 fn adapter_stamp(cx: &Ctx<'_>) -> Stamp {
     #[derive(serde::Serialize)]
     struct Key<'a> {
@@ -160,12 +185,34 @@ fn adapter_stamp(cx: &Ctx<'_>) -> Stamp {
         adapter: &'a crate::experiment::profile::AdapterSettings,
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         dev_with_docs: bool,
+        questions: String,
     }
     let key = Key {
         adapter: &cx.p.adapter,
         dev_with_docs: cx.p.adapter.early_stop.is_some(),
+        questions: questions_fingerprint(
+            &cx.p.train_pools[0],
+            &[&cx.splits.adapter_train, &cx.splits.adapter_dev],
+        ),
     };
     cx.key("adapter", &key)
+}
+
+/// FNV-1a of the first training pool's name and the ids of `sets`' questions, in order: what a
+/// stage trained on, in its stamp.
+fn questions_fingerprint(set: &str, sets: &[&[icor_qa::data::QaExample]]) -> String {
+    let ids = sets
+        .iter()
+        .map(|qs| {
+            qs.iter()
+                .map(|q| q.id.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect::<Vec<_>>()
+        .join(";");
+    let named = format!("{set}:{ids}");
+    format!("{:016x}", crate::experiment::store::fnv1a(named.as_bytes()))
 }
 
 /// `W_0^ret` (the kept parameters) and the bare backbone answering the dev questions that
@@ -220,7 +267,13 @@ pub(super) fn prompt_tuning(
                 pt,
                 cx.p.seed,
                 &cx.path(&format!("prompt-{rname}.safetensors")),
-                &cx.key("prompt-tuning", pt),
+                &cx.key(
+                    "prompt-tuning",
+                    &(
+                        pt,
+                        questions_fingerprint(&cx.p.train_pools[0], &[&cx.splits.adapter_train]),
+                    ),
+                ),
                 cx.options.progress,
                 None,
             )
@@ -240,4 +293,41 @@ fn export(w0: &LoraAdapter, trained_on: &[String], path: &Path) -> Result<()> {
     let tmp = path.with_extension("safetensors.tmp");
     w0.save_with(&tmp, &[(TRAINED_ON.to_string(), trained_on.join("\n"))])?;
     std::fs::rename(&tmp, path).map_err(crate::error::io_err(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use icor_qa::data::QaExample;
+
+    use super::questions_fingerprint;
+
+    fn qs(ids: &[&str]) -> Vec<QaExample> {
+        ids.iter()
+            .map(|id| QaExample {
+                id: (*id).to_string(),
+                question: format!("question {id}"),
+                golden_answers: vec![],
+                metadata: serde_json::Value::Null,
+            })
+            .collect()
+    }
+
+    /// The stamp names the questions: another pool size (other rows), another order, another
+    /// pool or another train/dev cut each give another fingerprint; the same questions the
+    /// same one.
+    #[test]
+    fn fingerprint_follows_the_questions() {
+        let (a, b) = (qs(&["dev_40", "dev_41"]), qs(&["dev_42"]));
+        let base = questions_fingerprint("nq/dev", &[&a, &b]);
+        assert_eq!(base, questions_fingerprint("nq/dev", &[&a, &b]));
+        let shifted = (qs(&["dev_200", "dev_201"]), qs(&["dev_202"]));
+        assert_ne!(
+            base,
+            questions_fingerprint("nq/dev", &[&shifted.0, &shifted.1])
+        );
+        assert_ne!(base, questions_fingerprint("nq/dev", &[&b, &a]));
+        assert_ne!(base, questions_fingerprint("triviaqa/dev", &[&a, &b]));
+        let (a2, b2) = (qs(&["dev_40"]), qs(&["dev_41", "dev_42"]));
+        assert_ne!(base, questions_fingerprint("nq/dev", &[&a2, &b2]));
+    }
 }
