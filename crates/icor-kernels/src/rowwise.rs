@@ -263,6 +263,29 @@ pub fn qkv_heads_joined(
     out
 }
 
+/// One head rotated back (the transpose of [`rotate`]): pair `(a, b)` becomes
+/// `(a·cos + b·sin, b·cos − a·sin)`.
+pub(crate) fn rotate_back(x: &[f32], out: &mut [f32], cos: &[f32], sin: &[f32], pairing: Pairing) {
+    let half = x.len() / 2;
+    match pairing {
+        Pairing::RotateHalf => {
+            let (x1, x2) = x.split_at(half);
+            let (o1, o2) = out.split_at_mut(half);
+            for i in 0..half {
+                o1[i] = x1[i] * cos[i] + x2[i] * sin[i];
+                o2[i] = x2[i] * cos[i] - x1[i] * sin[i];
+            }
+        }
+        Pairing::Interleaved => {
+            for i in 0..half {
+                let (a, b) = (x[2 * i], x[2 * i + 1]);
+                out[2 * i] = a * cos[i] + b * sin[i];
+                out[2 * i + 1] = b * cos[i] - a * sin[i];
+            }
+        }
+    }
+}
+
 /// One head rotated: pair `(a, b)` becomes `(a·cos − b·sin, b·cos + a·sin)`.
 pub(crate) fn rotate(x: &[f32], out: &mut [f32], cos: &[f32], sin: &[f32], pairing: Pairing) {
     let half = x.len() / 2;

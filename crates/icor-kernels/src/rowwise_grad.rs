@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use crate::rowwise::{Placement, QkvShape, RopeTables, rotate};
+use crate::rowwise::{Placement, QkvShape, RopeTables, rotate_back};
 
 /// Rows of at least this many values go to rayon's threads (as in [`crate::rowwise`]).
 const PARALLEL_FROM: usize = 1 << 16;
@@ -104,20 +104,18 @@ pub fn qkv_heads_backward(
         "d_heads must be [b, h + 2hk, t, hd]"
     );
     let half = hd / 2;
-    // the inverse rotation: sin negated
-    let neg_sin: Vec<f32> = rope.sin.iter().map(|x| -x).collect();
     let mut dy = vec![0.0f32; d_heads.len()];
     for r in 0..b {
         for i in 0..t {
             let token = &mut dy[(r * t + i) * width..(r * t + i + 1) * width];
             let p = at.position(r, i);
             let cos = &rope.cos[p * half..(p + 1) * half];
-            let sin = &neg_sin[p * half..(p + 1) * half];
+            let sin = &rope.sin[p * half..(p + 1) * half];
             for n in 0..heads {
                 let at = ((r * heads + n) * t + i) * hd;
                 let (src, dst) = (&d_heads[at..at + hd], &mut token[n * hd..(n + 1) * hd]);
                 if n < s.heads + s.kv_heads {
-                    rotate(src, dst, cos, sin, rope.pairing);
+                    rotate_back(src, dst, cos, sin, rope.pairing);
                 } else {
                     dst.copy_from_slice(src);
                 }

@@ -77,8 +77,8 @@ impl Attention {
 
     /// [`Self::split_heads`] for LoRA training on the CPU backend: the low-rank terms of the
     /// three parts joined and added to `y` at once, then the split and RoPE in one pass with
-    /// its own backward (`icor_kernels::burn_ops::qkv_heads_tracked`); `None` where that pass
-    /// does not apply (no gradient, another backend).
+    /// its own backward (`icor_kernels::burn_ops::qkv_heads_tracked`, else burn's operations
+    /// on the joined sum); `None` without autodiff.
     fn split_heads_tracked(
         &self,
         y: &Tensor<3>,
@@ -100,7 +100,11 @@ impl Attention {
             head_dim: hd,
         };
         let y = self.with_low_rank(y.clone(), x, extra);
-        let heads = qkv_heads_tracked(&y, shape, pos.placement(), &rope.shared_tables())?;
+        let Some(heads) = qkv_heads_tracked(&y, shape, pos.placement(), &rope.shared_tables())
+        else {
+            // the terms are in `y` already: burn's split of it, with none to add
+            return Some(self.split_heads(y, x, pos, rope, &QkvExtra::default()));
+        };
         Some((
             heads.clone().narrow(1, 0, h),
             heads.clone().narrow(1, h, hk),

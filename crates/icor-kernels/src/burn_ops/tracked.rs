@@ -61,7 +61,11 @@ impl Backward<Flex, 1> for FrozenProductBackward {
             dy.to_contiguous()
         };
         let m = dy.layout().shape().num_elements() / w.in_dim();
-        let dx = rows_matmul(dy.storage::<f32>(), m, &w, None);
+        // `as_slice` reads from the view's offset, where `storage` would read the buffer's start
+        let dy = dy
+            .as_slice::<f32>()
+            .expect("a contiguous f32 gradient has its values as a slice");
+        let dx = rows_matmul(dy, m, &w, None);
         let dx = FlexTensor::from_data(TensorData::new(dx, [m, w.out_dim()]));
         grads.register::<Flex>(parent.id, dx);
     }

@@ -87,7 +87,13 @@ fn join_set(a: &mut SetRecord, b: SetRecord, i: usize) -> Result<()> {
         return refuse(format!("part {i} evaluated other questions on {what}"));
     }
     for (x, y) in a.questions.iter_mut().zip(b.questions) {
-        if x.gold_in_docs != y.gold_in_docs || x.gold_in_prompt != y.gold_in_prompt {
+        // `gold_in_prompt` is compared where both parts measured it (parts made before it
+        // existed read `None`)
+        let prompt_differs = matches!(
+            (x.gold_in_prompt, y.gold_in_prompt),
+            (Some(a), Some(b)) if a != b
+        );
+        if x.gold_in_docs != y.gold_in_docs || prompt_differs {
             return refuse(format!(
                 "part {i} retrieved other documents for question {} of {what}",
                 x.id
@@ -480,6 +486,17 @@ mod tests {
         let mut d = pt();
         d.sets[0].questions[0].gold_in_docs = false;
         assert!(err(d).contains("other documents"));
+        let mut d = pt();
+        d.sets[0].questions[0].gold_in_prompt = Some(false);
+        assert!(err(d).contains("other documents"));
+        // a part made before `gold_in_prompt` was measured joins one that measured it
+        let mut d = pt();
+        d.sets[0].questions[0].gold_in_prompt = None;
+        merge(
+            &whole,
+            vec![method_part(&["vanilla-rag", "base-adapter"], 1.0), d],
+        )
+        .unwrap();
         let mut d = pt();
         if let Some(t) = d.profile.prompt_tuning.as_mut() {
             t.virtual_tokens += 1;

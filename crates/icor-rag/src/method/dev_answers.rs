@@ -59,7 +59,8 @@ impl DevAnswers {
     /// EM on the questions whose prompt shows an answer and on the others; `None` where
     /// that was not measured.
     pub fn evidence_split(&self) -> Option<EvidenceSplit> {
-        if self.in_prompt.len() != self.em.len() || self.em.is_empty() {
+        let n = self.em.len();
+        if n == 0 || self.in_prompt.len() != n || self.em_bare.len() != n {
             return None;
         }
         let pick = |v: &[f64], shown: bool| -> Vec<f64> {
