@@ -367,6 +367,9 @@ fn early_stopping_keeps_the_best_dev_parameters_and_resumes_to_the_same_end() {
     assert_eq!(resumed.dev_curve, whole.dev_curve);
     assert_eq!(resumed.losses, whole.losses);
     assert_eq!(resumed.params, whole.params);
+    // every step's own time, the three before the kill included, each positive
+    assert_eq!(resumed.step_seconds.len(), whole.losses.len());
+    assert!(resumed.step_seconds.iter().all(|&t| t > 0.0));
     let again = run(&path, None);
     assert_eq!(again.losses.len(), whole.losses.len());
     assert_eq!(again.params, whole.params);

@@ -255,6 +255,7 @@ mod tests {
                 loss_end: if layers == 0 { 3.0 } else { 3.5 },
                 curve: Vec::new(),
                 seconds: Some(1.0),
+                step_seconds: Vec::new(),
                 dev_curve: Vec::new(),
                 dev_answers: None,
                 dev_with_docs: false,

@@ -366,6 +366,7 @@ mod tests {
                     loss_end: 0.5,
                     curve: vec![1.0, 0.5],
                     seconds: Some(3.0),
+                    step_seconds: Vec::new(),
                     dev_curve: Vec::new(),
                     dev_answers: None,
                     dev_with_docs: false,

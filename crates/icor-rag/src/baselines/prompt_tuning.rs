@@ -196,6 +196,7 @@ pub fn train_prompt(
         total_seconds: recorded,
         params: c.params,
         losses: c.losses,
+        step_seconds: c.step_seconds,
         dev_curve: Vec::new(),
     };
     Ok((prompt, trained))

@@ -133,6 +133,10 @@ pub struct AdapterSummary {
     /// Training wall time summed over the processes that ran its steps (`None`: not recorded).
     #[serde(default)]
     pub seconds: Option<f64>,
+    /// Wall time of each optimiser step alone (no dev loss, no checkpoint); empty in results
+    /// from before 2026-12-07, and shorter than the curve where such a run was resumed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub step_seconds: Vec<f32>,
     /// With early stopping: `(step, dev loss)` of every measurement.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dev_curve: Vec<(usize, f32)>,

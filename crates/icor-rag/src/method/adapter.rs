@@ -40,6 +40,8 @@ pub struct TrainedAdapter {
     /// Wall time of every step, summed over the processes that ran them (`None` when a
     /// checkpoint from before this was recorded was resumed).
     pub total_seconds: Option<f64>,
+    /// Wall time of each optimiser step alone ([`Checkpoint::step_seconds`]).
+    pub step_seconds: Vec<f32>,
     /// With early stopping: `(step, dev loss)` of every measurement; `params` are then the
     /// parameters at the lowest dev loss.
     pub dev_curve: Vec<(usize, f32)>,
@@ -169,6 +171,7 @@ pub fn train_adapter(
         total_seconds: recorded,
         params,
         losses: c.losses,
+        step_seconds: c.step_seconds,
         dev_curve,
     })
 }

@@ -19,13 +19,17 @@ pub struct Checkpoint {
     pub losses: Vec<f32>,
     /// Compute time of those steps in earlier processes (`None`: a stored state without it).
     pub before: Option<f64>,
+    /// Wall time of each optimiser step alone (its micro-batches' forward and backward and
+    /// the update; not the dev loss or the checkpoint), for the steps since such times were
+    /// kept (a resumed state from before has fewer entries than steps).
+    pub step_seconds: Vec<f32>,
     /// Whatever else a loop keeps with its state (early stopping's dev curve and best
     /// parameters), saved and resumed with it.
     pub extra: std::collections::BTreeMap<String, Vec<f32>>,
 }
 
 /// The tensors every checkpoint holds; any other is an [`Checkpoint::extra`].
-const OWN: [&str; 4] = ["params", "m", "v", "losses"];
+const OWN: [&str; 5] = ["params", "m", "v", "losses", "step_seconds"];
 
 impl Checkpoint {
     /// `params` and `opt` as given, or the state stored at `path` when its stamp matches (a
@@ -42,6 +46,7 @@ impl Checkpoint {
             opt,
             losses: Vec::new(),
             before: Some(0.0),
+            step_seconds: Vec::new(),
             extra: Default::default(),
         };
         let Some(f) = TensorFile::load_or_rebuild(path, stamp)? else {
@@ -53,6 +58,7 @@ impl Checkpoint {
         c.opt.v = f.get("v", path)?.to_vec();
         c.opt.t = f.meta_parse("t", path)?;
         c.losses = f.get("losses", path)?.to_vec();
+        c.step_seconds = f.tensors.get("step_seconds").cloned().unwrap_or_default();
         c.extra = f
             .tensors
             .iter()
@@ -110,6 +116,8 @@ impl Checkpoint {
         f.tensors.insert("m".into(), self.opt.m.clone());
         f.tensors.insert("v".into(), self.opt.v.clone());
         f.tensors.insert("losses".into(), self.losses.clone());
+        f.tensors
+            .insert("step_seconds".into(), self.step_seconds.clone());
         for (k, v) in &self.extra {
             f.tensors.insert(k.clone(), v.clone());
         }

@@ -51,8 +51,10 @@ impl StepLoop<'_> {
         // The compute time the checkpoint holds (a resumed run reports the same).
         let mut recorded = c.before;
         for step in first..last {
+            let t = Instant::now();
             let (mut grad, loss) = self.accumulate(step, &c.params, &mut micro)?;
             c.step(&mut grad, s.clip, loss, self.stage, step, s.grad_accum - 1)?;
+            c.step_seconds.push(t.elapsed().as_secs_f32());
             self.bar.set_message(format!("loss {loss:.3}"));
             self.bar.inc(1);
             let done = step + 1;

@@ -15,7 +15,7 @@ use crate::experiment::prompt::Instance;
 use crate::experiment::results::AdapterSummary;
 use crate::experiment::retrieval::Items;
 use crate::experiment::store::{Stamp, load_or_rebuild, save_json};
-use crate::method::adapter::train_adapter;
+use crate::method::adapter::{TrainedAdapter, train_adapter};
 use crate::method::dev_answers::{DevAnswers, DevDecoder};
 use crate::method::frozen::FrozenStates;
 
@@ -56,13 +56,8 @@ pub(super) fn dev_in_prompt(cx: &Ctx<'_>, items: &Items<'_>) -> Result<Vec<bool>
 }
 
 /// How a training run went: steps, mean loss of the first and last tenth, the curve.
-fn summary(
-    rname: &str,
-    losses: &[f32],
-    instances: usize,
-    seconds: Option<f64>,
-    dev_curve: &[(usize, f32)],
-) -> AdapterSummary {
+fn summary(rname: &str, trained: &TrainedAdapter, instances: usize) -> AdapterSummary {
+    let (losses, dev_curve) = (&trained.losses, &trained.dev_curve);
     let avg = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len().max(1) as f64;
     let tenth = (losses.len() / 10).max(1).min(losses.len());
     AdapterSummary {
@@ -72,7 +67,8 @@ fn summary(
         loss_start: avg(&losses[..tenth]),
         loss_end: avg(&losses[losses.len() - tenth..]),
         curve: losses.to_vec(),
-        seconds,
+        seconds: trained.total_seconds,
+        step_seconds: trained.step_seconds.clone(),
         dev_curve: dev_curve.to_vec(),
         dev_answers: None,
         dev_with_docs: !dev_curve.is_empty(),
@@ -109,13 +105,7 @@ pub(super) fn base_adapter(
                 )
             },
         )?;
-        let mut s = summary(
-            rname,
-            &trained.losses,
-            train.len(),
-            trained.total_seconds,
-            &trained.dev_curve,
-        );
+        let mut s = summary(rname, &trained, train.len());
         if !trained.dev_curve.is_empty() {
             let adapter = cx.layout.adapter(&trained.params, &cx.options.device);
             let mut answers = timed(
@@ -279,9 +269,7 @@ pub(super) fn prompt_tuning(
             )
         },
     )?;
-    pr.record
-        .prompts
-        .push(summary(rname, &t.losses, train.len(), t.total_seconds, &[]));
+    pr.record.prompts.push(summary(rname, &t, train.len()));
     Ok(Some(soft))
 }
 
