@@ -194,14 +194,9 @@ pub fn run(options: &RunOptions) -> Result<Results> {
         let mut frozen = FrozenStates::new(split);
         // Stage 1.
         let (train, dev) = stage1::instances(&cx, &items)?;
-        let in_prompt = stage1::dev_in_prompt(&cx, &items)?;
-        let w0 = stage1::base_adapter(
-            &cx,
-            &mut frozen,
-            &mut pr,
-            (&train, &dev, &in_prompt),
-            needs.w0,
-        )?;
+        let shown = stage1::dev_in_prompt(&cx, &items)?;
+        let stage1_in = (&train[..], &dev[..], &shown[..]);
+        let w0 = stage1::base_adapter(&cx, &mut frozen, &mut pr, stage1_in, needs.w0)?;
         if options.until == Stage::Adapter {
             continue; // `icor rag adapter`: W_0^ret alone, not the prompt-tuning baseline
         }
