@@ -51,17 +51,9 @@ impl Attention {
         cache: Option<&mut KvCache>,
         extra: &QkvExtra,
     ) -> Tensor<3> {
-        let [b, t, _] = x.dims();
-        let (h, hk, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
         let y = self.qkv.forward(x.clone(), &[]);
         let plain = extra.q.is_empty() && extra.k.is_empty() && extra.v.is_empty();
-        let shape = QkvShape {
-            batch: b,
-            tokens: t,
-            heads: h,
-            kv_heads: hk,
-            head_dim: hd,
-        };
+        let shape = self.shape(&x);
         let fused = plain
             .then(|| qkv_heads(&y, shape, pos.placement(), rope.host_tables()))
             .flatten();
@@ -90,15 +82,8 @@ impl Attention {
         if !y.is_autodiff() {
             return None;
         }
-        let [b, t, _] = x.dims();
-        let (h, hk, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
-        let shape = QkvShape {
-            batch: b,
-            tokens: t,
-            heads: h,
-            kv_heads: hk,
-            head_dim: hd,
-        };
+        let (h, hk) = (self.n_heads, self.n_kv_heads);
+        let shape = self.shape(x);
         let y = self.with_low_rank(y.clone(), x, extra);
         let Some(heads) = qkv_heads_tracked(&y, shape, pos.placement(), &rope.shared_tables())
         else {
@@ -110,6 +95,18 @@ impl Attention {
             heads.clone().narrow(1, h, hk),
             heads.narrow(1, h + hk, hk),
         ))
+    }
+
+    /// The shape of the fused Q/K/V product of `x: [b, t, d]`.
+    fn shape(&self, x: &Tensor<3>) -> QkvShape {
+        let [b, t, _] = x.dims();
+        QkvShape {
+            batch: b,
+            tokens: t,
+            heads: self.n_heads,
+            kv_heads: self.n_kv_heads,
+            head_dim: self.head_dim,
+        }
     }
 
     /// `y + [ΔQ | ΔK | ΔV](x)`: the three parts' low-rank terms side by side (zeros for a part
