@@ -9,6 +9,7 @@
 use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
+use icor_kernels::tile::{self, Isa};
 use icor_kernels::{PackedWeight, Precision, rows_matmul};
 use icor_llm::tensor_util::to_vec_f32;
 
@@ -37,12 +38,22 @@ fn main() {
         .nth(1)
         .map(|v| v.split(',').filter_map(|r| r.parse().ok()).collect())
         .unwrap_or(vec![1, 16]);
+    let isas: Vec<Isa> = std::env::args()
+        .skip_while(|a| a != "--isa")
+        .nth(1)
+        .map(|v| v.split(',').filter_map(Isa::parse).collect())
+        .unwrap_or_else(|| {
+            [Isa::Avx2, Isa::Avx512]
+                .into_iter()
+                .filter(|i| *i <= Isa::detected())
+                .collect()
+        });
     let device = Device::flex();
-    println!("kernel: {}", icor_kernels::tile::kernel_name());
+    println!("best kernel on this CPU: {}", Isa::detected().name());
     println!(
-        "| shape (in × out) | rows | burn µs | f32 µs | f16 µs | burn GFLOP/s | f32 GFLOP/s | f16 GFLOP/s | f32 ÷ burn | f16 ÷ burn | max |Δ| f32 | max |Δ| f16 |"
+        "| shape (in × out) | rows | tiles | burn µs | f32 µs | f16 µs | burn GFLOP/s | f32 GFLOP/s | f16 GFLOP/s | f32 ÷ burn | f16 ÷ burn | max |Δ| f32 | max |Δ| f16 |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let shapes = [
         ("smollm2 qkv", 576, 960),
         ("smollm2 gate/up", 576, 3072),
@@ -69,32 +80,36 @@ fn main() {
                 let y = xb.clone().matmul(wb.clone());
                 std::hint::black_box(to_vec_f32(y));
             });
-            let t32 = median(reps, || {
-                std::hint::black_box(rows_matmul(&x, m, &p32, None));
-            });
-            let t16 = median(reps, || {
-                std::hint::black_box(rows_matmul(&x, m, &p16, None));
-            });
-            let diff = |got: Vec<f32>| {
-                got.iter()
-                    .zip(&want)
-                    .map(|(a, b)| (a - b).abs())
-                    .fold(0.0f32, f32::max)
-            };
-            let d32 = diff(rows_matmul(&x, m, &p32, None));
-            let d16 = diff(rows_matmul(&x, m, &p16, None));
-            let gf = |t: f64| 2.0 * (m * k * n) as f64 / t / 1e9;
-            println!(
-                "| {name} ({k} × {n}) | {m} | {:.0} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.2}× | {:.2}× | {d32:.1e} | {d16:.1e} |",
-                t_burn * 1e6,
-                t32 * 1e6,
-                t16 * 1e6,
-                gf(t_burn),
-                gf(t32),
-                gf(t16),
-                t_burn / t32,
-                t_burn / t16,
-            );
+            for &isa in &isas {
+                tile::cap_isa(isa);
+                let t32 = median(reps, || {
+                    std::hint::black_box(rows_matmul(&x, m, &p32, None));
+                });
+                let t16 = median(reps, || {
+                    std::hint::black_box(rows_matmul(&x, m, &p16, None));
+                });
+                let diff = |got: Vec<f32>| {
+                    got.iter()
+                        .zip(&want)
+                        .map(|(a, b)| (a - b).abs())
+                        .fold(0.0f32, f32::max)
+                };
+                let d32 = diff(rows_matmul(&x, m, &p32, None));
+                let d16 = diff(rows_matmul(&x, m, &p16, None));
+                let gf = |t: f64| 2.0 * (m * k * n) as f64 / t / 1e9;
+                println!(
+                    "| {name} ({k} × {n}) | {m} | {} | {:.0} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {:.2}× | {:.2}× | {d32:.1e} | {d16:.1e} |",
+                    tile::kernel_name(),
+                    t_burn * 1e6,
+                    t32 * 1e6,
+                    t16 * 1e6,
+                    gf(t_burn),
+                    gf(t32),
+                    gf(t16),
+                    t_burn / t32,
+                    t_burn / t16,
+                );
+            }
         }
     }
 }

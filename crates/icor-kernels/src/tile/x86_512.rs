@@ -1,0 +1,154 @@
+//! The tiles with AVX-512F (x86-64 server CPUs since 2017, client CPUs of some generations),
+//! chosen at run time over [`super::x86`]'s AVX2 tiles.
+//!
+//! A panel's sixteen columns fill one 512-bit vector, so a tile of six rows against four panels
+//! keeps 24 accumulators in the 32 vector registers and loads ten values (four panels' weights,
+//! six rows' inputs) per 24 fused multiply–adds of sixteen lanes: four times the work per
+//! loaded value of the AVX2 tile (six rows against one panel, two vectors each). Each output is
+//! still the sum over `k` in order, one FMA per term, so the results equal the AVX2 tiles' bit
+//! for bit (a test).
+
+use std::arch::x86_64::*;
+
+use half::f16;
+
+use super::Value;
+use crate::packed::PANEL;
+
+/// Whether this CPU runs these tiles (checked once, then cached by std).
+pub(super) fn available() -> bool {
+    is_x86_feature_detected!("avx512f")
+}
+
+/// Sixteen stored values loaded as sixteen f32 lanes.
+pub(super) trait Lanes16: Value {
+    /// # Safety
+    /// `p` points at 16 readable values; the CPU has AVX-512F.
+    unsafe fn load16(p: *const Self) -> __m512;
+}
+
+impl Lanes16 for f32 {
+    #[inline(always)]
+    unsafe fn load16(p: *const Self) -> __m512 {
+        // SAFETY: the caller guarantees 16 readable f32 and AVX-512F.
+        unsafe { _mm512_loadu_ps(p) }
+    }
+}
+
+impl Lanes16 for f16 {
+    #[inline(always)]
+    unsafe fn load16(p: *const Self) -> __m512 {
+        // SAFETY: the caller guarantees 16 readable f16 (32 bytes) and AVX-512F (whose
+        // 512-bit half-to-single conversion needs no other extension).
+        unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p.cast())) }
+    }
+}
+
+// One panel is one vector of sixteen f32 lanes.
+const _: () = assert!(PANEL == 16);
+
+/// Rows per tile.
+const ROWS: usize = 6;
+/// Panels per tile.
+const WIDE: usize = 4;
+
+/// See [`super::panels`].
+///
+/// # Safety
+/// The CPU has AVX-512F; the lengths are as [`super::panels`] checks.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn panels<T: Lanes16>(
+    x: &[f32],
+    m: usize,
+    k: usize,
+    w: &[T],
+    y: &mut [f32],
+    ldy: usize,
+) {
+    let per = k * PANEL;
+    let n_panels = w.len() / per.max(1);
+    let (xp, wp, yp) = (x.as_ptr(), w.as_ptr(), y.as_mut_ptr());
+    // SAFETY (both calls): panels p.. of w (< n_panels) and their columns of y's m rows are
+    // within the lengths the caller checked.
+    unsafe {
+        let mut p = 0;
+        while p + WIDE <= n_panels {
+            rows::<T, WIDE>(xp, m, k, wp.add(p * per), yp.add(p * PANEL), ldy);
+            p += WIDE;
+        }
+        for p in p..n_panels {
+            rows::<T, 1>(xp, m, k, wp.add(p * per), yp.add(p * PANEL), ldy);
+        }
+    }
+}
+
+/// Every one of the `m` rows against `P` consecutive panels, `ROWS` rows per tile.
+///
+/// # Safety
+/// As [`tile`], for `m` rows.
+#[target_feature(enable = "avx512f")]
+unsafe fn rows<T: Lanes16, const P: usize>(
+    x: *const f32,
+    m: usize,
+    k: usize,
+    w: *const T,
+    y: *mut f32,
+    ldy: usize,
+) {
+    let mut r = 0;
+    // SAFETY: rows r.. < m of x and y, as the caller vouches for.
+    unsafe {
+        while r + ROWS <= m {
+            tile::<T, ROWS, P>(x.add(r * k), k, w, y.add(r * ldy), ldy);
+            r += ROWS;
+        }
+        let (x, y) = (x.add(r * k), y.add(r * ldy));
+        match m - r {
+            0 => {}
+            1 => tile::<T, 1, P>(x, k, w, y, ldy),
+            2 => tile::<T, 2, P>(x, k, w, y, ldy),
+            3 => tile::<T, 3, P>(x, k, w, y, ldy),
+            4 => tile::<T, 4, P>(x, k, w, y, ldy),
+            _ => tile::<T, 5, P>(x, k, w, y, ldy),
+        }
+    }
+}
+
+/// `R` rows of `x` (row stride `k`) against `P` consecutive panels starting at `w`; writes
+/// `R` rows of `P·PANEL` outputs at `y` (row stride `ldy`).
+///
+/// # Safety
+/// The CPU has AVX-512F; `x` has `R` rows of `k` readable values, `w` has `P` panels of
+/// `k·PANEL`, `y` has `R` rows of `P·PANEL` writable values at stride `ldy`.
+#[target_feature(enable = "avx512f")]
+unsafe fn tile<T: Lanes16, const R: usize, const P: usize>(
+    x: *const f32,
+    k: usize,
+    w: *const T,
+    y: *mut f32,
+    ldy: usize,
+) {
+    let mut acc = [[_mm512_setzero_ps(); P]; R];
+    let per = k * PANEL;
+    for kk in 0..k {
+        // SAFETY: kk < k, so every read is inside the rows and panels the caller vouches for.
+        unsafe {
+            let mut wv = [_mm512_setzero_ps(); P];
+            for (p, v) in wv.iter_mut().enumerate() {
+                *v = T::load16(w.add(p * per + kk * PANEL));
+            }
+            for r in 0..R {
+                let xv = _mm512_set1_ps(*x.add(r * k + kk));
+                for p in 0..P {
+                    acc[r][p] = _mm512_fmadd_ps(xv, wv[p], acc[r][p]);
+                }
+            }
+        }
+    }
+    for (r, row) in acc.iter().enumerate() {
+        for (p, v) in row.iter().enumerate() {
+            // SAFETY: row r < R, columns p·PANEL .. + 16 ≤ P·PANEL.
+            unsafe { _mm512_storeu_ps(y.add(r * ldy + p * PANEL), *v) };
+        }
+    }
+}
