@@ -11,7 +11,11 @@
 //! no visible column (a padding token of a left-padded row, whose output nothing reads) gets
 //! zeros.
 
+mod group;
+
 use rayon::prelude::*;
+
+use group::{Scratch, group};
 
 /// Sizes of one attention call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,119 +152,6 @@ pub fn attend(
 
 /// New tokens per task: a prefill of hundreds of tokens still splits into enough tasks.
 const TOKENS_PER_TASK: usize = 64;
-
-/// A task's buffers: the group's queries `[g, hd]` and their scores `[g, tk]`.
-struct Scratch {
-    q: Vec<f32>,
-    scores: Vec<f32>,
-    g: usize,
-    tk: usize,
-}
-
-impl Scratch {
-    fn new(g: usize, hd: usize, tk: usize) -> Self {
-        Self {
-            q: vec![0.0; g * hd],
-            scores: vec![0.0; g * tk],
-            g,
-            tk,
-        }
-    }
-}
-
-/// The `g` queries in `scratch.q` against the visible columns `cols` of one key/value head;
-/// writes `out: [g, hd]`.
-fn group(
-    k: &[f32],
-    v: &[f32],
-    cols: std::ops::Range<usize>,
-    scale: f32,
-    scratch: &mut Scratch,
-    out: &mut [f32],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if crate::tile::avx2_available() {
-        // SAFETY: the CPU has AVX2 and FMA (checked); the body is plain safe Rust, compiled a
-        // second time with those features so LLVM vectorises it with them.
-        unsafe { group_avx2(k, v, cols, scale, scratch, out) };
-        return;
-    }
-    group_body(k, v, cols, scale, scratch, out);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn group_avx2(
-    k: &[f32],
-    v: &[f32],
-    cols: std::ops::Range<usize>,
-    scale: f32,
-    scratch: &mut Scratch,
-    out: &mut [f32],
-) {
-    group_body(k, v, cols, scale, scratch, out);
-}
-
-#[inline(always)]
-fn group_body(
-    k: &[f32],
-    v: &[f32],
-    cols: std::ops::Range<usize>,
-    scale: f32,
-    scratch: &mut Scratch,
-    out: &mut [f32],
-) {
-    let Scratch { q, scores, g, tk } = scratch;
-    let (g, tk) = (*g, *tk);
-    let hd = q.len() / g;
-    let n = cols.len();
-    // Scores: each key row read once for the whole group.
-    for (c, j) in cols.clone().enumerate() {
-        let kj = &k[j * hd..(j + 1) * hd];
-        for a in 0..g {
-            scores[a * tk + c] = dot(&q[a * hd..(a + 1) * hd], kj) * scale;
-        }
-    }
-    // Softmax per query head.
-    for a in 0..g {
-        let s = &mut scores[a * tk..a * tk + n];
-        let max = s.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-        let mut sum = 0.0f32;
-        for x in s.iter_mut() {
-            *x = (*x - max).exp();
-            sum += *x;
-        }
-        let inv = 1.0 / sum;
-        for x in s.iter_mut() {
-            *x *= inv;
-        }
-    }
-    // Weighted values: each value row read once for the whole group.
-    out.fill(0.0);
-    for (c, j) in cols.enumerate() {
-        let vj = &v[j * hd..(j + 1) * hd];
-        for a in 0..g {
-            let w = scores[a * tk + c];
-            for (o, x) in out[a * hd..(a + 1) * hd].iter_mut().zip(vj) {
-                *o += w * x;
-            }
-        }
-    }
-}
-
-/// `Σ a·b` in eight lanes (vectorised in the AVX2 copy), the lanes summed at the end.
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let body = a.len() / 8 * 8;
-    for (x, y) in a[..body].chunks_exact(8).zip(b[..body].chunks_exact(8)) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    let tail: f32 = a[body..].iter().zip(&b[body..]).map(|(x, y)| x * y).sum();
-    acc.iter().sum::<f32>() + tail
-}
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,8 @@
 //! the same steps; plus the machine's measured memory bandwidth, as one JSON line per model
 //! and device. Used by `cargo xtask bench perf` for `reports/perf.md`.
 //!
-//! `cargo build --workspace --example llm_bench && target/debug/examples/llm_bench [--device flex|wgpu] [--decode N] [--batch B] [--decode-weights none|f32|f16] [--elementwise fused|burn] MODEL...`
+//! `cargo build --workspace --example llm_bench && target/debug/examples/llm_bench [--device flex|wgpu] [--decode N] [--batch B] [--decode-weights none|f32|f16] [--elementwise fused|burn] [--isa avx2|avx512|portable] MODEL...`
+//! (`--isa`: the highest instruction set icor's product tiles may use, default the CPU's best.)
 //! (`--workspace`: the feature set of the test build, so burn is not compiled again).
 
 mod common;
@@ -82,6 +83,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .into());
                 }
             },
+            "--isa" => {
+                let v = args.next().unwrap_or_default();
+                let isa = icor_kernels::tile::Isa::parse(&v)
+                    .ok_or(format!("--isa takes avx2, avx512 or portable, not `{v}`"))?;
+                icor_kernels::tile::cap_isa(isa);
+            }
             m => models.push(m.to_string()),
         }
     }
@@ -146,6 +153,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "model": name,
                 "device": device_name,
                 "decode_weights": m.decode_weights().map_or("none", |p| p.name()),
+                "tiles": icor_kernels::tile::kernel_name(),
                 "load_s": load_s,
                 "prefill_tokens": PREFILL,
                 "prefill_s": prefill_s,
