@@ -9,9 +9,10 @@
 //! the packed weights with their own backward (the default) or through burn's `matmul`, so the
 //! two can be timed against each other in one binary. `--elementwise fused|burn` likewise
 //! picks RMSNorm and `silu(gate) ⊙ up` as one pass each with their own backward (the default)
-//! or burn's chains of operations.
+//! or burn's chains of operations. `--isa avx2|avx512|portable` caps the instruction set of
+//! icor's product tiles (default: the CPU's best).
 //!
-//! `cargo build --workspace --example lora_step && target/debug/examples/lora_step [--steps N] [--tokens T] [--tracked packed|burn] [--elementwise fused|burn] MODEL...`
+//! `cargo build --workspace --example lora_step && target/debug/examples/lora_step [--steps N] [--tokens T] [--tracked packed|burn] [--elementwise fused|burn] [--isa I] MODEL...`
 
 mod common;
 
@@ -36,6 +37,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         match a.as_str() {
             "--steps" => steps = count(1)?,
             "--tokens" => tokens = count(2)?,
+            "--isa" => {
+                let v = args.next().unwrap_or_default();
+                let isa = icor_kernels::tile::Isa::parse(&v)
+                    .ok_or(format!("--isa takes avx2, avx512 or portable, not `{v}`"))?;
+                icor_kernels::tile::cap_isa(isa);
+            }
             "--tracked" => match args.next().as_deref() {
                 Some("packed") => tracked = "packed",
                 Some("burn") => tracked = "burn",
