@@ -4,7 +4,7 @@
 //! rounds after a warm-up batch. Prints one JSON line. Used by `cargo xtask bench perf`, whose
 //! peer is `scripts/retrieval_st_bench.py` on the same passages.
 //!
-//! `cargo build --workspace --example encode_speed && target/debug/examples/encode_speed [--passages N] [--rounds R] [--elementwise fused|burn]`
+//! `cargo build --workspace --example encode_speed && target/debug/examples/encode_speed [--passages N] [--rounds R] [--elementwise fused|burn] [--isa avx2|avx512|portable]`
 //! (`--workspace`: the feature set of the test build, so burn is not compiled again).
 
 use std::time::Instant;
@@ -34,6 +34,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .into());
                 }
             },
+            "--isa" => {
+                let v = value()?;
+                let isa = icor_kernels::tile::Isa::parse(&v)
+                    .ok_or(format!("--isa takes avx2, avx512 or portable, not `{v}`"))?;
+                icor_kernels::tile::cap_isa(isa);
+            }
             other => {
                 return Err(format!(
                     "unknown argument {other} (--passages N, --rounds R, --elementwise fused|burn)"

@@ -2,7 +2,7 @@
 //! against that head's visible columns.
 //!
 //! Two bodies compute the same numbers bit for bit (a test): [`group_body`] for any head width,
-//! and [`group_fixed`] for the widths the backbones use (64, 128), which the AVX2 build runs.
+//! and [`group_fixed`] for the widths the models use (MiniLM's 32, the LLMs' 64, 128), which the AVX2 build runs.
 //! The fixed one keeps every sum in the same order but lets the CPU overlap them: four keys'
 //! dot products at once (four independent accumulators instead of one dependent chain per
 //! score), and each query's output row held in registers across the keys instead of loaded
@@ -58,6 +58,7 @@ fn group_avx2(
     out: &mut [f32],
 ) {
     match scratch.q.len() / scratch.g {
+        32 => group_fixed::<32>(k, v, cols, scale, scratch, out),
         64 => group_fixed::<64>(k, v, cols, scale, scratch, out),
         128 => group_fixed::<128>(k, v, cols, scale, scratch, out),
         _ => group_body(k, v, cols, scale, scratch, out),
@@ -216,7 +217,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    /// The fixed-width body equals the general one bit for bit: head widths 64 and 128,
+    /// The fixed-width body equals the general one bit for bit: head widths 32, 64 and 128,
     /// groups of 1 to 7 query heads, column ranges that are not a multiple of four keys and do
     /// not start at 0, and a single column.
     #[cfg(target_arch = "x86_64")]
@@ -227,7 +228,7 @@ mod tests {
             return;
         }
         let mut rng = ChaCha8Rng::seed_from_u64(3);
-        for hd in [64usize, 128] {
+        for hd in [32usize, 64, 128] {
             for (g, tk, cols) in [
                 (3, 270, 0..270),
                 (7, 37, 5..36),
@@ -247,6 +248,7 @@ mod tests {
                     // SAFETY: the CPU has AVX2 (checked above).
                     unsafe {
                         match (fixed, hd) {
+                            (true, 32) => group_fixed::<32>(&k, &v, c, 0.125, s, o),
                             (true, 64) => group_fixed::<64>(&k, &v, c, 0.125, s, o),
                             (true, _) => group_fixed::<128>(&k, &v, c, 0.125, s, o),
                             (false, _) => group_body(&k, &v, c, 0.125, s, o),
