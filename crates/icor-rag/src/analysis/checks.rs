@@ -9,7 +9,7 @@ use crate::experiment::results::{CollapseSummary, PredictorSummary};
 use crate::method::factored::{Basis, FactoredDelta};
 use crate::method::meta::{
     Projected, TrainedPredictor, fidelity, mean_pairwise_cos_coeffs, mean_pairwise_cos_targets,
-    predict_coefficients, project,
+    mean_target_cosine, predict_coefficients, project,
 };
 use crate::method::params::LoraLayout;
 
@@ -104,6 +104,7 @@ impl TargetSet<'_> {
             heldout_cosine: heldf.cosine,
             heldout_norm_ratio: heldf.norm_ratio,
             heldout_ceiling: heldf.ceiling,
+            heldout_mean_cosine: mean_target_cosine(train, held, shape.blocks),
             train_cosine: trainf.cosine,
             seconds: tp.seconds,
         };

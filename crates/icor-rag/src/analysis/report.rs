@@ -902,11 +902,11 @@ fn training(out: &mut String, r: &Results) {
     );
     let _ = writeln!(
         out,
-        "Cosine: mean over (layer, projection) blocks of cos(gΔW, ΔW*), then over contexts (95 % CI). Ceiling: the best cosine the fitted bases allow (‖PᵀΔW*Q‖ / ‖ΔW*‖), the price of the small heads. Norm ratio: median over blocks of ‖gΔW‖ / ‖ΔW*‖, median over contexts.\n"
+        "Cosine: mean over (layer, projection) blocks of cos(gΔW, ΔW*), then over contexts (95 % CI). Control: the same cosine for a predictor that ignores the context and always answers the training targets' mean in the bases; g_φ − control is paired over the held-out contexts, and only where it is above 0 does g_φ read anything of the context. Ceiling: the best cosine the fitted bases allow (‖PᵀΔW*Q‖ / ‖ΔW*‖), the price of the small heads. Norm ratio: median over blocks of ‖gΔW‖ / ‖ΔW*‖, median over contexts.\n"
     );
     let _ = writeln!(
         out,
-        "| retriever | predictor | norm term | cosine held-out | cosine train | ceiling held-out | norm ratio | L_match first → last tenth | g_φ weights | naive heads | backbone |\n|---|---|---|---|---|---|---|---|---|---|---|"
+        "| retriever | predictor | norm term | cosine held-out | control (targets' mean) | g_φ − control | cosine train | ceiling held-out | norm ratio | L_match first → last tenth | g_φ weights | naive heads | backbone |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for s in &r.predictors {
         let est = |v: &[f64]| {
@@ -918,11 +918,13 @@ fn training(out: &mut String, r: &Results) {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {:.2} | {:.3} → {:.3} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.2} | {:.3} → {:.3} | {} | {} | {} |",
             s.retriever,
             s.method,
             s.term,
             est(&s.heldout_cosine),
+            est_or_dash(&s.heldout_mean_cosine, &est),
+            est_or_dash(&paired_gain(s), &est),
             est(&s.train_cosine),
             est(&s.heldout_ceiling),
             median_p90(&s.heldout_norm_ratio).0,
@@ -1083,7 +1085,7 @@ fn curve_table(out: &mut String, r: &Results) {
     );
     let _ = writeln!(
         out,
-        "| retriever | training contexts | cosine held-out | cosine train | ceiling held-out |\n|---|---|---|---|---|"
+        "| retriever | training contexts | cosine held-out | control (targets' mean) | g_φ − control | cosine train | ceiling held-out |\n|---|---|---|---|---|---|---|"
     );
     // Each retriever's curve ends with the predictor fitted on every training context.
     let mut rows: Vec<(String, &PredictorSummary)> = Vec::new();
@@ -1117,14 +1119,34 @@ fn curve_table(out: &mut String, r: &Results) {
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             s.retriever,
             contexts,
             est(&s.heldout_cosine),
+            est_or_dash(&s.heldout_mean_cosine, &est),
+            est_or_dash(&paired_gain(s), &est),
             est(&s.train_cosine),
             est(&s.heldout_ceiling),
         );
     }
+}
+
+/// Per held-out context, g_φ's cosine minus the context-free control's (empty when the
+/// control was not measured).
+fn paired_gain(s: &PredictorSummary) -> Vec<f64> {
+    if s.heldout_mean_cosine.len() != s.heldout_cosine.len() {
+        return Vec::new();
+    }
+    s.heldout_cosine
+        .iter()
+        .zip(&s.heldout_mean_cosine)
+        .map(|(g, c)| g - c)
+        .collect()
+}
+
+/// `est(v)`, or "–" for a measurement the results do not hold.
+fn est_or_dash(v: &[f64], est: &dyn Fn(&[f64]) -> String) -> String {
+    if v.is_empty() { "–".into() } else { est(v) }
 }
 
 fn fmt_est_plain(e: &Estimate) -> String {

@@ -211,6 +211,11 @@ pub struct PredictorSummary {
     pub heldout_norm_ratio: Vec<f64>,
     #[serde(deserialize_with = "nans_if_null")]
     pub heldout_ceiling: Vec<f64>,
+    /// The control: per held-out context, the same cosine for the training targets' mean, a
+    /// predictor that ignores the context (`meta::mean_target_cosine`). Empty in results
+    /// made before it was measured.
+    #[serde(default, deserialize_with = "nans_if_null")]
+    pub heldout_mean_cosine: Vec<f64>,
     /// The same on the training contexts.
     #[serde(deserialize_with = "nans_if_null")]
     pub train_cosine: Vec<f64>,

@@ -189,6 +189,42 @@ pub struct Fidelity {
     pub ceiling: Vec<f64>,
 }
 
+/// The control for [`fidelity`]'s cosine: a predictor that ignores the context and always
+/// answers the training targets' mean in the bases, `C̄ = mean_i T_i`. Per held-out context,
+/// the mean over blocks of `⟨C̄, T⟩ / (‖C̄‖ ‖ΔW*‖)`, the cosine [`fidelity`] gives `g_φ`. If
+/// `g_φ` reads the context, its cosine must beat this one; if it only learnt the targets'
+/// shared direction, the two agree.
+pub fn mean_target_cosine(train: &[Projected], held: &[Projected], blocks: usize) -> Vec<f64> {
+    let Some(first) = train.first() else {
+        return vec![f64::NAN; held.len()];
+    };
+    let mut mean = vec![0.0f64; first.t.len()];
+    for p in train {
+        for (m, &t) in mean.iter_mut().zip(&p.t) {
+            *m += f64::from(t) / train.len() as f64;
+        }
+    }
+    let per_block = mean.len() / blocks.max(1);
+    held.iter()
+        .map(|p| {
+            (0..blocks)
+                .map(|b| {
+                    let span = b * per_block..(b + 1) * per_block;
+                    let m = &mean[span.clone()];
+                    let dot: f64 = m
+                        .iter()
+                        .zip(&p.t[span])
+                        .map(|(m, &t)| m * f64::from(t))
+                        .sum();
+                    let mn = m.iter().map(|m| m * m).sum::<f64>().sqrt();
+                    dot / (mn * f64::from(p.norms[b])).max(1e-30)
+                })
+                .sum::<f64>()
+                / blocks as f64
+        })
+        .collect()
+}
+
 /// The predicted coefficients `C` (`[B][blocks·R·R]`) for pooled states.
 pub fn predict_coefficients(pred: &Predictor, hbars: &[&[f32]], device: &Device) -> Vec<Vec<f32>> {
     let s = pred.shape;
@@ -310,4 +346,37 @@ fn pairwise<T: ?Sized>(a: &[&T], b: &[&T], same: bool, f: impl Fn(&T, &T) -> f64
         }
     }
     if n == 0 { f64::NAN } else { sum / n as f64 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(t: [f32; 8], norms: [f32; 2]) -> Projected {
+        Projected {
+            hbar: vec![],
+            t: t.to_vec(),
+            norms: norms.to_vec(),
+        }
+    }
+
+    /// Two blocks of 2 × 2 coefficients. The training targets' mean is `e₁` in block 0 and
+    /// zero in block 1 (their block-1 parts cancel): a held-out target along `e₁` in block 0
+    /// scores its share of the full norm there (2 of 4), and 0 in block 1.
+    #[test]
+    fn the_control_is_the_training_mean_s_cosine_against_the_full_norm() {
+        let train = [
+            item([1., 0., 0., 0., 0., 1., 0., 0.], [1., 1.]),
+            item([1., 0., 0., 0., 0., -1., 0., 0.], [1., 1.]),
+        ];
+        let held = [
+            item([2., 0., 0., 0., 0., 0., 3., 0.], [4., 3.]),
+            item([-1., 0., 0., 0., 0., 0., 0., 1.], [1., 1.]),
+        ];
+        let got = mean_target_cosine(&train, &held, 2);
+        assert_eq!(got.len(), 2);
+        assert!((got[0] - (0.5 + 0.0) / 2.0).abs() < 1e-12, "{got:?}");
+        assert!((got[1] - (-1.0 + 0.0) / 2.0).abs() < 1e-12, "{got:?}");
+        assert!(mean_target_cosine(&[], &held, 2).iter().all(|c| c.is_nan()));
+    }
 }

@@ -278,6 +278,7 @@ mod tests {
             heldout_cosine: vec![0.5],
             heldout_norm_ratio: vec![1.0],
             heldout_ceiling: vec![0.9],
+            heldout_mean_cosine: vec![0.1],
             train_cosine: vec![0.8],
             seconds: 1.0,
         }
