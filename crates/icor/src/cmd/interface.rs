@@ -92,6 +92,7 @@ pub fn run_cmd(a: Args) -> Result<ExitCode> {
                 partial: None,
                 methods: Some(vec!["base-adapter".into()]),
                 eval_batch: a.eval_batch.max(1),
+                profile_sets: None,
             };
             let results = run(&options)?;
             share_retrieval(&out, &study, &options.profile.retrievers[0])?;

@@ -197,6 +197,7 @@ fn stages(a: RunArgs, until: Stage) -> Result<ExitCode> {
         profile.interface_layers = l;
     }
     let filtered = !a.sets.is_empty() || !a.retrievers.is_empty() || !a.methods.is_empty();
+    let profile_sets = (!a.sets.is_empty()).then(|| profile.eval_sets.clone());
     // Before any model is loaded: an unknown method id is an error that lists the known ones.
     icor_rag::experiment::run::selected_methods(
         &profile,
@@ -251,6 +252,7 @@ fn stages(a: RunArgs, until: Stage) -> Result<ExitCode> {
         partial: (until == Stage::Eval).then(|| (json.clone(), md.clone())),
         methods: (!a.methods.is_empty()).then(|| a.methods.clone()),
         eval_batch: a.eval_batch.max(1),
+        profile_sets,
     };
     let mut results = run(&options)?;
     results.complete &= !filtered;

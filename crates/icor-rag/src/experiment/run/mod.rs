@@ -69,6 +69,11 @@ pub struct RunOptions {
     pub methods: Option<Vec<String>>,
     /// Questions decoded as one batch in the evaluation (speed only: the answers are the same).
     pub eval_batch: usize,
+    /// The profile's evaluated sets before a `--sets` filter narrowed `profile.eval_sets`
+    /// (`None`: not filtered). The stored `g_φ` are stamped with these, so that a filtered
+    /// run reads the whole profile's; it never writes them (its checks would cover only its
+    /// own sets' held-out contexts).
+    pub profile_sets: Option<Vec<String>>,
 }
 
 /// The registered methods of `p`, restricted to `only` (ids) where given.

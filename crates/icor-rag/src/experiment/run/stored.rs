@@ -106,9 +106,11 @@ fn path(cx: &Ctx<'_>) -> PathBuf {
 }
 
 /// Everything stages 2 and 3 read: the targets', the predictors' and `W_0^ret`'s settings,
-/// and the evaluated sets (whose held-out contexts the checks use).
+/// and the profile's evaluated sets (whose held-out contexts the checks use), before any
+/// `--sets` filter.
 fn stamp(cx: &Ctx<'_>) -> Stamp {
     let p = cx.p;
+    let sets = cx.options.profile_sets.as_ref().unwrap_or(&p.eval_sets);
     cx.key(
         "predictors",
         &(
@@ -117,7 +119,7 @@ fn stamp(cx: &Ctx<'_>) -> Stamp {
             &p.adapter,
             p.support,
             p.pool_size,
-            &p.eval_sets,
+            sets,
         ),
     )
 }
@@ -179,7 +181,15 @@ pub(super) fn save(
         reason: e.to_string(),
     })?;
     f.meta.insert("checks".into(), json);
-    f.save(&path, &stamp)?;
+    if cx.options.profile_sets.is_some() {
+        eprintln!(
+            "note: not storing {}: this run evaluates only some of the profile's sets, and \
+             its checks cover only their held-out contexts",
+            path.display()
+        );
+    } else {
+        f.save(&path, &stamp)?;
+    }
     let ids: Vec<String> = predictors.keys().cloned().collect();
     read(&f, &path, &ids, &checks)
 }
