@@ -15,7 +15,7 @@ mod group;
 
 use rayon::prelude::*;
 
-use group::{Scratch, group};
+use group::{Head, Scratch, group};
 
 /// Sizes of one attention call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +132,8 @@ pub fn attend(
                     let at = ((r * h + kvh * g + a) * t + i) * hd;
                     scratch.q[a * hd..(a + 1) * hd].copy_from_slice(&q[at..at + hd]);
                 }
-                group(k, v, cols, scale, &mut scratch, o);
+                let head = Head { k, v, cols, scale };
+                group(&head, &mut scratch, o);
             }
             out
         })

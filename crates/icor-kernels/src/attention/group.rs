@@ -11,6 +11,16 @@
 #[cfg(target_arch = "x86_64")]
 mod x86_512;
 
+/// One key/value head as a group reads it: its keys and values (`[tk, hd]` each), the
+/// columns the group's token sees, and the scores' scale.
+#[derive(Debug, Clone)]
+pub(super) struct Head<'a> {
+    pub(super) k: &'a [f32],
+    pub(super) v: &'a [f32],
+    pub(super) cols: std::ops::Range<usize>,
+    pub(super) scale: f32,
+}
+
 /// A task's buffers: the group's queries `[g, hd]` and their scores `[g, tk]`.
 pub(super) struct Scratch {
     pub(super) q: Vec<f32>,
@@ -32,18 +42,11 @@ impl Scratch {
 
 /// The `g` queries in `scratch.q` against the visible columns `cols` of one key/value head;
 /// writes `out: [g, hd]`.
-pub(super) fn group(
-    k: &[f32],
-    v: &[f32],
-    cols: std::ops::Range<usize>,
-    scale: f32,
-    scratch: &mut Scratch,
-    out: &mut [f32],
-) {
+pub(super) fn group(head: &Head<'_>, scratch: &mut Scratch, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if crate::tile::isa() >= crate::tile::Isa::Avx512 {
         // SAFETY: `isa()` is Avx512 only where the CPU has AVX-512F, AVX2 and FMA.
-        let done = unsafe { group_avx512(k, v, cols.clone(), scale, scratch, out) };
+        let done = unsafe { group_avx512(head, scratch, out) };
         if done {
             return;
         }
@@ -52,59 +55,39 @@ pub(super) fn group(
     if crate::tile::avx2_available() {
         // SAFETY: the CPU has AVX2 and FMA (checked); the bodies are plain safe Rust, compiled
         // a second time with those features so LLVM vectorises them with them.
-        unsafe { group_avx2(k, v, cols, scale, scratch, out) };
+        unsafe { group_avx2(head, scratch, out) };
         return;
     }
-    group_body(k, v, cols, scale, scratch, out);
+    group_body(head, scratch, out);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn group_avx2(
-    k: &[f32],
-    v: &[f32],
-    cols: std::ops::Range<usize>,
-    scale: f32,
-    scratch: &mut Scratch,
-    out: &mut [f32],
-) {
+fn group_avx2(head: &Head<'_>, scratch: &mut Scratch, out: &mut [f32]) {
     match scratch.q.len() / scratch.g {
-        32 => group_fixed::<32>(k, v, cols, scale, scratch, out),
-        64 => group_fixed::<64>(k, v, cols, scale, scratch, out),
-        128 => group_fixed::<128>(k, v, cols, scale, scratch, out),
-        _ => group_body(k, v, cols, scale, scratch, out),
+        32 => group_fixed::<32>(head, scratch, out),
+        64 => group_fixed::<64>(head, scratch, out),
+        128 => group_fixed::<128>(head, scratch, out),
+        _ => group_body(head, scratch, out),
     }
 }
 
 /// The AVX-512 body for heads 32, 64 or 128 wide; `false` (nothing done) for other widths.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn group_avx512(
-    k: &[f32],
-    v: &[f32],
-    cols: std::ops::Range<usize>,
-    scale: f32,
-    scratch: &mut Scratch,
-    out: &mut [f32],
-) -> bool {
+fn group_avx512(head: &Head<'_>, scratch: &mut Scratch, out: &mut [f32]) -> bool {
     match scratch.q.len() / scratch.g {
-        32 => x86_512::group_fixed::<32>(k, v, cols, scale, scratch, out),
-        64 => x86_512::group_fixed::<64>(k, v, cols, scale, scratch, out),
-        128 => x86_512::group_fixed::<128>(k, v, cols, scale, scratch, out),
+        32 => x86_512::group_fixed::<32>(head, scratch, out),
+        64 => x86_512::group_fixed::<64>(head, scratch, out),
+        128 => x86_512::group_fixed::<128>(head, scratch, out),
         _ => return false,
     }
     true
 }
 
 #[inline(always)]
-fn group_body(
-    k: &[f32],
-    v: &[f32],
-    cols: std::ops::Range<usize>,
-    scale: f32,
-    scratch: &mut Scratch,
-    out: &mut [f32],
-) {
+fn group_body(head: &Head<'_>, scratch: &mut Scratch, out: &mut [f32]) {
+    let (k, v, cols, scale) = (head.k, head.v, head.cols.clone(), head.scale);
     let Scratch { q, scores, g, tk } = scratch;
     let (g, tk) = (*g, *tk);
     let hd = q.len() / g;
@@ -137,14 +120,8 @@ fn group_body(
 /// The CPU has AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn group_fixed<const HD: usize>(
-    k: &[f32],
-    v: &[f32],
-    cols: std::ops::Range<usize>,
-    scale: f32,
-    scratch: &mut Scratch,
-    out: &mut [f32],
-) {
+fn group_fixed<const HD: usize>(head: &Head<'_>, scratch: &mut Scratch, out: &mut [f32]) {
+    let (k, v, cols, scale) = (head.k, head.v, head.cols.clone(), head.scale);
     let Scratch { q, scores, g, tk } = scratch;
     let (g, tk) = (*g, *tk);
     let n = cols.len();
@@ -273,6 +250,12 @@ mod tests {
                 };
                 let (k, v) = (draw(tk * hd, &mut rng), draw(tk * hd, &mut rng));
                 let q = draw(g * hd, &mut rng);
+                let head = |cols| Head {
+                    k: &k,
+                    v: &v,
+                    cols,
+                    scale: 0.125,
+                };
                 let run = |fixed: bool| {
                     let mut scratch = Scratch::new(g, hd, tk);
                     scratch.q.copy_from_slice(&q);
@@ -281,10 +264,10 @@ mod tests {
                     // SAFETY: the CPU has AVX2 (checked above).
                     unsafe {
                         match (fixed, hd) {
-                            (true, 32) => group_fixed::<32>(&k, &v, c, 0.125, s, o),
-                            (true, 64) => group_fixed::<64>(&k, &v, c, 0.125, s, o),
-                            (true, _) => group_fixed::<128>(&k, &v, c, 0.125, s, o),
-                            (false, _) => group_body(&k, &v, c, 0.125, s, o),
+                            (true, 32) => group_fixed::<32>(&head(c), s, o),
+                            (true, 64) => group_fixed::<64>(&head(c), s, o),
+                            (true, _) => group_fixed::<128>(&head(c), s, o),
+                            (false, _) => group_body(&head(c), s, o),
                         }
                     }
                     out
@@ -301,7 +284,7 @@ mod tests {
                     let mut c = vec![f32::NAN; g * hd];
                     let (cl, s, o) = (cols.clone(), &mut scratch, &mut c);
                     // SAFETY: the CPU has AVX-512F (checked).
-                    assert!(unsafe { group_avx512(&k, &v, cl, 0.125, s, o) });
+                    assert!(unsafe { group_avx512(&head(cl), s, o) });
                     let differ = a
                         .iter()
                         .zip(&c)

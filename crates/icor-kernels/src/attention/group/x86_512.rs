@@ -8,7 +8,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{Scratch, dot, softmax_rows};
+use super::{Head, Scratch, dot, softmax_rows};
 
 /// Keys per step of the score loop: four vectors of two keys.
 const KEYS: usize = 8;
@@ -19,13 +19,11 @@ const KEYS: usize = 8;
 /// The CPU has AVX-512F and AVX2.
 #[target_feature(enable = "avx512f,avx2,fma")]
 pub(super) fn group_fixed<const HD: usize>(
-    k: &[f32],
-    v: &[f32],
-    cols: std::ops::Range<usize>,
-    scale: f32,
+    head: &Head<'_>,
     scratch: &mut Scratch,
     out: &mut [f32],
 ) {
+    let (k, v, cols, scale) = (head.k, head.v, head.cols.clone(), head.scale);
     const { assert!(HD % 16 == 0 && HD <= 128) };
     let Scratch { q, scores, g, tk } = scratch;
     let (g, tk) = (*g, *tk);
