@@ -38,16 +38,21 @@ fn main() {
         .nth(1)
         .map(|v| v.split(',').filter_map(|r| r.parse().ok()).collect())
         .unwrap_or(vec![1, 16]);
-    let isas: Vec<Isa> = std::env::args()
-        .skip_while(|a| a != "--isa")
-        .nth(1)
-        .map(|v| v.split(',').filter_map(Isa::parse).collect())
-        .unwrap_or_else(|| {
-            [Isa::Avx2, Isa::Avx512]
-                .into_iter()
-                .filter(|i| *i <= Isa::detected())
-                .collect()
-        });
+    let isas: Vec<Isa> = match std::env::args().skip_while(|a| a != "--isa").nth(1) {
+        Some(v) => v
+            .split(',')
+            .map(|s| {
+                Isa::parse(s).unwrap_or_else(|| {
+                    eprintln!("--isa takes avx2, avx512 or portable (comma-separated), not `{s}`");
+                    std::process::exit(2)
+                })
+            })
+            .collect(),
+        None => [Isa::Avx2, Isa::Avx512]
+            .into_iter()
+            .filter(|i| *i <= Isa::detected())
+            .collect(),
+    };
     let device = Device::flex();
     println!("best kernel on this CPU: {}", Isa::detected().name());
     println!(
