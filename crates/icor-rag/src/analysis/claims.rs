@@ -152,59 +152,101 @@ fn ci(p: &Paired) -> String {
 /// the paper's effects are +1.7 to +2.5 EM).
 pub const NO_EFFECT_EM: f64 = 1.5;
 
-/// The EM difference's CI contains 0 and lies within ±[`NO_EFFECT_EM`]. A CI of width 0 reads
-/// so too when the two methods answered alike on every question (the update moved no answer),
-/// but not at a floor, where neither method scores anything on the compared questions: equal
-/// zeros there say nothing about the method.
-fn no_effect(e: &Paired, floor: bool) -> bool {
-    e.diff.lo <= 0.0
-        && e.diff.hi >= 0.0
-        && (e.diff.hi > e.diff.lo || !floor)
-        && e.diff.lo >= -NO_EFFECT_EM
-        && e.diff.hi <= NO_EFFECT_EM
+/// What a paired comparison rests on: how many questions it pairs, and whether it sits at a
+/// floor (neither method scores any EM or F1 on them).
+#[derive(Debug, Clone, Copy)]
+struct Compared {
+    questions: usize,
+    floor: bool,
 }
 
-/// Neither method scores any EM or F1 on the compared questions of a retriever's `sets`.
-fn at_floor(
+impl Compared {
+    /// The 95 % bound (points) on the EM difference when the two methods' EM agrees on every
+    /// one of the n questions: by the rule of three, fewer than 3/n of the questions' EM would
+    /// differ, each by one point in 100.
+    fn equal_bound(self) -> f64 {
+        300.0 / self.questions.max(1) as f64
+    }
+}
+
+/// The EM difference's CI contains 0 and lies within ±[`NO_EFFECT_EM`]. A CI of width 0 (EM
+/// equal on every question) carries no resampling spread, so it reads so only off a floor and
+/// with enough questions that the rule-of-three bound [`Compared::equal_bound`] is within
+/// ±[`NO_EFFECT_EM`] too.
+fn no_effect(e: &Paired, c: Compared) -> bool {
+    let within = e.diff.lo <= 0.0
+        && e.diff.hi >= 0.0
+        && e.diff.lo >= -NO_EFFECT_EM
+        && e.diff.hi <= NO_EFFECT_EM;
+    let spread = e.diff.hi > e.diff.lo || (!c.floor && c.equal_bound() <= NO_EFFECT_EM);
+    within && spread
+}
+
+/// The questions that `methods` are compared on for a retriever's `sets`, and whether neither
+/// scores anything there.
+fn compared(
     r: &Results,
     retriever: &str,
     methods: [Option<&Method>; 2],
     subset: Subset,
     sets: Sets,
-) -> bool {
-    let chosen = r.sets.iter().filter(|s| {
-        s.retriever == retriever
-            && match sets {
-                Sets::All => true,
-                Sets::HeldOut => s.held_out,
-                Sets::InDomain => !s.held_out,
-            }
-    });
-    let chosen: Vec<&SetRecord> = chosen.collect();
-    methods.into_iter().flatten().all(|m| {
-        chosen.iter().all(|s| {
-            let (em, f1) = question_scores(s, &m.id, subset);
-            em.iter().chain(&f1).all(|&x| x == 0.0)
+) -> Compared {
+    let chosen: Vec<&SetRecord> = r
+        .sets
+        .iter()
+        .filter(|s| {
+            s.retriever == retriever
+                && match sets {
+                    Sets::All => true,
+                    Sets::HeldOut => s.held_out,
+                    Sets::InDomain => !s.held_out,
+                }
         })
-    })
+        .collect();
+    let mut questions = 0;
+    let mut floor = true;
+    for (i, m) in methods.into_iter().flatten().enumerate() {
+        for s in &chosen {
+            let (em, f1) = question_scores(s, &m.id, subset);
+            if i == 0 {
+                questions += em.len();
+            }
+            floor &= em.iter().chain(&f1).all(|&x| x == 0.0);
+        }
+    }
+    Compared { questions, floor }
+}
+
+/// The evidence text of an EM difference, with the rule-of-three bound where its CI has width 0.
+fn em_evidence(e: &Paired, c: Compared) -> String {
+    if e.diff.hi > e.diff.lo || c.floor {
+        ci(e)
+    } else {
+        format!(
+            "{} (EM equal on all {} questions; bound ±{:.1})",
+            ci(e),
+            c.questions,
+            c.equal_bound()
+        )
+    }
 }
 
 /// `a` better than `b` on both EM and F1: holds if both CIs lie above 0, does not hold if
 /// either lies below 0, no effect where the EM CI is within ±1.5 points around 0.
-fn better_on_both(em: Option<Paired>, f1: Option<Paired>, floor: bool) -> (Verdict, String) {
+fn better_on_both(em: Option<Paired>, f1: Option<Paired>, c: Compared) -> (Verdict, String) {
     match (em, f1) {
         (Some(e), Some(f)) => {
             let v = if e.diff.lo > 0.0 && f.diff.lo > 0.0 {
                 Verdict::Holds
             } else if e.diff.hi < 0.0 || f.diff.hi < 0.0 {
                 Verdict::DoesNotHold
-            } else if no_effect(&e, floor) && f.diff.lo <= 0.0 {
+            } else if no_effect(&e, c) && f.diff.lo <= 0.0 {
                 // (F1's CI then contains 0 too: a significant F1 gain is not "no effect")
                 Verdict::NoEffect
             } else {
                 Verdict::Inconclusive
             };
-            (v, format!("ΔEM {}, ΔF1 {}", ci(&e), ci(&f)))
+            (v, format!("ΔEM {}, ΔF1 {}", em_evidence(&e, c), ci(&f)))
         }
         _ => (Verdict::NotRun, "–".into()),
     }
@@ -250,13 +292,13 @@ pub fn check(r: &Results) -> Vec<Claim> {
             });
         };
         // 1. RAG-GD improves the base adapter.
-        let floor = |a: Option<&Method>, b: Option<&Method>, sub: Subset, sets: Sets| {
-            at_floor(r, ret, [a, b], sub, sets)
+        let on = |a: Option<&Method>, b: Option<&Method>, sub: Subset, sets: Sets| {
+            compared(r, ret, [a, b], sub, sets)
         };
         let gain = better_on_both(
             pd(rag, base, Subset::All, Sets::All, Metric::Em),
             pd(rag, base, Subset::All, Sets::All, Metric::F1),
-            floor(rag, base, Subset::All, Sets::All),
+            on(rag, base, Subset::All, Sets::All),
         );
         let gain_holds = gain.0 == Verdict::Holds;
         push(
@@ -269,7 +311,7 @@ pub fn check(r: &Results) -> Vec<Claim> {
             better_on_both(
                 pd(rag, base, Subset::All, Sets::HeldOut, Metric::Em),
                 pd(rag, base, Subset::All, Sets::HeldOut, Metric::F1),
-                floor(rag, base, Subset::All, Sets::HeldOut),
+                on(rag, base, Subset::All, Sets::HeldOut),
             ),
         );
         // 3. Gradient supervision matters.
@@ -278,7 +320,7 @@ pub fn check(r: &Results) -> Vec<Claim> {
             better_on_both(
                 pd(rag, hyper, Subset::All, Sets::All, Metric::Em),
                 pd(rag, hyper, Subset::All, Sets::All, Metric::F1),
-                floor(rag, hyper, Subset::All, Sets::All),
+                on(rag, hyper, Subset::All, Sets::All),
             ),
         );
         let pt = find(r, |m| matches!(m, MethodKind::PromptTuning));
@@ -288,7 +330,7 @@ pub fn check(r: &Results) -> Vec<Claim> {
             better_on_both(
                 pd(rag, pt, pt_sub, Sets::All, Metric::Em),
                 pd(rag, pt, pt_sub, Sets::All, Metric::F1),
-                floor(rag, pt, pt_sub, Sets::All),
+                on(rag, pt, pt_sub, Sets::All),
             ),
         );
         // 4. Insensitive to K.
@@ -323,7 +365,7 @@ pub fn check(r: &Results) -> Vec<Claim> {
         let fs_sub = Subset::First(r.profile.eval.few_shot_questions);
         let fs = few_shot_verdict(
             pd(base_fs, base, fs_sub, Sets::All, Metric::Em),
-            floor(base_fs, base, fs_sub, Sets::All),
+            on(base_fs, base, fs_sub, Sets::All),
         );
         push(
             "Few-shot demonstrations in the prompt help the base adapter (EM)",
@@ -394,19 +436,19 @@ fn tt_verdict(
 }
 
 /// Claim 6: the demonstrations in the prompt raise the base adapter's EM.
-fn few_shot_verdict(e: Option<Paired>, floor: bool) -> (Verdict, String) {
+fn few_shot_verdict(e: Option<Paired>, c: Compared) -> (Verdict, String) {
     match e {
         Some(e) => (
             if e.diff.lo > 0.0 {
                 Verdict::Holds
             } else if e.diff.hi < 0.0 {
                 Verdict::DoesNotHold
-            } else if no_effect(&e, floor) {
+            } else if no_effect(&e, c) {
                 Verdict::NoEffect
             } else {
                 Verdict::Inconclusive
             },
-            format!("ΔEM {} on the few-shot subset", ci(&e)),
+            format!("ΔEM {} on the few-shot subset", em_evidence(&e, c)),
         ),
         None => (Verdict::NotRun, "–".into()),
     }
@@ -418,7 +460,7 @@ pub fn render(out: &mut String, r: &Results) {
     let _ = writeln!(out, "## The paper's claims, checked (§6.5)\n");
     let _ = writeln!(
         out,
-        "Computed by the report generator from the paired bootstraps above. Rules: \"improves\" / \"beats\" holds when the CIs of both ΔEM and ΔF1 lie above 0 and does not hold when either lies below 0; \"insensitive to K\" holds when neither K step changes EM detectably *and* RAG-GD's gain over the base adapter holds (otherwise there is nothing to recover); \"approaches TT-SGD\" holds when the ΔEM CI lies above −{COMPARABLE_EM} points, TT-SGD costs more per query and either method scores any EM on the subset, and does not hold when TT-SGD is significantly better or not more expensive. Where an \"improves\", \"beats\" or few-shot claim neither holds nor fails, its ΔEM CI contains 0 within ±{NO_EFFECT_EM} points and its ΔF1 CI (where it has one) contains 0, the verdict is \"no effect beyond ±1.5 EM\" (an effect, if any, below the paper's +1.7 to +2.5 EM); a CI of width 0 (the two methods answered alike on every question) counts unless both methods score nothing on those questions (a floor says nothing). Anything else is inconclusive.\n"
+        "Computed by the report generator from the paired bootstraps above. Rules: \"improves\" / \"beats\" holds when the CIs of both ΔEM and ΔF1 lie above 0 and does not hold when either lies below 0; \"insensitive to K\" holds when neither K step changes EM detectably *and* RAG-GD's gain over the base adapter holds (otherwise there is nothing to recover); \"approaches TT-SGD\" holds when the ΔEM CI lies above −{COMPARABLE_EM} points, TT-SGD costs more per query and either method scores any EM on the subset, and does not hold when TT-SGD is significantly better or not more expensive. Where an \"improves\", \"beats\" or few-shot claim neither holds nor fails, its ΔEM CI contains 0 within ±{NO_EFFECT_EM} points and its ΔF1 CI (where it has one) contains 0, the verdict is \"no effect beyond ±1.5 EM\" (an effect, if any, below the paper's +1.7 to +2.5 EM); a CI of width 0 (EM equal on every question) counts only where the methods score something on those questions (a floor says nothing) and the rule-of-three bound, 300/n points for n questions, is within ±{NO_EFFECT_EM} too. Anything else is inconclusive.\n"
     );
     table(out, &claims);
     let _ = writeln!(out);
@@ -528,8 +570,9 @@ mod tests {
         assert_eq!(verdict(&gain, "Gradient supervision"), Verdict::Holds);
         assert_eq!(verdict(&gain, "Insensitive to K"), Verdict::Holds);
         assert_eq!(verdict(&gain, "Approaches TT-SGD"), Verdict::Holds);
-        // (the few-shot row and the base adapter answer alike: "no effect", not inconclusive)
-        assert_eq!(verdict(&gain, "Few-shot"), Verdict::NoEffect);
+        // (the few-shot row's EM equals the base adapter's on all 100 questions, but the
+        // rule-of-three bound, ±3 points, is wider than ±1.5: inconclusive)
+        assert_eq!(verdict(&gain, "Few-shot"), Verdict::Inconclusive);
         // The same with RAG-GD and the base adapter swapped: the gain claims fail.
         let loss = results(
             50,
@@ -567,8 +610,8 @@ mod tests {
 
     /// RAG-GD and the base adapter differ on 4 % of 1,000 questions per set, as often one way
     /// as the other: the ΔEM CI contains 0 within ±1.5 points, so "improves" reads "no effect";
-    /// two methods at a floor (every method at EM 0) stay inconclusive, and two that answer
-    /// alike while scoring read "no effect".
+    /// two methods at a floor (every method at EM 0) stay inconclusive, and two whose EM agrees
+    /// on every one of 1,000 questions while scoring read "no effect".
     #[test]
     fn a_narrow_ci_around_zero_is_no_effect_and_a_floor_is_not() {
         let base_hit = |i: usize| (i % 10 < 3 && !i.is_multiple_of(50)) || i % 50 == 25;
@@ -590,8 +633,8 @@ mod tests {
             verdict(&none, "RAG-GD (K=5) improves"),
             Verdict::Inconclusive
         );
-        // Every method right on the same 2 % of questions: the CI has width 0 but the methods
-        // score, so the update moved no answer and the verdict is "no effect".
+        // Every method right on the same 2 % of 1,000 questions: the CI has width 0 but the
+        // methods score and the rule-of-three bound is ±0.3 points, so "no effect".
         let alike = results(500, |_, i| f64::from(u8::from(i % 50 == 0)), |_| 1.0);
         assert_eq!(verdict(&alike, "RAG-GD (K=5) improves"), Verdict::NoEffect);
         assert_eq!(verdict(&alike, "Few-shot"), Verdict::NoEffect);
