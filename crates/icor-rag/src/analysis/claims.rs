@@ -300,7 +300,7 @@ pub fn check(r: &Results) -> Vec<Claim> {
             pd(rag, base, Subset::All, Sets::All, Metric::F1),
             on(rag, base, Subset::All, Sets::All),
         );
-        let gain_holds = gain.0 == Verdict::Holds;
+        let gain_verdict = gain.0;
         push(
             &format!("RAG-GD (K={mid}) improves the base adapter on average EM and F1"),
             gain,
@@ -335,15 +335,16 @@ pub fn check(r: &Results) -> Vec<Claim> {
         );
         // 4. Insensitive to K.
         // K = mid against the smallest K, and the largest K against K = mid.
-        let steps: Vec<(usize, usize, Option<Paired>)> = [(mid, ks[0]), (ks[ks.len() - 1], mid)]
+        let steps: Vec<KStep> = [(mid, ks[0]), (ks[ks.len() - 1], mid)]
             .into_iter()
             .filter(|(a, b)| a != b)
-            .map(|(a, b)| {
-                let p = pd(rag_at(a), rag_at(b), Subset::All, Sets::All, Metric::Em);
-                (a, b, p)
+            .map(|(a, b)| KStep {
+                k: (a, b),
+                em: pd(rag_at(a), rag_at(b), Subset::All, Sets::All, Metric::Em),
+                on: on(rag_at(a), rag_at(b), Subset::All, Sets::All),
             })
             .collect();
-        let k_claim = k_verdict(&steps, gain_holds);
+        let k_claim = k_verdict(&steps, gain_verdict);
         push(
             "Insensitive to K: one amortised step recovers most of the gain",
             k_claim,
@@ -375,28 +376,46 @@ pub fn check(r: &Results) -> Vec<Claim> {
     out
 }
 
+/// One step between two K of claim 4: EM of RAG-GD at `k.0` minus at `k.1`.
+struct KStep {
+    k: (usize, usize),
+    em: Option<Paired>,
+    on: Compared,
+}
+
 /// Claim 4: neither K step (mid against the smallest, the largest against mid) changes EM
-/// detectably, and there is a gain over the base adapter to recover.
-fn k_verdict(steps: &[(usize, usize, Option<Paired>)], gain_holds: bool) -> (Verdict, String) {
-    if steps.is_empty() || steps.iter().any(|s| s.2.is_none()) {
-        (Verdict::NotRun, "–".into())
-    } else {
-        let straddle = |p: &Paired| p.diff.lo <= 0.0 && p.diff.hi >= 0.0;
-        let all_straddle = steps.iter().flat_map(|s| &s.2).all(straddle);
-        let v = if !all_straddle {
-            Verdict::DoesNotHold
-        } else if gain_holds {
-            Verdict::Holds
-        } else {
-            // No gain over the base adapter to recover: equal K rows say nothing.
-            Verdict::Inconclusive
-        };
-        let text: Vec<String> = steps
-            .iter()
-            .flat_map(|(a, b, p)| p.as_ref().map(|p| format!("ΔEM K={a}−K={b} {}", ci(p))))
-            .collect();
-        (v, text.join(", "))
+/// detectably, and there is a gain over the base adapter to recover. Where there is no gain
+/// beyond ±1.5 EM ([`Verdict::NoEffect`] for claim 1) and no K step moves EM beyond ±1.5 points
+/// either, the verdict is "no effect" too: K changes nothing, but there is nothing to recover.
+fn k_verdict(steps: &[KStep], gain: Verdict) -> (Verdict, String) {
+    if steps.is_empty() || steps.iter().any(|s| s.em.is_none()) {
+        return (Verdict::NotRun, "–".into());
     }
+    let straddle = |p: &Paired| p.diff.lo <= 0.0 && p.diff.hi >= 0.0;
+    let all_straddle = steps.iter().flat_map(|s| &s.em).all(straddle);
+    let v = if !all_straddle {
+        Verdict::DoesNotHold
+    } else if gain == Verdict::Holds {
+        Verdict::Holds
+    } else if gain == Verdict::NoEffect
+        && steps
+            .iter()
+            .all(|s| s.em.as_ref().is_some_and(|e| no_effect(e, s.on)))
+    {
+        Verdict::NoEffect
+    } else {
+        // No gain over the base adapter to recover, and no bound on one: equal K rows say
+        // nothing.
+        Verdict::Inconclusive
+    };
+    let text: Vec<String> = steps
+        .iter()
+        .flat_map(|s| {
+            s.em.as_ref()
+                .map(|p| format!("ΔEM K={}−K={} {}", s.k.0, s.k.1, em_evidence(p, s.on)))
+        })
+        .collect();
+    (v, text.join(", "))
 }
 
 /// Claim 5: RAG-GD's EM within 5 points of TT-SGD's on TT-SGD's subset, at a lower median
@@ -460,7 +479,7 @@ pub fn render(out: &mut String, r: &Results) {
     let _ = writeln!(out, "## The paper's claims, checked (§6.5)\n");
     let _ = writeln!(
         out,
-        "Computed by the report generator from the paired bootstraps above. Rules: \"improves\" / \"beats\" holds when the CIs of both ΔEM and ΔF1 lie above 0 and does not hold when either lies below 0; \"insensitive to K\" holds when neither K step changes EM detectably *and* RAG-GD's gain over the base adapter holds (otherwise there is nothing to recover); \"approaches TT-SGD\" holds when the ΔEM CI lies above −{COMPARABLE_EM} points, TT-SGD costs more per query and either method scores any EM on the subset, and does not hold when TT-SGD is significantly better or not more expensive. Where an \"improves\", \"beats\" or few-shot claim neither holds nor fails, its ΔEM CI contains 0 within ±{NO_EFFECT_EM} points and its ΔF1 CI (where it has one) contains 0, the verdict is \"no effect beyond ±1.5 EM\" (an effect, if any, below the paper's +1.7 to +2.5 EM); a CI of width 0 (EM equal on every question) counts only where the methods score something on those questions (a floor says nothing) and the rule-of-three bound, 300/n points for n questions, is within ±{NO_EFFECT_EM} too. Anything else is inconclusive.\n"
+        "Computed by the report generator from the paired bootstraps above. Rules: \"improves\" / \"beats\" holds when the CIs of both ΔEM and ΔF1 lie above 0 and does not hold when either lies below 0; \"insensitive to K\" holds when neither K step changes EM detectably *and* RAG-GD's gain over the base adapter holds (otherwise there is nothing to recover), and reads \"no effect\" when the gain reads so and both K steps' ΔEM CIs lie within ±{NO_EFFECT_EM} points around 0; \"approaches TT-SGD\" holds when the ΔEM CI lies above −{COMPARABLE_EM} points, TT-SGD costs more per query and either method scores any EM on the subset, and does not hold when TT-SGD is significantly better or not more expensive. Where an \"improves\", \"beats\" or few-shot claim neither holds nor fails, its ΔEM CI contains 0 within ±{NO_EFFECT_EM} points and its ΔF1 CI (where it has one) contains 0, the verdict is \"no effect beyond ±1.5 EM\" (an effect, if any, below the paper's +1.7 to +2.5 EM); a CI of width 0 (EM equal on every question) counts only where the methods score something on those questions (a floor says nothing) and the rule-of-three bound, 300/n points for n questions, is within ±{NO_EFFECT_EM} too. Anything else is inconclusive.\n"
     );
     table(out, &claims);
     let _ = writeln!(out);
@@ -628,7 +647,10 @@ mod tests {
             |_| 1.0,
         );
         assert_eq!(verdict(&r, "RAG-GD (K=5) improves"), Verdict::NoEffect);
+        // Every K answers alike and there is no gain beyond ±1.5 EM: K "no effect" too.
+        assert_eq!(verdict(&r, "Insensitive to K"), Verdict::NoEffect);
         let none = results(50, |_, _| 0.0, |_| 1.0);
+        assert_eq!(verdict(&none, "Insensitive to K"), Verdict::Inconclusive);
         assert_eq!(
             verdict(&none, "RAG-GD (K=5) improves"),
             Verdict::Inconclusive
