@@ -19,6 +19,17 @@ pub enum Sets {
     InDomain,
 }
 
+impl Sets {
+    /// Whether set record `s` is among these sets.
+    fn contains(self, s: &SetRecord) -> bool {
+        match self {
+            Sets::All => true,
+            Sets::HeldOut => s.held_out,
+            Sets::InDomain => !s.held_out,
+        }
+    }
+}
+
 /// EM (0) or F1 (1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
@@ -79,12 +90,7 @@ pub fn paired_diff(
     let chosen: Vec<&SetRecord> = r
         .sets
         .iter()
-        .filter(|s| s.retriever == retriever)
-        .filter(|s| match sets {
-            Sets::All => true,
-            Sets::HeldOut => s.held_out,
-            Sets::InDomain => !s.held_out,
-        })
+        .filter(|s| s.retriever == retriever && sets.contains(s))
         .collect();
     let pick = |m: &Method, s: &SetRecord| {
         let (em, f1) = question_scores(s, &m.id, subset);
@@ -194,14 +200,7 @@ fn compared(
     let chosen: Vec<&SetRecord> = r
         .sets
         .iter()
-        .filter(|s| {
-            s.retriever == retriever
-                && match sets {
-                    Sets::All => true,
-                    Sets::HeldOut => s.held_out,
-                    Sets::InDomain => !s.held_out,
-                }
-        })
+        .filter(|s| s.retriever == retriever && sets.contains(s))
         .collect();
     let mut questions = 0;
     let mut floor = true;
