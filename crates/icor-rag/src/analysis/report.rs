@@ -291,7 +291,7 @@ fn header(out: &mut String, r: &Results) {
     );
     let _ = writeln!(
         out,
-        "Model `{}` (sha256 `{}`), backend {}, {} threads, code {}. Wall time of the run: {:.1} min.\n",
+        "Model `{}` (sha256 `{}`), backend {}, {} threads, code {}. Wall time of the process that wrote the results: {:.1} min (stages it resumed from stored artefacts count only their loading).\n",
         p.model,
         r.model_sha256,
         r.backend,
@@ -521,8 +521,18 @@ fn training_rows(r: &Results) -> Vec<(&'static str, String, &'static str)> {
         (
             "+ few shot",
             format!(
-                "N = {} demonstrations as answered chat turns before the question, first {} questions, {} seed(s) (RAG-GD's first draws)",
-                p.support, p.eval.few_shot_questions, p.eval.few_shot_seeds
+                "N = {} demonstrations as answered chat turns before the question, first {} questions{}, {} seed(s) (RAG-GD's first draws)",
+                p.support,
+                p.eval.few_shot_questions,
+                p.eval
+                    .few_shot_top_up
+                    .as_ref()
+                    .map_or(String::new(), |t| format!(
+                        " ({} extended to the first {} afterwards)",
+                        t.methods.join(", "),
+                        t.questions
+                    )),
+                p.eval.few_shot_seeds
             ),
             "demonstrations concatenated into the prompt (format not stated)",
         ),
@@ -656,7 +666,7 @@ fn paired(out: &mut String, r: &Results) {
                 &retriever,
                 a,
                 b,
-                Subset::First(p.eval.few_shot_questions),
+                b.subset(p).map_or(Subset::All, Subset::First),
             );
         }
         if let (Some(a), Some(b)) = (ragk, signed) {

@@ -297,7 +297,125 @@ pub fn evaluate_set(
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
+    let top = TopUp {
+        set,
+        items,
+        regex_answers,
+        path,
+        stamp,
+    };
+    top.run(d, frozen, pool, &mut rec, retriever_name, progress)?;
     Ok(rec)
+}
+
+/// The few-shot rows a set's finished records lack where the profile's
+/// [`crate::experiment::profile::FewShotTopUp`] asks for them: the same prompts, support
+/// draws and batched decoding as in the first pass, saved after every batch.
+struct TopUp<'a> {
+    set: &'a str,
+    items: &'a [Item],
+    regex_answers: bool,
+    path: &'a Path,
+    stamp: &'a Stamp,
+}
+
+impl TopUp<'_> {
+    /// The few-shot methods question `i`'s record `r` should have and lacks.
+    fn missing(d: &Deploy<'_>, i: usize, r: &QuestionRecord) -> Vec<String> {
+        d.methods
+            .iter()
+            .filter(|m| matches!(m.kind, MethodKind::FewShot { .. }))
+            .filter(|m| i < d.profile.eval.few_shot_questions_of(&m.id))
+            .filter(|m| !r.scores.contains_key(&m.id))
+            .map(|m| m.id.clone())
+            .collect()
+    }
+
+    fn run(
+        &self,
+        d: &Deploy<'_>,
+        frozen: &mut FrozenStates,
+        pool: &Pool,
+        rec: &mut SetRecord,
+        retriever_name: &str,
+        progress: bool,
+    ) -> Result<()> {
+        let todo: Vec<usize> = (rec.questions.iter().enumerate())
+            .filter(|(i, r)| !Self::missing(d, *i, r).is_empty())
+            .map(|(i, _)| i)
+            .collect();
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let bar = icor_qa::retrieve::progress::bar(
+            &format!("stage 4: few-shot top-up {} ({retriever_name})", self.set),
+            todo.len() as u64,
+            "questions",
+            progress,
+        );
+        for chunk in todo.chunks(d.batch_questions.max(1)) {
+            let started = Instant::now();
+            self.batch(d, frozen, pool, rec, chunk)?;
+            let seconds = started.elapsed().as_secs_f64();
+            rec.seconds = rec.seconds.map(|s| s + seconds);
+            if let Some(total) = &mut rec.split {
+                total.decode_few_shot += seconds;
+            }
+            save_json(self.path, self.stamp, rec)?;
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish_and_clear();
+        Ok(())
+    }
+
+    /// Decodes the missing rows of the questions `chunk` into their records.
+    fn batch(
+        &self,
+        d: &Deploy<'_>,
+        frozen: &mut FrozenStates,
+        pool: &Pool,
+        rec: &mut SetRecord,
+        chunk: &[usize],
+    ) -> Result<()> {
+        let mut qs = Vec::with_capacity(chunk.len());
+        for &i in chunk {
+            let item = self.items.get(i).filter(|it| it.id == rec.questions[i].id);
+            let item = item.ok_or_else(|| {
+                crate::error::Error::Config(format!(
+                    "{}: record {i} ({}) is not question {i} of the set: the questions changed",
+                    self.path.display(),
+                    rec.questions[i].id
+                ))
+            })?;
+            qs.push(Question {
+                i,
+                item,
+                answers: AnswerPattern::all(&item.answers, self.regex_answers)?,
+                query_only: None,
+            });
+        }
+        let mut jobs = Vec::new();
+        for (at, q) in qs.iter().enumerate() {
+            let lacking = Self::missing(d, q.i, &rec.questions[q.i]);
+            jobs.extend(few_shot_of(d, pool, q, at, |id| {
+                lacking.iter().any(|l| l == id)
+            })?);
+        }
+        let mut recs: Vec<QuestionRecord> = chunk
+            .iter()
+            .map(|&i| QuestionRecord {
+                scores: BTreeMap::new(),
+                predictions: BTreeMap::new(),
+                ..rec.questions[i].clone()
+            })
+            .collect();
+        decode_jobs(d, frozen, &jobs, &qs, &mut recs)?;
+        for (&i, r) in chunk.iter().zip(recs) {
+            rec.questions[i].scores.extend(r.scores);
+            rec.questions[i].predictions.extend(r.predictions);
+        }
+        Ok(())
+    }
 }
 
 /// Per-task updates: one context per task and seed, predicted once per set.
@@ -548,12 +666,25 @@ fn decode_jobs(
 /// The few-shot baselines of question `q` (at `at` in its batch): one prompt per support
 /// seed, with a row per few-shot method.
 fn few_shot(d: &Deploy<'_>, pool: &Pool, q: &Question<'_>, at: usize) -> Result<Vec<Job>> {
+    few_shot_of(d, pool, q, at, |_| true)
+}
+
+/// [`few_shot`] with only the rows of the few-shot methods `want` keeps.
+fn few_shot_of(
+    d: &Deploy<'_>,
+    pool: &Pool,
+    q: &Question<'_>,
+    at: usize,
+    want: impl Fn(&str) -> bool,
+) -> Result<Vec<Job>> {
     let p = d.profile;
     let rows = || -> Vec<(String, Row)> {
         d.methods
             .iter()
             .filter_map(|m| match m.kind {
-                MethodKind::FewShot { adapter } if q.i < p.eval.few_shot_questions => {
+                MethodKind::FewShot { adapter }
+                    if q.i < p.eval.few_shot_questions_of(&m.id) && want(&m.id) =>
+                {
                     Some((m.id.clone(), if adapter { Row::W0 } else { Row::Bare }))
                 }
                 _ => None,

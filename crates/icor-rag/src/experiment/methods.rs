@@ -119,13 +119,16 @@ impl Method {
     pub fn subset(&self, p: &Profile) -> Option<usize> {
         match self.kind {
             MethodKind::TtSgd { .. } => Some(p.eval.tt_sgd_questions),
-            MethodKind::FewShot { .. } => Some(p.eval.few_shot_questions),
+            MethodKind::FewShot { .. } => Some(p.eval.few_shot_questions_of(&self.id)),
             MethodKind::PromptTuning => p.prompt_tuning.as_ref().map(|t| t.questions),
             _ => None,
         }
         .filter(|&n| n < p.eval.questions)
     }
 }
+
+/// The ids of the few-shot rows: without and with `W_0^ret`.
+pub const FEW_SHOT_IDS: [&str; 2] = ["vanilla-rag-few-shot", "base-adapter-few-shot"];
 
 /// The methods a profile compares, in table order: the three no-update baselines and their
 /// few-shot variants, prompt tuning (where the profile has it), RAG-GD for each K (per query, symmetric norm term), the per-task mode
@@ -138,13 +141,13 @@ pub fn registry(profile: &Profile) -> Vec<Method> {
         Method::new("query-only", "Query only", MethodKind::QueryOnly),
         Method::new("vanilla-rag", "Vanilla RAG", MethodKind::VanillaRag),
         Method::new(
-            "vanilla-rag-few-shot",
+            FEW_SHOT_IDS[0],
             "Vanilla RAG + few shot",
             MethodKind::FewShot { adapter: false },
         ),
         Method::new("base-adapter", "Base adapter", MethodKind::BaseAdapter),
         Method::new(
-            "base-adapter-few-shot",
+            FEW_SHOT_IDS[1],
             "Base adapter + few shot",
             MethodKind::FewShot { adapter: true },
         ),

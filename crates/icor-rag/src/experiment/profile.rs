@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::baselines::prompt_tuning::PromptTuningSettings;
 use crate::error::{Error, Result, io_err};
+use crate::experiment::methods::FEW_SHOT_IDS;
 
 /// Stage 1: the base retrieval adapter `W_0^ret` (App. G: LoRA r 16, α 32 on Q/K/V; AdamW
 /// lr 1e-4, wd 0.01, clip 1.0, grad-accum 4, 3,000 steps).
@@ -161,10 +162,46 @@ pub struct EvalSettings {
     /// Support seeds the few-shot baselines run with (the same draws as RAG-GD's first seeds).
     #[serde(default)]
     pub few_shot_seeds: usize,
+    /// Some few-shot rows extended past `few_shot_questions` after the fact (a run already
+    /// evaluated on the smaller subset keeps its records and only adds the missing rows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub few_shot_top_up: Option<FewShotTopUp>,
     /// Greedy decoding limit (FlashRAG: 32).
     pub max_new_tokens: usize,
     /// Bootstrap resamples for the CIs.
     pub bootstrap: usize,
+}
+
+impl EvalSettings {
+    /// Questions per set the few-shot row `method` runs on: the top-up's count where it
+    /// names the method, else `few_shot_questions`.
+    pub fn few_shot_questions_of(&self, method: &str) -> usize {
+        match &self.few_shot_top_up {
+            Some(t) if t.methods.iter().any(|m| m == method) => t.questions,
+            _ => self.few_shot_questions,
+        }
+    }
+
+    /// The settings stage 4's stamp reads: without the top-up, which adds rows to finished
+    /// records instead of invalidating them (each question's record says which rows it has).
+    pub fn for_stamp(&self) -> Self {
+        Self {
+            few_shot_top_up: None,
+            ..self.clone()
+        }
+    }
+}
+
+/// Few-shot rows run on more questions than `few_shot_questions`: on resuming, every record
+/// of the first `questions` of a set that lacks one of these rows gets it, with the support
+/// draws, prompt and decoding it would have had in the first pass.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FewShotTopUp {
+    /// Questions per set (the first ones), at least `few_shot_questions`.
+    pub questions: usize,
+    /// Method ids of few-shot rows (`vanilla-rag-few-shot`, `base-adapter-few-shot`).
+    pub methods: Vec<String>,
 }
 
 /// One run's settings.
@@ -327,6 +364,21 @@ impl Profile {
                     .into(),
             );
         }
+        if let Some(t) = &self.eval.few_shot_top_up
+            && (t.questions < self.eval.few_shot_questions
+                || t.questions > self.eval.questions
+                || self.eval.few_shot_seeds == 0
+                || t.methods.is_empty()
+                || t.methods
+                    .iter()
+                    .any(|m| !FEW_SHOT_IDS.contains(&m.as_str())))
+        {
+            return bad(format!(
+                "eval.few_shot_top_up: {} questions must lie in few_shot_questions ({})..=questions \
+                 ({}), with few-shot seeds, and its methods among {FEW_SHOT_IDS:?}",
+                t.questions, self.eval.few_shot_questions, self.eval.questions
+            ));
+        }
         if let Some(pt) = &self.prompt_tuning
             && (pt.virtual_tokens == 0 || pt.questions > self.eval.questions)
         {
@@ -410,6 +462,38 @@ mod tests {
             p.targets.all_k_contexts_per_pool = Some(bad);
             assert!(p.check().is_err(), "{bad} accepted");
         }
+    }
+
+    /// A few-shot top-up widens only the rows it names, is checked on load, and leaves what
+    /// stage 4's stamp reads as it was without it (so finished records stay valid).
+    #[test]
+    fn a_few_shot_top_up_widens_its_rows_and_not_the_stamp() {
+        let p = Profile::named("decided").unwrap();
+        let t = p.eval.few_shot_top_up.clone().unwrap();
+        assert!(t.questions > p.eval.few_shot_questions);
+        assert_eq!(p.eval.few_shot_questions_of(FEW_SHOT_IDS[1]), t.questions);
+        assert_eq!(
+            p.eval.few_shot_questions_of(FEW_SHOT_IDS[0]),
+            p.eval.few_shot_questions
+        );
+        let mut without = p.clone();
+        without.eval.few_shot_top_up = None;
+        let stamped = serde_json::to_value(p.eval.for_stamp()).unwrap();
+        assert_eq!(stamped, serde_json::to_value(&without.eval).unwrap());
+        assert!(stamped.get("few_shot_top_up").is_none());
+        assert_ne!(stamped, serde_json::to_value(&p.eval).unwrap());
+        let bad = |f: &dyn Fn(&mut FewShotTopUp)| {
+            let mut q = p.clone();
+            f(q.eval.few_shot_top_up.as_mut().unwrap());
+            q.check().is_err()
+        };
+        assert!(bad(&|t| t.questions = p.eval.few_shot_questions - 1));
+        assert!(bad(&|t| t.questions = p.eval.questions + 1));
+        assert!(bad(&|t| t.methods = vec!["base-adapter".into()]));
+        assert!(bad(&|t| t.methods.clear()));
+        assert!(!bad(
+            &|t| t.methods = FEW_SHOT_IDS.map(String::from).to_vec()
+        ));
     }
 
     #[test]

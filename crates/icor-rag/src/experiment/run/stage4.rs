@@ -35,7 +35,7 @@ pub(super) fn evaluate(
     let estamp = cx.key(
         "eval",
         &(
-            &p.eval,
+            &p.eval.for_stamp(),
             &p.targets.for_stamp(),
             &p.predictor,
             &p.adapter,
