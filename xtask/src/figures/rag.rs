@@ -66,7 +66,8 @@ pub fn figures(dir: &Path) -> Result<Vec<Figure>> {
                 }
                 panel.series.push(Series::new(
                     m.label.clone(),
-                    i % 10,
+                    // past the palette's ten colours, the renderer draws hollow markers
+                    i,
                     Kind::Points { joined: false },
                     vec![p],
                 ));

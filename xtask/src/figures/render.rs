@@ -188,8 +188,22 @@ fn draw_sample<DB: DrawingBackend>(
                 c.stroke_width(2),
             ))
             .map_err(de)?;
-            area.draw(&Circle::new((m, y), 4, c.filled())).map_err(de)
+            area.draw(&marker((m, y), c, hollow(s))).map_err(de)
         }
+    }
+}
+
+/// Past the palette's first cycle a series shares its colour with an earlier one: its markers
+/// are drawn hollow, in the plot and in the legend, so the two stay apart.
+fn hollow(s: &Series) -> bool {
+    s.color >= PALETTE.len()
+}
+
+fn marker<C>(at: C, c: RGBColor, hollow: bool) -> Circle<C, i32> {
+    if hollow {
+        Circle::new(at, 5, c.stroke_width(2))
+    } else {
+        Circle::new(at, 4, c.filled())
     }
 }
 
@@ -386,10 +400,7 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, p: &Panel) -> R
                     .draw_series(bar_paths.map(|v| PathElement::new(v, c.stroke_width(2))))
                     .map_err(de)?;
                 chart
-                    .draw_series(
-                        pts.iter()
-                            .map(|(x, q)| Circle::new((*x, q.y), 4, c.filled())),
-                    )
+                    .draw_series(pts.iter().map(|(x, q)| marker((*x, q.y), c, hollow(s))))
                     .map_err(de)?;
             }
             Kind::HLine => {
