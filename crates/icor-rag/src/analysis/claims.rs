@@ -362,9 +362,7 @@ pub fn check(r: &Results) -> Vec<Claim> {
             tt_claim,
         );
         // 6. Few-shot demonstrations help the base adapter.
-        let fs_sub = base_fs
-            .and_then(|m| m.subset(&r.profile))
-            .map_or(Subset::All, Subset::First);
+        let fs_sub = base_fs.map_or(Subset::All, |m| Subset::of(m, &r.profile));
         let fs = few_shot_verdict(
             pd(base_fs, base, fs_sub, Sets::All, Metric::Em),
             on(base_fs, base, fs_sub, Sets::All),

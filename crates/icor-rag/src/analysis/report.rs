@@ -10,6 +10,7 @@ use std::fmt::Write;
 use crate::analysis::claims::{Metric, Sets, paired_diff, seed_for};
 use crate::analysis::stats::{Estimate, bootstrap_avg, median_p90};
 use crate::experiment::methods::{Method, MethodKind};
+use crate::experiment::profile::Profile;
 use crate::experiment::results::{PredictorSummary, Results, SetRecord};
 
 /// Which questions a table reads.
@@ -26,6 +27,11 @@ pub enum Subset {
 }
 
 impl Subset {
+    /// The questions method `m` runs on under profile `p`: its first `n` or all of them.
+    pub fn of(m: &Method, p: &Profile) -> Self {
+        m.subset(p).map_or(Subset::All, Subset::First)
+    }
+
     /// How a table names the subset.
     pub fn label(self) -> String {
         match self {
@@ -660,14 +666,7 @@ fn paired(out: &mut String, r: &Results) {
             paired_line(out, r, &retriever, a, b, Subset::All);
         }
         if let (Some(a), Some(b)) = (ragk, base_fs) {
-            paired_line(
-                out,
-                r,
-                &retriever,
-                a,
-                b,
-                b.subset(p).map_or(Subset::All, Subset::First),
-            );
+            paired_line(out, r, &retriever, a, b, Subset::of(b, p));
         }
         if let (Some(a), Some(b)) = (ragk, signed) {
             paired_line(out, r, &retriever, a, b, Subset::All);

@@ -340,9 +340,9 @@ impl TopUp<'_> {
         retriever_name: &str,
         progress: bool,
     ) -> Result<()> {
-        let todo: Vec<usize> = (rec.questions.iter().enumerate())
-            .filter(|(i, r)| !Self::missing(d, *i, r).is_empty())
-            .map(|(i, _)| i)
+        let todo: Vec<(usize, Vec<String>)> = (rec.questions.iter().enumerate())
+            .map(|(i, r)| (i, Self::missing(d, i, r)))
+            .filter(|(_, lacking)| !lacking.is_empty())
             .collect();
         if todo.is_empty() {
             return Ok(());
@@ -368,17 +368,17 @@ impl TopUp<'_> {
         Ok(())
     }
 
-    /// Decodes the missing rows of the questions `chunk` into their records.
+    /// Decodes the rows `chunk` lacks (question index, method ids) into their records.
     fn batch(
         &self,
         d: &Deploy<'_>,
         frozen: &mut FrozenStates,
         pool: &Pool,
         rec: &mut SetRecord,
-        chunk: &[usize],
+        chunk: &[(usize, Vec<String>)],
     ) -> Result<()> {
         let mut qs = Vec::with_capacity(chunk.len());
-        for &i in chunk {
+        for &(i, _) in chunk {
             let item = self.items.get(i).filter(|it| it.id == rec.questions[i].id);
             let item = item.ok_or_else(|| {
                 crate::error::Error::Config(format!(
@@ -395,22 +395,26 @@ impl TopUp<'_> {
             });
         }
         let mut jobs = Vec::new();
-        for (at, q) in qs.iter().enumerate() {
-            let lacking = Self::missing(d, q.i, &rec.questions[q.i]);
+        for (at, (q, (_, lacking))) in qs.iter().zip(chunk).enumerate() {
             jobs.extend(few_shot_of(d, pool, q, at, |id| {
                 lacking.iter().any(|l| l == id)
             })?);
         }
         let mut recs: Vec<QuestionRecord> = chunk
             .iter()
-            .map(|&i| QuestionRecord {
-                scores: BTreeMap::new(),
-                predictions: BTreeMap::new(),
-                ..rec.questions[i].clone()
+            .map(|&(i, _)| {
+                let q = &rec.questions[i];
+                QuestionRecord {
+                    id: q.id.clone(),
+                    gold_in_docs: q.gold_in_docs,
+                    gold_in_prompt: q.gold_in_prompt,
+                    scores: BTreeMap::new(),
+                    predictions: BTreeMap::new(),
+                }
             })
             .collect();
         decode_jobs(d, frozen, &jobs, &qs, &mut recs)?;
-        for (&i, r) in chunk.iter().zip(recs) {
+        for (&(i, _), r) in chunk.iter().zip(recs) {
             rec.questions[i].scores.extend(r.scores);
             rec.questions[i].predictions.extend(r.predictions);
         }
