@@ -15,7 +15,7 @@ mod group;
 
 use rayon::prelude::*;
 
-use group::{Head, Scratch, group};
+use group::{Head, KeysT, Scratch, group};
 
 /// Sizes of one attention call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +123,11 @@ pub fn attend(
             let tokens = blk * TOKENS_PER_TASK..((blk + 1) * TOKENS_PER_TASK).min(t);
             let mut out = vec![0.0f32; tokens.len() * g * hd];
             let mut scratch = Scratch::new(g, hd, tk);
+            // Several tokens read the same keys: transposed once for all of them.
+            let kt = (tokens.len() > 1 && KeysT::useful(hd)).then(|| {
+                let upto = tokens.clone().map(|i| visible.columns(r, i, tk).end).max();
+                KeysT::of(k, hd, upto.unwrap_or(0))
+            });
             for (i, o) in tokens.zip(out.chunks_exact_mut(g * hd)) {
                 let cols = visible.columns(r, i, tk);
                 if cols.is_empty() {
@@ -132,7 +137,13 @@ pub fn attend(
                     let at = ((r * h + kvh * g + a) * t + i) * hd;
                     scratch.q[a * hd..(a + 1) * hd].copy_from_slice(&q[at..at + hd]);
                 }
-                let head = Head { k, v, cols, scale };
+                let head = Head {
+                    k,
+                    v,
+                    cols,
+                    scale,
+                    kt: kt.as_ref(),
+                };
                 group(&head, &mut scratch, o);
             }
             out
@@ -233,6 +244,7 @@ mod tests {
             (4, 4, 8, causal(0, None)),
             (5, 5, 32, Visible::Prefix { len: &lens }),
             (70, 73, 8, causal(3, None)), // two blocks of new tokens per task
+            (6, 70, 64, causal(64, Some(&pads[..]))), // a prefill after a cache, padded
         ] {
             let s = AttnShape {
                 batch: 3,
@@ -270,6 +282,66 @@ mod tests {
                     (*a as f64 - b).abs() < 1e-5,
                     "{vis:?} t {t} tk {tk} hd {hd} entry {i}: {a} vs {b}"
                 );
+            }
+        }
+    }
+
+    /// A prefill's tokens (several per task: the keys transposed once, [`KeysT`]) get the
+    /// numbers each token gets alone as a decoding step, bit for bit, in every head width
+    /// the models use, with left padding and after a cache.
+    #[test]
+    fn a_prefill_equals_its_tokens_one_at_a_time_bit_for_bit() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let pads = [0usize, 7];
+        for (hd, start, t) in [(32usize, 0usize, 40usize), (64, 10, 90), (128, 3, 21)] {
+            let tk = start + t;
+            let (b, h, hk) = (2, 6, 2);
+            let mut draw =
+                |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random_range(-1.0f32..1.0)).collect() };
+            let (q, k, v) = (
+                draw(b * h * t * hd),
+                draw(b * hk * tk * hd),
+                draw(b * hk * tk * hd),
+            );
+            let shape = AttnShape {
+                batch: b,
+                heads: h,
+                kv_heads: hk,
+                queries: t,
+                keys: tk,
+                capacity: tk,
+                head_dim: hd,
+            };
+            let vis = Visible::Causal {
+                start,
+                from: Some(&pads),
+            };
+            let all = attend(&q, &k, &v, shape, vis, 0.125);
+            for i in 0..t {
+                // token i alone: its query, the cache up to its own column
+                let qi: Vec<f32> = q
+                    .chunks_exact(t * hd)
+                    .flat_map(|head| head[i * hd..(i + 1) * hd].to_vec())
+                    .collect();
+                let one = AttnShape {
+                    queries: 1,
+                    keys: start + i + 1,
+                    ..shape
+                };
+                let vis = Visible::Causal {
+                    start: start + i,
+                    from: Some(&pads),
+                };
+                let alone = attend(&qi, &k, &v, one, vis, 0.125);
+                for r in 0..b {
+                    let got = &all[(r * t + i) * h * hd..][..h * hd];
+                    let want = &alone[r * h * hd..][..h * hd];
+                    let differ = got
+                        .iter()
+                        .zip(want)
+                        .position(|(a, b)| a.to_bits() != b.to_bits());
+                    assert_eq!(differ, None, "hd {hd} start {start} token {i} row {r}");
+                }
             }
         }
     }

@@ -17,7 +17,8 @@
 //!   with RoPE) in one pass each, instead of a chain of operations with a buffer each;
 //! - [`rowwise_grad`] and [`masked_softmax`]: those passes' gradients, and attention's scaled,
 //!   masked softmax with its gradient, for LoRA training through the frozen backbone;
-//! - [`burn_ops`] (feature `burn`): all of them on burn tensors of the CPU backend.
+//! - [`burn_ops`] (feature `burn`): all of them on burn tensors of the CPU backend;
+//! - [`process`]: the allocator settings a binary applies once for these workloads.
 //!
 //! This crate is compiled at `opt-level = 3` in every profile (the workspace manifest), since
 //! its loops are the hot path of decoding.
@@ -27,6 +28,7 @@ pub mod attention;
 pub mod burn_ops;
 pub mod masked_softmax;
 pub mod packed;
+pub mod process;
 pub mod rows;
 pub mod rowwise;
 pub mod rowwise_grad;

@@ -21,36 +21,80 @@ pub fn rows_matmul(x: &[f32], m: usize, w: &PackedWeight, b: Option<&[f32]>) -> 
     }
     let cols = PANELS_PER_TASK * PANEL;
     let per_task = (PANELS_PER_TASK * k * PANEL).max(1);
-    // Each task writes its own [m, cols] block; they are joined below (m·out copies, small
-    // next to the m·in·out multiply–adds).
-    let blocks: Vec<Vec<f32>> = (0..w.panels().div_ceil(PANELS_PER_TASK))
+    let mut y = vec![0.0f32; m * n];
+    let out = Out(y.as_mut_ptr());
+    // Each task writes its own columns of every row of `y` in place.
+    (0..w.panels().div_ceil(PANELS_PER_TASK))
         .into_par_iter()
-        .map(|t| {
+        .for_each(|t| {
             let at = t * per_task;
             let panels = match w.values() {
                 Values::F32(v) => Panels::F32(&v[at..(at + per_task).min(v.len())]),
                 Values::F16(v) => Panels::F16(&v[at..(at + per_task).min(v.len())]),
             };
-            let mut y = vec![0.0f32; m * cols];
-            tile::panels(x, m, k, panels, &mut y, cols);
-            y
-        })
-        .collect();
-    let mut y = vec![0.0f32; m * n];
-    for (t, block) in blocks.iter().enumerate() {
-        let c0 = t * cols;
-        let width = cols.min(n - c0);
+            let c0 = t * cols;
+            let filled = PANELS_PER_TASK.min(w.panels() - t * PANELS_PER_TASK) * PANEL;
+            let width = filled.min(n - c0);
+            // SAFETY: task t alone touches columns c0 .. c0 + width of y's m rows.
+            unsafe { task_into(x, m, k, panels, filled, &out, n, c0, width, b) };
+        });
+    y
+}
+
+/// `y`'s buffer, shared by the tasks that each write their own columns of it.
+struct Out(*mut f32);
+
+// SAFETY: the tasks write disjoint columns (see `task_into`), and `y` outlives them.
+unsafe impl Sync for Out {}
+
+impl Out {
+    /// A method, so that closures capture the `Sync` wrapper and not its raw pointer.
+    fn at(&self, i: usize) -> *mut f32 {
+        self.0.wrapping_add(i)
+    }
+}
+
+/// One task's columns `c0 .. c0 + width` of `y: [m, n]`: its panels (`filled` columns, the
+/// last possibly padded past `n`) written in place, or through a block when the padding
+/// would spill into the next row; then the bias.
+///
+/// # Safety
+/// `y` has `m × n` values and no other thread touches columns `c0 .. c0 + width` of them.
+#[allow(clippy::too_many_arguments)]
+unsafe fn task_into(
+    x: &[f32],
+    m: usize,
+    k: usize,
+    panels: Panels<'_>,
+    filled: usize,
+    y: &Out,
+    n: usize,
+    c0: usize,
+    width: usize,
+    b: Option<&[f32]>,
+) {
+    if width == filled {
+        // SAFETY: every row's `filled` columns from c0 lie within y and belong to this task.
+        unsafe { tile::panels_at(x, m, k, panels, y.at(c0), n) };
+    } else {
+        let mut block = vec![0.0f32; m * filled];
+        tile::panels(x, m, k, panels, &mut block, filled);
         for r in 0..m {
-            let dst = &mut y[r * n + c0..r * n + c0 + width];
-            dst.copy_from_slice(&block[r * cols..r * cols + width]);
-            if let Some(b) = b {
-                for (v, b) in dst.iter_mut().zip(&b[c0..c0 + width]) {
-                    *v += b;
-                }
+            // SAFETY: as above, `width` columns of row r.
+            unsafe {
+                std::ptr::copy_nonoverlapping(block[r * filled..].as_ptr(), y.at(r * n + c0), width)
+            };
+        }
+    }
+    if let Some(b) = b {
+        for r in 0..m {
+            // SAFETY: as above; no other reference to these values is live.
+            let row = unsafe { std::slice::from_raw_parts_mut(y.at(r * n + c0), width) };
+            for (v, b) in row.iter_mut().zip(&b[c0..c0 + width]) {
+                *v += b;
             }
         }
     }
-    y
 }
 
 #[cfg(test)]

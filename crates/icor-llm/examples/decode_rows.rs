@@ -17,6 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    icor_kernels::process::keep_freed_memory(); // as the `icor` binary does
     let mut args = std::env::args().skip(1);
     let (mut model, mut tokens, mut new, mut rows, mut split) = (
         "smollm2-135m".to_string(),

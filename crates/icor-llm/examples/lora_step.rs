@@ -23,6 +23,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use icor_llm::{Adaptation, LoraAdapter, load_model};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    icor_kernels::process::keep_freed_memory(); // as the `icor` binary does
     let mut args = std::env::args().skip(1);
     let (mut steps, mut tokens, mut models) = (5usize, 400usize, Vec::new());
     let (mut tracked, mut elementwise) = ("packed", "fused");

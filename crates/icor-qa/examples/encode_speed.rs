@@ -16,6 +16,7 @@ use icor_qa::retrieve::dense::PASSAGE_MAX_TOKENS;
 use icor_qa::retrieve::setup::{OpenOptions, load_encoder};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    icor_kernels::process::keep_freed_memory(); // as the `icor` binary does
     let mut args = std::env::args().skip(1);
     let (mut passages, mut rounds) = (256usize, 3usize);
     while let Some(a) = args.next() {

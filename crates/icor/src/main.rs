@@ -43,6 +43,8 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    // Training steps free and reallocate buffers of hundreds of MB: keep their pages.
+    icor_kernels::process::keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Verify(args) => cmd::verify::run(args),

@@ -271,6 +271,17 @@ pub fn markdown(r: &Value) -> String {
     }
 
     md.push_str("\n## Backbone detail\n\n");
+    // runs from before `--repeat` timed each side once
+    let repeat = w
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.values())
+        .find_map(|l| l["now"]["repeat"].as_u64())
+        .map_or_else(
+            || "Each side timed once. ".to_string(),
+            |r| format!("Each timing is the fastest of {r} on every side (the least disturbed by other tenants). "),
+        );
+    md.push_str(&repeat);
     md.push_str(
         "Prefill: one 512-token prompt into a fresh KV cache. Decode: greedy tokens with the KV \
          cache after that context; the output head is applied to the last position only, on \

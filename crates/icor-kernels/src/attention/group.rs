@@ -12,13 +12,44 @@
 mod x86_512;
 
 /// One key/value head as a group reads it: its keys and values (`[tk, hd]` each), the
-/// columns the group's token sees, and the scores' scale.
+/// columns the group's token sees, the scores' scale, and the keys transposed where the
+/// caller made them ([`KeysT`]: for many tokens of one head, a prefill).
 #[derive(Debug, Clone)]
 pub(super) struct Head<'a> {
     pub(super) k: &'a [f32],
     pub(super) v: &'a [f32],
     pub(super) cols: std::ops::Range<usize>,
     pub(super) scale: f32,
+    pub(super) kt: Option<&'a KeysT>,
+}
+
+/// A head's first keys transposed, `[hd, ld]`: key `j`'s value `d` at `d·ld + j`, so that
+/// sixteen consecutive keys' values `d` are one vector. Made once for the tokens of a task.
+#[derive(Debug, Default)]
+pub(super) struct KeysT {
+    pub(super) kt: Vec<f32>,
+    pub(super) ld: usize,
+}
+
+impl KeysT {
+    /// Keys `0..upto` of `k: [tk, hd]`.
+    pub(super) fn of(k: &[f32], hd: usize, upto: usize) -> Self {
+        let ld = upto.max(1);
+        let mut kt = vec![0.0f32; hd * ld];
+        for (j, key) in k[..upto * hd].chunks_exact(hd).enumerate() {
+            for (d, &x) in key.iter().enumerate() {
+                kt[d * ld + j] = x;
+            }
+        }
+        Self { kt, ld }
+    }
+
+    /// Whether the transposed body runs on this CPU for heads `hd` wide.
+    pub(super) fn useful(hd: usize) -> bool {
+        cfg!(target_arch = "x86_64")
+            && matches!(hd, 32 | 64 | 128)
+            && crate::tile::isa() >= crate::tile::Isa::Avx512
+    }
 }
 
 /// A task's buffers: the group's queries `[g, hd]` and their scores `[g, tk]`.
@@ -76,6 +107,15 @@ fn group_avx2(head: &Head<'_>, scratch: &mut Scratch, out: &mut [f32]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
 fn group_avx512(head: &Head<'_>, scratch: &mut Scratch, out: &mut [f32]) -> bool {
+    if let Some(kt) = head.kt {
+        match scratch.q.len() / scratch.g {
+            32 => x86_512::group_transposed::<32>(head, kt, scratch, out),
+            64 => x86_512::group_transposed::<64>(head, kt, scratch, out),
+            128 => x86_512::group_transposed::<128>(head, kt, scratch, out),
+            _ => return false,
+        }
+        return true;
+    }
     match scratch.q.len() / scratch.g {
         32 => x86_512::group_fixed::<32>(head, scratch, out),
         64 => x86_512::group_fixed::<64>(head, scratch, out),
@@ -255,6 +295,7 @@ mod tests {
                     v: &v,
                     cols,
                     scale: 0.125,
+                    kt: None,
                 };
                 let run = |fixed: bool| {
                     let mut scratch = Scratch::new(g, hd, tk);
@@ -290,6 +331,22 @@ mod tests {
                         .zip(&c)
                         .position(|(a, c)| a.to_bits() != c.to_bits());
                     assert_eq!(differ, None, "AVX-512, hd {hd} g {g} cols {cols:?}");
+                    // and with the keys transposed (the prefill's body)
+                    let kt = KeysT::of(&k, hd, cols.end);
+                    let mut scratch = Scratch::new(g, hd, tk);
+                    scratch.q.copy_from_slice(&q);
+                    let mut t = vec![f32::NAN; g * hd];
+                    let with_kt = Head {
+                        kt: Some(&kt),
+                        ..head(cols.clone())
+                    };
+                    // SAFETY: the CPU has AVX-512F (checked).
+                    assert!(unsafe { group_avx512(&with_kt, &mut scratch, &mut t) });
+                    let differ = a
+                        .iter()
+                        .zip(&t)
+                        .position(|(a, t)| a.to_bits() != t.to_bits());
+                    assert_eq!(differ, None, "transposed keys, hd {hd} g {g} cols {cols:?}");
                 }
             }
         }

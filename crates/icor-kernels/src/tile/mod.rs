@@ -139,10 +139,30 @@ pub fn panels(x: &[f32], m: usize, k_dim: usize, w: Panels<'_>, y: &mut [f32], l
         ldy >= n && y.len() >= m * ldy,
         "y must be m × ldy with ldy ≥ {n}"
     );
+    // SAFETY: the lengths were checked above.
+    unsafe { panels_at(x, m, k_dim, w, y.as_mut_ptr(), ldy) }
+}
+
+/// [`panels`] into `y` given as a pointer, for callers that write disjoint column blocks of
+/// one output from several threads (a `&mut` slice per thread would overlap).
+///
+/// # Safety
+/// `x` is `m × k_dim`; `w` holds whole panels of `k_dim × PANEL`; for every row `r < m`, the
+/// `panels·PANEL` values at `y + r·ldy` are writable and no other thread reads or writes them
+/// during the call.
+pub(crate) unsafe fn panels_at(
+    x: &[f32],
+    m: usize,
+    k_dim: usize,
+    w: Panels<'_>,
+    y: *mut f32,
+    ldy: usize,
+) {
+    debug_assert_eq!(x.len(), m * k_dim);
     match isa() {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `isa()` returns Avx512 only where the CPU has AVX-512F; the lengths were
-        // checked above.
+        // SAFETY: `isa()` returns Avx512 only where the CPU has AVX-512F; the lengths are the
+        // caller's.
         Isa::Avx512 => unsafe {
             match w {
                 Panels::F32(w) => x86_512::panels(x, m, k_dim, w, y, ldy),
@@ -151,16 +171,19 @@ pub fn panels(x: &[f32], m: usize, k_dim: usize, w: Panels<'_>, y: &mut [f32], l
         },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa()` returns Avx2 or better only where the CPU has AVX2, FMA and F16C;
-        // the lengths were checked above.
+        // the lengths are the caller's.
         Isa::Avx2 => unsafe {
             match w {
                 Panels::F32(w) => x86::panels(x, m, k_dim, w, y, ldy),
                 Panels::F16(w) => x86::panels(x, m, k_dim, w, y, ldy),
             }
         },
-        _ => match w {
-            Panels::F32(w) => portable::panels(x, m, k_dim, w, y, ldy),
-            Panels::F16(w) => portable::panels(x, m, k_dim, w, y, ldy),
+        // SAFETY: the lengths are the caller's.
+        _ => unsafe {
+            match w {
+                Panels::F32(w) => portable::panels(x, m, k_dim, w, y, ldy),
+                Panels::F16(w) => portable::panels(x, m, k_dim, w, y, ldy),
+            }
         },
     }
 }
@@ -219,23 +242,27 @@ mod tests {
         let n = w.len() / (k * PANEL) * PANEL;
         let ldy = n + 3;
         let mut y = vec![f32::NAN; m * ldy];
+        let yp = y.as_mut_ptr();
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the callers run an ISA only where `Isa::detected()` has it; `panels`' checks
-        // hold for these lengths.
+        // SAFETY: the callers run an ISA only where `Isa::detected()` has it; `y` has m rows
+        // of ldy ≥ the panels' columns.
         unsafe {
             match (isa, w) {
-                (Isa::Avx512, Panels::F32(w)) => x86_512::panels(x, m, k, w, &mut y, ldy),
-                (Isa::Avx512, Panels::F16(w)) => x86_512::panels(x, m, k, w, &mut y, ldy),
-                (Isa::Avx2, Panels::F32(w)) => x86::panels(x, m, k, w, &mut y, ldy),
-                (Isa::Avx2, Panels::F16(w)) => x86::panels(x, m, k, w, &mut y, ldy),
-                (_, Panels::F32(w)) => portable::panels(x, m, k, w, &mut y, ldy),
-                (_, Panels::F16(w)) => portable::panels(x, m, k, w, &mut y, ldy),
+                (Isa::Avx512, Panels::F32(w)) => x86_512::panels(x, m, k, w, yp, ldy),
+                (Isa::Avx512, Panels::F16(w)) => x86_512::panels(x, m, k, w, yp, ldy),
+                (Isa::Avx2, Panels::F32(w)) => x86::panels(x, m, k, w, yp, ldy),
+                (Isa::Avx2, Panels::F16(w)) => x86::panels(x, m, k, w, yp, ldy),
+                (_, Panels::F32(w)) => portable::panels(x, m, k, w, yp, ldy),
+                (_, Panels::F16(w)) => portable::panels(x, m, k, w, yp, ldy),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
-        match w {
-            Panels::F32(w) => portable::panels(x, m, k, w, &mut y, ldy),
-            Panels::F16(w) => portable::panels(x, m, k, w, &mut y, ldy),
+        // SAFETY: as above.
+        unsafe {
+            match w {
+                Panels::F32(w) => portable::panels(x, m, k, w, yp, ldy),
+                Panels::F16(w) => portable::panels(x, m, k, w, yp, ldy),
+            }
         }
         for r in 0..m {
             assert!(

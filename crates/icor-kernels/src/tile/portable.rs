@@ -3,8 +3,18 @@
 use super::Value;
 use crate::packed::PANEL;
 
-/// See [`super::panels`].
-pub(super) fn panels<T: Value>(x: &[f32], m: usize, k: usize, w: &[T], y: &mut [f32], ldy: usize) {
+/// See [`super::panels_at`].
+///
+/// # Safety
+/// As [`super::panels_at`].
+pub(super) unsafe fn panels<T: Value>(
+    x: &[f32],
+    m: usize,
+    k: usize,
+    w: &[T],
+    y: *mut f32,
+    ldy: usize,
+) {
     for (p, panel) in w.chunks_exact((k * PANEL).max(1)).enumerate() {
         for r in 0..m {
             let mut acc = [0.0f32; PANEL];
@@ -13,7 +23,10 @@ pub(super) fn panels<T: Value>(x: &[f32], m: usize, k: usize, w: &[T], y: &mut [
                     *a += xk * wv.f32();
                 }
             }
-            y[r * ldy + p * PANEL..r * ldy + (p + 1) * PANEL].copy_from_slice(&acc);
+            // SAFETY: row r < m, columns p·PANEL .. + PANEL of y are writable (the caller).
+            unsafe {
+                std::ptr::copy_nonoverlapping(acc.as_ptr(), y.add(r * ldy + p * PANEL), PANEL)
+            };
         }
     }
 }

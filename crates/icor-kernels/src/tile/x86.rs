@@ -45,19 +45,19 @@ const WIDE: usize = 4;
 /// See [`super::panels`].
 ///
 /// # Safety
-/// The CPU has AVX2, FMA and F16C; the lengths are as [`super::panels`] checks.
+/// The CPU has AVX2, FMA and F16C; the lengths are as [`super::panels_at`] requires.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) unsafe fn panels<T: Lanes>(
     x: &[f32],
     m: usize,
     k: usize,
     w: &[T],
-    y: &mut [f32],
+    yp: *mut f32,
     ldy: usize,
 ) {
     let per = k * PANEL;
     let n_panels = w.len() / per.max(1);
-    let (xp, wp, yp) = (x.as_ptr(), w.as_ptr(), y.as_mut_ptr());
+    let (xp, wp) = (x.as_ptr(), w.as_ptr());
     // SAFETY (every call below): a tile reads rows r.. of x (< m), panels p.. of w
     // (< n_panels), each k values long, and writes those rows' columns p·PANEL.. of y, all
     // within the lengths the caller checked.

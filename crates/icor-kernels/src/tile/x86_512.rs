@@ -55,19 +55,19 @@ const WIDE: usize = 4;
 /// See [`super::panels`].
 ///
 /// # Safety
-/// The CPU has AVX-512F; the lengths are as [`super::panels`] checks.
+/// The CPU has AVX-512F; the lengths are as [`super::panels_at`] requires.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn panels<T: Lanes16>(
     x: &[f32],
     m: usize,
     k: usize,
     w: &[T],
-    y: &mut [f32],
+    yp: *mut f32,
     ldy: usize,
 ) {
     let per = k * PANEL;
     let n_panels = w.len() / per.max(1);
-    let (xp, wp, yp) = (x.as_ptr(), w.as_ptr(), y.as_mut_ptr());
+    let (xp, wp) = (x.as_ptr(), w.as_ptr());
     // SAFETY (both calls): panels p.. of w (< n_panels) and their columns of y's m rows are
     // within the lengths the caller checked.
     unsafe {
