@@ -12,6 +12,7 @@
 //! zeros.
 
 mod group;
+mod softmax;
 
 use rayon::prelude::*;
 

@@ -11,6 +11,8 @@
 #[cfg(target_arch = "x86_64")]
 mod x86_512;
 
+use super::softmax::softmax_rows;
+
 /// One key/value head as a group reads it: its keys and values (`[tk, hd]` each), the
 /// columns the group's token sees, the scores' scale, and the keys transposed where the
 /// caller made them ([`KeysT`]: for many tokens of one head, a prefill).
@@ -193,24 +195,6 @@ fn group_fixed<const HD: usize>(head: &Head<'_>, scratch: &mut Scratch, out: &mu
             }
         }
         out[a * HD..(a + 1) * HD].copy_from_slice(&o);
-    }
-}
-
-/// Softmax of the first `n` scores of each of the `g` rows of `scores` (row stride `tk`).
-#[inline(always)]
-fn softmax_rows(scores: &mut [f32], g: usize, tk: usize, n: usize) {
-    for a in 0..g {
-        let s = &mut scores[a * tk..a * tk + n];
-        let max = s.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-        let mut sum = 0.0f32;
-        for x in s.iter_mut() {
-            *x = (*x - max).exp();
-            sum += *x;
-        }
-        let inv = 1.0 / sum;
-        for x in s.iter_mut() {
-            *x *= inv;
-        }
     }
 }
 

@@ -8,7 +8,8 @@
 
 use std::arch::x86_64::*;
 
-use super::{Head, KeysT, Scratch, dot, softmax_rows};
+use super::super::softmax::softmax_rows_avx512;
+use super::{Head, KeysT, Scratch, dot};
 
 /// Keys per step of the score loop: four vectors of two keys.
 const KEYS: usize = 8;
@@ -73,7 +74,7 @@ fn weighted<const HD: usize>(head: &Head<'_>, scratch: &mut Scratch, out: &mut [
     let Scratch { scores, g, tk, .. } = scratch;
     let (g, tk) = (*g, *tk);
     let n = cols.len();
-    softmax_rows(scores, g, tk, n);
+    softmax_rows_avx512(scores, g, tk, n);
     for a in 0..g {
         let mut o = [_mm512_setzero_ps(); 8];
         for (c, j) in cols.clone().enumerate() {
