@@ -12,3 +12,11 @@ MODELS = {
 PREFILL = 512
 TEXT = ("Wilhelm Conrad Röntgen was a German physicist who produced and detected "
         "electromagnetic radiation in a wavelength range known as X-rays. ")
+
+
+def positive(text):
+    """argparse type of --repeat: a whole number of at least 1 (the best of none is no timing)."""
+    n = int(text)
+    if n < 1:
+        raise ValueError(text)
+    return n

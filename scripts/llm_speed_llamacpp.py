@@ -19,7 +19,7 @@ import llama_cpp
 import numpy as np
 from llama_cpp import Llama
 
-from llm_speed_common import MODELS, PREFILL, TEXT
+from llm_speed_common import MODELS, PREFILL, TEXT, positive
 
 
 def bench(name, decode, threads, repeat):
@@ -65,7 +65,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--decode", type=int, default=32)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=positive, default=3)
     ap.add_argument("models", nargs="+", choices=sorted(MODELS))
     args = ap.parse_args()
     for name in args.models:

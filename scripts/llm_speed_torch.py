@@ -15,7 +15,7 @@ import time
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from llm_speed_common import MODELS, PREFILL, TEXT
+from llm_speed_common import MODELS, PREFILL, TEXT, positive
 
 
 @torch.no_grad()
@@ -59,7 +59,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--decode", type=int, default=32)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=positive, default=3)
     ap.add_argument("models", nargs="+")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)

@@ -74,10 +74,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--decode" => decode = args.next().ok_or("--decode needs a value")?.parse()?,
             "--batch" => batch = args.next().ok_or("--batch needs a value")?.parse()?,
             "--repeat" => {
-                repeat = args.next().ok_or("--repeat needs a value")?.parse()?;
-                if repeat == 0 {
-                    return Err("--repeat must be at least 1".into());
-                }
+                let v = args.next().ok_or("--repeat needs a value")?;
+                repeat = v
+                    .parse()
+                    .ok()
+                    .filter(|&r: &usize| r >= 1)
+                    .ok_or(format!("--repeat takes a whole number ≥ 1, not `{v}`"))?;
             }
             "--decode-weights" => {
                 packed = args.next().ok_or("--decode-weights needs none|f32|f16")?
