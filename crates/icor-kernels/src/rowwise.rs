@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 /// Rows below this many values run on the calling thread: a decoding step's rows are a few
 /// thousand values, where waking rayon's threads costs more than the arithmetic.
-const PARALLEL_FROM: usize = 1 << 16;
+const PARALLEL_FROM: usize = 1 << 14;
 
 /// RMSNorm (Zhang & Sennrich 2019) of every row of `x` (rows of `w.len()` values):
 /// `y = x / √(mean(x²) + ε) ⊙ w`.

@@ -720,3 +720,64 @@ fn rows_sharing_the_frozen_layers_decode_as_each_alone() {
         "no group split after the first token: {shared:?}"
     );
 }
+
+/// Heads 32 wide, the width the CPU attention kernel has a fixed-width body for (the tiny
+/// model's are 4): prompts decoded as a batch for more tokens than a cache buffer is created
+/// with room for (so every layer's buffers grow) give each prompt's tokens alone, and a cached
+/// decoding's logits at every step equal the full forward pass over the whole sequence.
+#[test]
+fn wide_heads_decode_past_the_cache_reserve_as_each_prompt_alone() {
+    let config = icor_llm::LlmConfig {
+        head_dim: 32,
+        max_positions: 160,
+        ..tiny_config(4, 2)
+    };
+    let src = RandomSource::new(config, 71);
+    let m = model(&src);
+    let steps = icor_llm::kv_cache::RESERVE + 10;
+    let prompts: Vec<Vec<u32>> = vec![IDS.to_vec(), vec![9, 1], vec![44, 2, 8, 8, 13]];
+    let opts = GenerateOptions {
+        max_new_tokens: steps,
+        stop_ids: vec![],
+    };
+    let alone: Vec<Vec<u32>> = prompts
+        .iter()
+        .map(|p| m.generate_greedy(p, &opts, &Adaptation::none()).unwrap())
+        .collect();
+    assert!(alone.iter().all(|a| a.len() == steps));
+    let batch = m
+        .generate_greedy_batch(&prompts, &opts, &Adaptation::none())
+        .unwrap();
+    assert_eq!(batch, alone);
+
+    // The first prompt and its answer, fed one token at a time after the prompt.
+    let seq: Vec<u32> = IDS.iter().chain(&alone[0]).copied().collect();
+    let full = to_vec_f32(m.forward_logits(&seq, &Adaptation::none()).unwrap());
+    let v = src.config.vocab_size;
+    let dev = m.device().clone();
+    let ids_t = |ids: &[u32]| {
+        Tensor::<2, burn::tensor::Int>::from_data(
+            TensorData::new(
+                ids.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+                [1, ids.len()],
+            ),
+            &dev,
+        )
+    };
+    let mut cache = icor_llm::KvCache::new(src.config.n_layers);
+    let mut got = to_vec_f32(
+        m.logits(
+            m.forward_hidden(ids_t(&IDS), Some(&mut cache), &Adaptation::none())
+                .unwrap(),
+        ),
+    );
+    for &id in &seq[IDS.len()..] {
+        let h = m
+            .forward_hidden(ids_t(&[id]), Some(&mut cache), &Adaptation::none())
+            .unwrap();
+        got.extend(to_vec_f32(m.logits(h)));
+    }
+    assert_eq!(got.len(), seq.len() * v);
+    let d = max_abs_diff(&full, &got);
+    assert!(d < TOL, "cached vs full logits differ by {d}");
+}
