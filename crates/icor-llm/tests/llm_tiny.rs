@@ -19,6 +19,29 @@ fn model(source: &RandomSource) -> Llm {
     Llm::load(source, source.config.clone(), &Device::flex()).expect("tiny model loads")
 }
 
+/// The logits of every position of `seq` through a KV cache: the first `prefill` tokens in one
+/// pass, then one token per step; and the cache.
+fn cached_logits(m: &Llm, seq: &[u32], prefill: usize) -> (Vec<f32>, icor_llm::KvCache) {
+    let ids_t = |ids: &[u32]| {
+        Tensor::<2, burn::tensor::Int>::from_data(
+            TensorData::new(
+                ids.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+                [1, ids.len()],
+            ),
+            m.device(),
+        )
+    };
+    let mut cache = icor_llm::KvCache::new(m.config.n_layers);
+    let mut got = Vec::new();
+    for part in std::iter::once(&seq[..prefill]).chain(seq[prefill..].chunks(1)) {
+        let h = m
+            .forward_hidden(ids_t(part), Some(&mut cache), &Adaptation::none())
+            .unwrap();
+        got.extend(to_vec_f32(m.logits(h)));
+    }
+    (got, cache)
+}
+
 #[test]
 fn logits_and_hidden_have_the_configured_shapes() {
     let src = RandomSource::new(tiny_config(4, 2), 1);
@@ -36,29 +59,8 @@ fn kv_cache_decoding_equals_full_forward() {
     let m = model(&src);
     let full = to_vec_f32(m.forward_logits(&IDS, &Adaptation::none()).unwrap());
     let v = src.config.vocab_size;
-    let mut cache = icor_llm::KvCache::new(src.config.n_layers);
-    let dev = m.device().clone();
     // Prefill 3 tokens, then one at a time.
-    let mut got = Vec::new();
-    let ids_t = |ids: &[u32]| {
-        Tensor::<2, burn::tensor::Int>::from_data(
-            TensorData::new(
-                ids.iter().map(|&i| i as i64).collect::<Vec<_>>(),
-                [1, ids.len()],
-            ),
-            &dev,
-        )
-    };
-    let h = m
-        .forward_hidden(ids_t(&IDS[..3]), Some(&mut cache), &Adaptation::none())
-        .unwrap();
-    got.extend(to_vec_f32(m.logits(h)));
-    for &id in &IDS[3..] {
-        let h = m
-            .forward_hidden(ids_t(&[id]), Some(&mut cache), &Adaptation::none())
-            .unwrap();
-        got.extend(to_vec_f32(m.logits(h)));
-    }
+    let (got, cache) = cached_logits(&m, &IDS, 3);
     assert_eq!(cache.len(), IDS.len());
     assert_eq!(got.len(), IDS.len() * v);
     let d = max_abs_diff(&full, &got);
@@ -754,29 +756,7 @@ fn wide_heads_decode_past_the_cache_reserve_as_each_prompt_alone() {
     let seq: Vec<u32> = IDS.iter().chain(&alone[0]).copied().collect();
     let full = to_vec_f32(m.forward_logits(&seq, &Adaptation::none()).unwrap());
     let v = src.config.vocab_size;
-    let dev = m.device().clone();
-    let ids_t = |ids: &[u32]| {
-        Tensor::<2, burn::tensor::Int>::from_data(
-            TensorData::new(
-                ids.iter().map(|&i| i as i64).collect::<Vec<_>>(),
-                [1, ids.len()],
-            ),
-            &dev,
-        )
-    };
-    let mut cache = icor_llm::KvCache::new(src.config.n_layers);
-    let mut got = to_vec_f32(
-        m.logits(
-            m.forward_hidden(ids_t(&IDS), Some(&mut cache), &Adaptation::none())
-                .unwrap(),
-        ),
-    );
-    for &id in &seq[IDS.len()..] {
-        let h = m
-            .forward_hidden(ids_t(&[id]), Some(&mut cache), &Adaptation::none())
-            .unwrap();
-        got.extend(to_vec_f32(m.logits(h)));
-    }
+    let (got, _) = cached_logits(&m, &seq, IDS.len());
     assert_eq!(got.len(), seq.len() * v);
     let d = max_abs_diff(&full, &got);
     assert!(d < TOL, "cached vs full logits differ by {d}");
