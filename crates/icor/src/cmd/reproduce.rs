@@ -50,13 +50,13 @@ pub struct Args {
 }
 
 /// Wall time of each step measured on the 2-core reference machine (AMD EPYC, 2026-12-07,
-/// `runs/reproduce/2026-12-07-amd/run.log`); the ETA scales nothing, it states what the step
-/// took there.
+/// `runs/reproduce/2026-12-07-amd-e91a3de/run.log`); the ETA scales nothing, it states what the
+/// step took there.
 fn expected_seconds(step: Step, rag_profile: &str) -> f64 {
     match step {
-        Step::Theory => 3.0,
-        Step::Probe => 390.0,
-        Step::Rag if rag_profile == "quick" => 2_100.0,
+        Step::Theory => 2.0,
+        Step::Probe => 317.0,
+        Step::Rag if rag_profile == "quick" => 1_749.0,
         // Not finished on the reference machine: its measured stage costs put it at days.
         Step::Rag => 48.0 * 3600.0,
     }
