@@ -16,6 +16,7 @@ mod softmax;
 
 use rayon::prelude::*;
 
+use crate::value::Value;
 use group::{Head, KeysT, Scratch, group};
 
 /// Sizes of one attention call.
@@ -73,15 +74,17 @@ impl Visible<'_> {
 }
 
 /// `out: [b, t, h, hd]` from `q: [b, h, t, hd]`, `k`, `v: [b, kv_heads, capacity, hd]` (of
-/// which columns `0..tk` are read), all row-major, scores scaled by `scale`.
+/// which columns `0..tk` are read), all row-major, scores scaled by `scale`. The keys and
+/// values are f32, or f16 (a cache at half the bytes): read as f32, they give the numbers of
+/// the same values stored as f32, bit for bit (a test).
 ///
 /// # Panics
 /// If a slice's length disagrees with `shape`, `heads` is not a multiple of `kv_heads`, or
 /// `from` has not one entry per batch row.
-pub fn attend(
+pub fn attend<T: Value>(
     q: &[f32],
-    k: &[f32],
-    v: &[f32],
+    k: &[T],
+    v: &[T],
     shape: AttnShape,
     visible: Visible<'_>,
     scale: f32,
@@ -169,6 +172,7 @@ const TOKENS_PER_TASK: usize = 64;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use half::f16;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -246,6 +250,7 @@ mod tests {
             (5, 5, 32, Visible::Prefix { len: &lens }),
             (70, 73, 8, causal(3, None)), // two blocks of new tokens per task
             (6, 70, 64, causal(64, Some(&pads[..]))), // a prefill after a cache, padded
+            (1, 40, 64, causal(39, Some(&pads[..]))), // a decoding step's blocks of 16 keys
         ] {
             let s = AttnShape {
                 batch: 3,
@@ -278,6 +283,18 @@ mod tests {
                 ..s
             };
             assert_eq!(attend(&q, &spare(&k), &spare(&v), roomy, vis, 0.3), got);
+            // Keys and values stored as f16 give, bit for bit, what the same values stored
+            // as f32 give.
+            let half = |x: &[f32]| -> Vec<f16> { x.iter().map(|&x| f16::from_f32(x)).collect() };
+            let widened = |x: &[f16]| -> Vec<f32> { x.iter().map(|x| x.to_f32()).collect() };
+            let (k16, v16) = (half(&k), half(&v));
+            let from_f16 = attend(&q, &k16, &v16, s, vis, 0.3);
+            let from_f32 = attend(&q, &widened(&k16), &widened(&v16), s, vis, 0.3);
+            let differ = from_f16
+                .iter()
+                .zip(&from_f32)
+                .position(|(a, b)| a.to_bits() != b.to_bits());
+            assert_eq!(differ, None, "f16 keys, {vis:?} t {t} tk {tk} hd {hd}");
             for (i, (a, b)) in got.iter().zip(&want).enumerate() {
                 assert!(
                     (*a as f64 - b).abs() < 1e-5,

@@ -33,6 +33,7 @@ pub mod rows;
 pub mod rowwise;
 pub mod rowwise_grad;
 pub mod tile;
+pub mod value;
 
 pub use attention::{AttnShape, Visible, attend};
 pub use packed::{PackedWeight, Precision};

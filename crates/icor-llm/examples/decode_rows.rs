@@ -3,7 +3,7 @@
 //! count given. Random token ids (timing only); no stop tokens, so every row runs every step.
 //!
 //! `cargo run -p icor-llm --example decode_rows -- [--model smollm2-135m] [--tokens 250]
-//! [--new 16] [--rows 1,4,16] [--split 28] [--shared on|off]`
+//! [--new 16] [--rows 1,4,16] [--split 28] [--shared on|off] [--kv-cache f32|f16]`
 //!
 //! `--shared off` runs every layer per row (no sharing of the frozen layers between rows whose
 //! tokens agree), for timing the two in one binary. Every row here reads the bare backbone, so
@@ -19,6 +19,7 @@ use rand_chacha::ChaCha8Rng;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     icor_kernels::process::keep_freed_memory(); // as the `icor` binary does
     let mut args = std::env::args().skip(1);
+    let mut kv = icor_kernels::Precision::F32;
     let (mut model, mut tokens, mut new, mut rows, mut split) = (
         "smollm2-135m".to_string(),
         250usize,
@@ -39,6 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .collect::<Result<_, _>>()?
             }
             "--split" => split = val()?.parse()?,
+            "--kv-cache" => kv = icor_llm::kv_precision::parse(&val()?)?,
             "--shared" => match val()?.as_str() {
                 "on" => icor_llm::generate::set_shared_lower(true),
                 "off" => icor_llm::generate::set_shared_lower(false),
@@ -49,7 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let device = Device::flex();
     let lm = load_model(&model, &device)?;
-    let m = &lm.model;
+    let m = &lm.model.clone().with_kv_cache(kv);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let vocab = m.config.vocab_size as u32;
     let prompt: Vec<u32> = (0..tokens).map(|_| rng.random_range(100..vocab)).collect();

@@ -4,7 +4,7 @@
 //! the same steps; plus the machine's measured memory bandwidth, as one JSON line per model
 //! and device. Used by `cargo xtask bench perf` for `reports/perf.md`.
 //!
-//! `cargo build --workspace --example llm_bench && target/debug/examples/llm_bench [--device flex|wgpu] [--decode N] [--batch B] [--repeat R] [--decode-weights none|f32|f16] [--elementwise fused|burn] [--isa avx2|avx512|portable] MODEL...`
+//! `cargo build --workspace --example llm_bench && target/debug/examples/llm_bench [--device flex|wgpu] [--decode N] [--batch B] [--repeat R] [--decode-weights none|f32|f16] [--kv-cache f32|f16] [--elementwise fused|burn] [--isa avx2|avx512|portable] MODEL...`
 //! (`--repeat`: each timing is taken R times, default 3, and the fastest kept — on a shared
 //! machine the fastest run is the one least disturbed by other tenants; the peers' scripts do
 //! the same.)
@@ -67,6 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut batch = 16usize;
     let mut repeat = 3usize;
     let mut packed = String::from("default");
+    let mut kv = icor_kernels::Precision::F32;
     let mut models = Vec::new();
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -83,6 +84,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             "--decode-weights" => {
                 packed = args.next().ok_or("--decode-weights needs none|f32|f16")?
+            }
+            "--kv-cache" => {
+                kv = icor_llm::kv_precision::parse(&args.next().ok_or("--kv-cache needs f32|f16")?)?
             }
             "--elementwise" => match args.next().as_deref() {
                 Some("fused") => icor_kernels::burn_ops::set_fused_elementwise(true),
@@ -113,7 +117,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "default" => icor_llm::decode_weights::default_for(&device),
             other => icor_llm::decode_weights::parse_precision(other)?,
         };
-        let loaded = load_model_packed(&name, &device, precision)?;
+        let mut loaded = load_model_packed(&name, &device, precision)?;
+        loaded.model = loaded.model.with_kv_cache(kv);
         let load_s = t_load.elapsed().as_secs_f64();
         let m = &loaded.model;
         let c = &m.config;
@@ -173,6 +178,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "model": name,
                 "device": device_name,
                 "decode_weights": m.decode_weights().map_or("none", |p| p.name()),
+                "kv_cache": m.kv_cache().name(),
                 "tiles": icor_kernels::tile::kernel_name(),
                 "load_s": load_s,
                 "prefill_tokens": PREFILL,

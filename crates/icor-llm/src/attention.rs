@@ -7,8 +7,9 @@
 //! LoRA training there the Q/K/V split with RoPE and the masked softmax each run as one pass
 //! with its own backward, between burn's differentiable products.
 
-use burn::tensor::Tensor;
 use burn::tensor::activation::softmax;
+use burn::tensor::{Device, FloatDType, Tensor};
+use icor_kernels::Precision;
 
 use icor_kernels::burn_ops::{masked_softmax_tracked, qkv_heads, qkv_heads_tracked};
 use icor_kernels::rowwise::QkvShape;
@@ -29,6 +30,8 @@ pub struct Attention {
     pub n_heads: usize,
     pub n_kv_heads: usize,
     pub head_dim: usize,
+    /// How keys and values are kept where the CPU kernel reads them ([`Self::stored`]).
+    pub kv: Precision,
 }
 
 /// Low-rank terms added to the Q, K and V projections of one layer.
@@ -157,6 +160,18 @@ impl Attention {
         (q, k, v)
     }
 
+    /// `k`, `v` as the attention kernel keeps and reads them: rounded to f16 when [`Self::kv`]
+    /// says so and the kernel runs (the CPU backend, no gradients), so that a cached decoding
+    /// step and a pass over the whole sequence read the same values; as given otherwise.
+    fn stored(&self, k: Tensor<4>, v: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let kernel = !k.is_autodiff() && k.device() == Device::flex();
+        if self.kv == Precision::F16 && kernel {
+            (k.cast(FloatDType::F16), v.cast(FloatDType::F16))
+        } else {
+            (k, v)
+        }
+    }
+
     /// Attention of `q` over the cache extended by `k`, `v`, through the output projection.
     fn attend(
         &self,
@@ -170,6 +185,7 @@ impl Attention {
         let [b, _, t, _] = q.dims();
         let (h, hk, hd) = (self.n_heads, self.n_kv_heads, self.head_dim);
         let g = h / hk;
+        let (k, v) = self.stored(k, v);
         let (k, v) = match cache {
             Some(c) => c.append(layer, k, v),
             None => (k, v),
@@ -178,6 +194,8 @@ impl Attention {
         if let Some(out) = fused_attention(&q, &k, &v, pos, scale) {
             return self.o.forward(out, &[]);
         }
+        // burn's products take the query's dtype on both sides.
+        let (k, v) = (k.cast(q.dtype()), v.cast(q.dtype()));
         let tk = k.dims()[2];
         // [b, hk, g·t, hd]: query heads of one group stacked along the sequence axis.
         let q = q.reshape([b, hk, g * t, hd]);

@@ -77,10 +77,12 @@ impl LayerKv {
     }
 }
 
-/// `x: [b, hk, n, hd]` copied into the first `n` columns of a zero buffer of `cap` columns.
+/// `x: [b, hk, n, hd]` copied into the first `n` columns of a zero buffer of `cap` columns,
+/// in `x`'s dtype (f32, or f16 where the model keeps its cache so).
 fn with_capacity(x: Tensor<4>, cap: usize) -> Tensor<4> {
     let [b, hk, n, hd] = x.dims();
-    Tensor::zeros([b, hk, cap, hd], &x.device()).slice_assign([0..b, 0..hk, 0..n, 0..hd], x)
+    Tensor::zeros([b, hk, cap, hd], (&x.device(), x.dtype()))
+        .slice_assign([0..b, 0..hk, 0..n, 0..hd], x)
 }
 
 /// Cached keys and values of every layer.

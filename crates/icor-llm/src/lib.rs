@@ -52,6 +52,7 @@ mod fused_attention;
 pub mod generate;
 pub mod gguf;
 pub mod kv_cache;
+pub mod kv_precision;
 pub mod linear;
 pub mod load;
 pub mod lora;

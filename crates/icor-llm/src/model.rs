@@ -118,6 +118,7 @@ impl Llm {
                 n_heads: c.n_heads,
                 n_kv_heads: c.n_kv_heads,
                 head_dim: hd,
+                kv: Precision::F32,
             };
             let mlp = SwiGlu {
                 gate_up: FrozenLinear::concat(vec![
@@ -165,6 +166,22 @@ impl Llm {
         }
         self.output.pack(precision);
         self
+    }
+
+    /// Keys and values kept in `precision` where the CPU backend's attention kernel reads them
+    /// (the KV cache of inference; f32 by default): f16 halves the bytes a decoding step reads
+    /// per row and token of context, at the cost of rounding them (`crate::kv_precision`).
+    /// Passes with gradients and other backends keep f32.
+    pub fn with_kv_cache(mut self, precision: Precision) -> Self {
+        for b in &mut self.blocks {
+            b.attn.kv = precision;
+        }
+        self
+    }
+
+    /// How the attention kernel's keys and values are kept ([`Self::with_kv_cache`]).
+    pub fn kv_cache(&self) -> Precision {
+        self.blocks.first().map_or(Precision::F32, |b| b.attn.kv)
     }
 
     /// How the frozen projections are packed for decoding (`None`: not packed).

@@ -761,3 +761,49 @@ fn wide_heads_decode_past_the_cache_reserve_as_each_prompt_alone() {
     let d = max_abs_diff(&full, &got);
     assert!(d < TOL, "cached vs full logits differ by {d}");
 }
+
+/// A KV cache kept in f16 (`Llm::with_kv_cache`): prompts of different lengths decoded as one
+/// batch, bare and under a LoRA, give the tokens each gives alone, past the cache's reserve
+/// (its buffers grown in f16); cached logits equal the whole sequence's forward pass (which
+/// reads the same rounded keys); and the logits move from the f32 cache's, by a few f16
+/// roundings and no more.
+#[test]
+fn an_f16_kv_cache_decodes_as_each_prompt_alone_near_the_f32_cache() {
+    let config = icor_llm::LlmConfig {
+        head_dim: 32,
+        max_positions: 160,
+        ..tiny_config(4, 2)
+    };
+    let src = RandomSource::new(config, 72);
+    let m32 = model(&src);
+    let m = model(&src).with_kv_cache(icor_kernels::Precision::F16);
+    assert_eq!(m.kv_cache(), icor_kernels::Precision::F16);
+    let steps = icor_llm::kv_cache::RESERVE + 10;
+    let prompts: Vec<Vec<u32>> = vec![IDS.to_vec(), vec![9, 1], vec![44, 2, 8, 8, 13]];
+    let opts = GenerateOptions {
+        max_new_tokens: steps,
+        stop_ids: vec![],
+    };
+    let lora = random_lora(&m, 9);
+    for adapt in [Adaptation::none(), Adaptation::lora(&lora)] {
+        let alone: Vec<Vec<u32>> = prompts
+            .iter()
+            .map(|p| m.generate_greedy(p, &opts, &adapt).unwrap())
+            .collect();
+        assert!(alone.iter().all(|a| a.len() == steps));
+        let batch = m.generate_greedy_batch(&prompts, &opts, &adapt).unwrap();
+        assert_eq!(batch, alone);
+    }
+
+    let seq: Vec<u32> = IDS.iter().chain(&prompts[2]).copied().collect();
+    let full = to_vec_f32(m.forward_logits(&seq, &Adaptation::none()).unwrap());
+    let (got, _) = cached_logits(&m, &seq, IDS.len());
+    let d = max_abs_diff(&full, &got);
+    assert!(d < TOL, "cached vs full logits (f16 cache) differ by {d}");
+    let (f32_cache, _) = cached_logits(&m32, &seq, IDS.len());
+    let drift = max_abs_diff(&f32_cache, &got);
+    assert!(
+        drift > 0.0 && drift < 1e-2,
+        "f16 against f32 cache: logits differ by {drift}"
+    );
+}

@@ -239,6 +239,12 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             &["--decode", &decode, "--decode-weights", "f16", m],
             &[],
         )?;
+        step(&format!("{m}: icor with the KV cache in f16"));
+        llm["now_kv16"] = builds[0].run(
+            "llm_bench",
+            &["--decode", &decode, "--kv-cache", "f16", m],
+            &[],
+        )?;
         step(&format!("{m}: PyTorch"));
         llm["torch"] = peer(root, &py, "llm_speed_torch.py", &["--decode", &decode, m])?;
         step(&format!("{m}: llama.cpp"));

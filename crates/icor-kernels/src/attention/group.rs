@@ -12,14 +12,15 @@
 mod x86_512;
 
 use super::softmax::softmax_rows;
+use crate::value::Value;
 
 /// One key/value head as a group reads it: its keys and values (`[tk, hd]` each), the
 /// columns the group's token sees, the scores' scale, and the keys transposed where the
 /// caller made them ([`KeysT`]: for many tokens of one head, a prefill).
 #[derive(Debug, Clone)]
-pub(super) struct Head<'a> {
-    pub(super) k: &'a [f32],
-    pub(super) v: &'a [f32],
+pub(super) struct Head<'a, T> {
+    pub(super) k: &'a [T],
+    pub(super) v: &'a [T],
     pub(super) cols: std::ops::Range<usize>,
     pub(super) scale: f32,
     pub(super) kt: Option<&'a KeysT>,
@@ -35,12 +36,12 @@ pub(super) struct KeysT {
 
 impl KeysT {
     /// Keys `0..upto` of `k: [tk, hd]`.
-    pub(super) fn of(k: &[f32], hd: usize, upto: usize) -> Self {
+    pub(super) fn of<T: Value>(k: &[T], hd: usize, upto: usize) -> Self {
         let ld = upto.max(1);
         let mut kt = vec![0.0f32; hd * ld];
         for (j, key) in k[..upto * hd].chunks_exact(hd).enumerate() {
             for (d, &x) in key.iter().enumerate() {
-                kt[d * ld + j] = x;
+                kt[d * ld + j] = x.f32();
             }
         }
         Self { kt, ld }
@@ -75,7 +76,7 @@ impl Scratch {
 
 /// The `g` queries in `scratch.q` against the visible columns `cols` of one key/value head;
 /// writes `out: [g, hd]`.
-pub(super) fn group(head: &Head<'_>, scratch: &mut Scratch, out: &mut [f32]) {
+pub(super) fn group<T: Value>(head: &Head<'_, T>, scratch: &mut Scratch, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if crate::tile::isa() >= crate::tile::Isa::Avx512 {
         // SAFETY: `isa()` is Avx512 only where the CPU has AVX-512F, AVX2 and FMA.
@@ -96,11 +97,11 @@ pub(super) fn group(head: &Head<'_>, scratch: &mut Scratch, out: &mut [f32]) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn group_avx2(head: &Head<'_>, scratch: &mut Scratch, out: &mut [f32]) {
+fn group_avx2<T: Value>(head: &Head<'_, T>, scratch: &mut Scratch, out: &mut [f32]) {
     match scratch.q.len() / scratch.g {
-        32 => group_fixed::<32>(head, scratch, out),
-        64 => group_fixed::<64>(head, scratch, out),
-        128 => group_fixed::<128>(head, scratch, out),
+        32 => group_fixed::<_, 32>(head, scratch, out),
+        64 => group_fixed::<_, 64>(head, scratch, out),
+        128 => group_fixed::<_, 128>(head, scratch, out),
         _ => group_body(head, scratch, out),
     }
 }
@@ -108,27 +109,27 @@ fn group_avx2(head: &Head<'_>, scratch: &mut Scratch, out: &mut [f32]) {
 /// The AVX-512 body for heads 32, 64 or 128 wide; `false` (nothing done) for other widths.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn group_avx512(head: &Head<'_>, scratch: &mut Scratch, out: &mut [f32]) -> bool {
+fn group_avx512<T: Value>(head: &Head<'_, T>, scratch: &mut Scratch, out: &mut [f32]) -> bool {
     if let Some(kt) = head.kt {
         match scratch.q.len() / scratch.g {
-            32 => x86_512::group_transposed::<32>(head, kt, scratch, out),
-            64 => x86_512::group_transposed::<64>(head, kt, scratch, out),
-            128 => x86_512::group_transposed::<128>(head, kt, scratch, out),
+            32 => x86_512::group_transposed::<_, 32>(head, kt, scratch, out),
+            64 => x86_512::group_transposed::<_, 64>(head, kt, scratch, out),
+            128 => x86_512::group_transposed::<_, 128>(head, kt, scratch, out),
             _ => return false,
         }
         return true;
     }
     match scratch.q.len() / scratch.g {
-        32 => x86_512::group_fixed::<32>(head, scratch, out),
-        64 => x86_512::group_fixed::<64>(head, scratch, out),
-        128 => x86_512::group_fixed::<128>(head, scratch, out),
+        32 => x86_512::group_fixed::<_, 32>(head, scratch, out),
+        64 => x86_512::group_fixed::<_, 64>(head, scratch, out),
+        128 => x86_512::group_fixed::<_, 128>(head, scratch, out),
         _ => return false,
     }
     true
 }
 
 #[inline(always)]
-fn group_body(head: &Head<'_>, scratch: &mut Scratch, out: &mut [f32]) {
+fn group_body<T: Value>(head: &Head<'_, T>, scratch: &mut Scratch, out: &mut [f32]) {
     let (k, v, cols, scale) = (head.k, head.v, head.cols.clone(), head.scale);
     let Scratch { q, scores, g, tk } = scratch;
     let (g, tk) = (*g, *tk);
@@ -149,7 +150,7 @@ fn group_body(head: &Head<'_>, scratch: &mut Scratch, out: &mut [f32]) {
         for a in 0..g {
             let w = scores[a * tk + c];
             for (o, x) in out[a * hd..(a + 1) * hd].iter_mut().zip(vj) {
-                *o += w * x;
+                *o += w * x.f32();
             }
         }
     }
@@ -162,12 +163,16 @@ fn group_body(head: &Head<'_>, scratch: &mut Scratch, out: &mut [f32]) {
 /// The CPU has AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn group_fixed<const HD: usize>(head: &Head<'_>, scratch: &mut Scratch, out: &mut [f32]) {
+fn group_fixed<T: Value, const HD: usize>(
+    head: &Head<'_, T>,
+    scratch: &mut Scratch,
+    out: &mut [f32],
+) {
     let (k, v, cols, scale) = (head.k, head.v, head.cols.clone(), head.scale);
     let Scratch { q, scores, g, tk } = scratch;
     let (g, tk) = (*g, *tk);
     let n = cols.len();
-    let key = |j: usize| -> &[f32; HD] { k[j * HD..(j + 1) * HD].try_into().expect("HD wide") };
+    let key = |j: usize| -> &[T; HD] { k[j * HD..(j + 1) * HD].try_into().expect("HD wide") };
     for a in 0..g {
         let qa: &[f32; HD] = q[a * HD..(a + 1) * HD].try_into().expect("HD wide");
         let row = &mut scores[a * tk..a * tk + n];
@@ -189,9 +194,9 @@ fn group_fixed<const HD: usize>(head: &Head<'_>, scratch: &mut Scratch, out: &mu
         let mut o = [0.0f32; HD];
         for (c, j) in cols.clone().enumerate() {
             let w = scores[a * tk + c];
-            let vj: &[f32; HD] = v[j * HD..(j + 1) * HD].try_into().expect("HD wide");
+            let vj: &[T; HD] = v[j * HD..(j + 1) * HD].try_into().expect("HD wide");
             for (o, x) in o.iter_mut().zip(vj) {
-                *o += w * x;
+                *o += w * x.f32();
             }
         }
         out[a * HD..(a + 1) * HD].copy_from_slice(&o);
@@ -200,15 +205,19 @@ fn group_fixed<const HD: usize>(head: &Head<'_>, scratch: &mut Scratch, out: &mu
 
 /// `Σ a·b` in eight lanes (vectorised in the AVX2 copy), the lanes summed at the end.
 #[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
+fn dot<T: Value>(a: &[f32], b: &[T]) -> f32 {
     let mut acc = [0.0f32; 8];
     let body = a.len() / 8 * 8;
     for (x, y) in a[..body].chunks_exact(8).zip(b[..body].chunks_exact(8)) {
         for l in 0..8 {
-            acc[l] += x[l] * y[l];
+            acc[l] += x[l] * y[l].f32();
         }
     }
-    let tail: f32 = a[body..].iter().zip(&b[body..]).map(|(x, y)| x * y).sum();
+    let tail: f32 = a[body..]
+        .iter()
+        .zip(&b[body..])
+        .map(|(x, y)| x * y.f32())
+        .sum();
     acc.iter().sum::<f32>() + tail
 }
 
@@ -222,7 +231,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// The CPU has AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn dot4<const HD: usize>(a: &[f32; HD], b: [&[f32; HD]; 4]) -> [f32; 4] {
+fn dot4<T: Value, const HD: usize>(a: &[f32; HD], b: [&[T; HD]; 4]) -> [f32; 4] {
     use std::arch::x86_64::*;
     let mut acc = [_mm256_setzero_ps(); 4];
     for c in 0..HD / 8 {
@@ -230,7 +239,7 @@ fn dot4<const HD: usize>(a: &[f32; HD], b: [&[f32; HD]; 4]) -> [f32; 4] {
         unsafe {
             let x = _mm256_loadu_ps(a.as_ptr().add(c * 8));
             for (acc, b) in acc.iter_mut().zip(b) {
-                let y = _mm256_loadu_ps(b.as_ptr().add(c * 8));
+                let y = T::load8(b.as_ptr().add(c * 8));
                 *acc = _mm256_add_ps(*acc, _mm256_mul_ps(x, y));
             }
         }
@@ -289,9 +298,9 @@ mod tests {
                     // SAFETY: the CPU has AVX2 (checked above).
                     unsafe {
                         match (fixed, hd) {
-                            (true, 32) => group_fixed::<32>(&head(c), s, o),
-                            (true, 64) => group_fixed::<64>(&head(c), s, o),
-                            (true, _) => group_fixed::<128>(&head(c), s, o),
+                            (true, 32) => group_fixed::<_, 32>(&head(c), s, o),
+                            (true, 64) => group_fixed::<_, 64>(&head(c), s, o),
+                            (true, _) => group_fixed::<_, 128>(&head(c), s, o),
                             (false, _) => group_body(&head(c), s, o),
                         }
                     }
@@ -333,6 +342,70 @@ mod tests {
                     assert_eq!(differ, None, "transposed keys, hd {hd} g {g} cols {cols:?}");
                 }
             }
+        }
+    }
+
+    /// Every body (the general one, AVX2's, and AVX-512's where the CPU has it) reading keys
+    /// and values stored as f16 gives, bit for bit, what it gives reading them widened to f32.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn f16_keys_give_the_numbers_of_their_f32_values() {
+        if !crate::tile::avx2_available() {
+            eprintln!("skipped: this CPU has no AVX2");
+            return;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let (g, tk, hd, cols) = (3usize, 83usize, 64usize, 2..83);
+        let draw = |n: usize, rng: &mut ChaCha8Rng| -> Vec<half::f16> {
+            (0..n)
+                .map(|_| half::f16::from_f32(rng.random_range(-2.0f32..2.0)))
+                .collect()
+        };
+        let (k16, v16) = (draw(tk * hd, &mut rng), draw(tk * hd, &mut rng));
+        let widen = |x: &[half::f16]| -> Vec<f32> { x.iter().map(|x| x.to_f32()).collect() };
+        let (k32, v32) = (widen(&k16), widen(&v16));
+        let q: Vec<f32> = (0..g * hd)
+            .map(|_| rng.random_range(-2.0f32..2.0))
+            .collect();
+        fn run<T: Value>(
+            body: usize,
+            k: &[T],
+            v: &[T],
+            q: &[f32],
+            g: usize,
+            tk: usize,
+        ) -> Vec<f32> {
+            let head = Head {
+                k,
+                v,
+                cols: 2..83,
+                scale: 0.125,
+                kt: None,
+            };
+            let mut scratch = Scratch::new(g, 64, tk);
+            scratch.q.copy_from_slice(q);
+            let mut out = vec![f32::NAN; q.len()];
+            // SAFETY: the caller checked AVX2; body 2 runs only where the CPU has AVX-512F.
+            unsafe {
+                match body {
+                    0 => group_body(&head, &mut scratch, &mut out),
+                    1 => group_fixed::<T, 64>(&head, &mut scratch, &mut out),
+                    _ => assert!(group_avx512(&head, &mut scratch, &mut out)),
+                }
+            }
+            out
+        }
+        let avx512 = crate::tile::Isa::detected() >= crate::tile::Isa::Avx512;
+        for body in 0..if avx512 { 3 } else { 2 } {
+            let (a, b) = (
+                run(body, &k16, &v16, &q, g, tk),
+                run(body, &k32, &v32, &q, g, tk),
+            );
+            let differ = a
+                .iter()
+                .zip(&b)
+                .position(|(a, b)| a.to_bits() != b.to_bits());
+            assert_eq!(differ, None, "body {body}, columns {cols:?}");
         }
     }
 }

@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{DType, Tensor, TensorData};
 use burn_flex::{Flex, FlexTensor};
+use half::f16;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -51,9 +52,9 @@ pub fn flex_contiguous<const D: usize>(x: &Tensor<D>) -> Option<FlexTensor> {
     })
 }
 
-/// A key or value tensor `[b, hk, tk, hd]` as a buffer of `capacity ≥ tk` columns per
-/// (row, head): a view of the first `tk` columns of a cache buffer is read in place; anything
-/// else is made contiguous (`capacity = tk`).
+/// A key or value tensor `[b, hk, tk, hd]` (f32 or f16) as a buffer of `capacity ≥ tk`
+/// columns per (row, head): a view of the first `tk` columns of a cache buffer is read in
+/// place; anything else is made contiguous (`capacity = tk`).
 fn cache_buffer(x: &Tensor<4>) -> Option<(FlexTensor, usize)> {
     if x.is_autodiff() {
         return None;
@@ -69,16 +70,11 @@ fn cache_buffer(x: &Tensor<4>) -> Option<(FlexTensor, usize)> {
         && strides[1] == (cap * hd) as isize
         && strides[0] == (hk * cap * hd) as isize
         && cap >= tk
-        && flex.storage::<f32>().len() >= b * hk * cap * hd;
+        && flex.bytes().len() >= b * hk * cap * hd * flex.dtype().size();
     if view {
         return Some((flex, cap));
     }
     Some((flex.to_contiguous(), tk))
-}
-
-/// The first `n` values of a buffer.
-fn buffer_slice(f: &FlexTensor, n: usize) -> Option<&[f32]> {
-    f.storage::<f32>().get(..n)
 }
 
 /// The tensor's values as f32 on the host.
@@ -178,14 +174,22 @@ pub fn attention(
         head_dim: hd,
     };
     let n = b * hk * cap * hd;
-    let out = attend(
-        qf.as_slice::<f32>()?,
-        buffer_slice(&kf, n)?,
-        buffer_slice(&vf, n)?,
-        shape,
-        visible,
-        scale,
-    );
+    let qs = qf.as_slice::<f32>()?;
+    if vf.dtype() != kf.dtype() {
+        return None;
+    }
+    // The first `n` values of each buffer, as stored (a cache kept in f16 read as such).
+    let out = match kf.dtype() {
+        DType::F32 => {
+            let (k, v) = (kf.storage::<f32>().get(..n)?, vf.storage::<f32>().get(..n)?);
+            attend(qs, k, v, shape, visible, scale)
+        }
+        DType::F16 => {
+            let (k, v) = (kf.storage::<f16>().get(..n)?, vf.storage::<f16>().get(..n)?);
+            attend(qs, k, v, shape, visible, scale)
+        }
+        _ => return None,
+    };
     Some(Tensor::from_data(
         TensorData::new(out, [b, t, h * hd]),
         &q.device(),

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use half::f16;
 
 use crate::packed::PANEL;
+pub(crate) use crate::value::Value;
 
 /// Packed panels (`[panels, k, PANEL]`), in the precision they are stored in.
 #[derive(Debug, Clone, Copy)]
@@ -185,25 +186,6 @@ pub(crate) unsafe fn panels_at(
                 Panels::F16(w) => portable::panels(x, m, k_dim, w, y, ldy),
             }
         },
-    }
-}
-
-/// A stored weight value read as f32.
-pub(crate) trait Value: Copy + Send + Sync {
-    fn f32(self) -> f32;
-}
-
-impl Value for f32 {
-    #[inline(always)]
-    fn f32(self) -> f32 {
-        self
-    }
-}
-
-impl Value for f16 {
-    #[inline(always)]
-    fn f32(self) -> f32 {
-        self.to_f32()
     }
 }
 

@@ -2,8 +2,6 @@
 
 use std::arch::x86_64::*;
 
-use half::f16;
-
 use super::Value;
 use crate::packed::PANEL;
 
@@ -12,29 +10,6 @@ pub(super) fn available() -> bool {
     is_x86_feature_detected!("avx2")
         && is_x86_feature_detected!("fma")
         && is_x86_feature_detected!("f16c")
-}
-
-/// Eight stored values loaded as eight f32 lanes.
-pub(super) trait Lanes: Value {
-    /// # Safety
-    /// `p` points at 8 readable values; the CPU has AVX2 and F16C.
-    unsafe fn load8(p: *const Self) -> __m256;
-}
-
-impl Lanes for f32 {
-    #[inline(always)]
-    unsafe fn load8(p: *const Self) -> __m256 {
-        // SAFETY: the caller guarantees 8 readable f32 and AVX.
-        unsafe { _mm256_loadu_ps(p) }
-    }
-}
-
-impl Lanes for f16 {
-    #[inline(always)]
-    unsafe fn load8(p: *const Self) -> __m256 {
-        // SAFETY: the caller guarantees 8 readable f16 (16 bytes) and F16C.
-        unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast())) }
-    }
 }
 
 /// Rows per tile against one panel.
@@ -47,7 +22,7 @@ const WIDE: usize = 4;
 /// # Safety
 /// The CPU has AVX2, FMA and F16C; the lengths are as [`super::panels_at`] requires.
 #[target_feature(enable = "avx2,fma,f16c")]
-pub(super) unsafe fn panels<T: Lanes>(
+pub(super) unsafe fn panels<T: Value>(
     x: &[f32],
     m: usize,
     k: usize,
@@ -100,7 +75,7 @@ pub(super) unsafe fn panels<T: Lanes>(
 /// The CPU has AVX2, FMA and F16C; `x` has `R` rows of `k` readable values, `w` has `P`
 /// panels of `k·PANEL`, `y` has `R` rows of `P·PANEL` writable values at stride `ldy`.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn tile<T: Lanes, const R: usize, const P: usize>(
+unsafe fn tile<T: Value, const R: usize, const P: usize>(
     x: *const f32,
     k: usize,
     w: *const T,

@@ -10,38 +10,12 @@
 
 use std::arch::x86_64::*;
 
-use half::f16;
-
 use super::Value;
 use crate::packed::PANEL;
 
 /// Whether this CPU runs these tiles (checked once, then cached by std).
 pub(super) fn available() -> bool {
     is_x86_feature_detected!("avx512f")
-}
-
-/// Sixteen stored values loaded as sixteen f32 lanes.
-pub(super) trait Lanes16: Value {
-    /// # Safety
-    /// `p` points at 16 readable values; the CPU has AVX-512F.
-    unsafe fn load16(p: *const Self) -> __m512;
-}
-
-impl Lanes16 for f32 {
-    #[inline(always)]
-    unsafe fn load16(p: *const Self) -> __m512 {
-        // SAFETY: the caller guarantees 16 readable f32 and AVX-512F.
-        unsafe { _mm512_loadu_ps(p) }
-    }
-}
-
-impl Lanes16 for f16 {
-    #[inline(always)]
-    unsafe fn load16(p: *const Self) -> __m512 {
-        // SAFETY: the caller guarantees 16 readable f16 (32 bytes) and AVX-512F (whose
-        // 512-bit half-to-single conversion needs no other extension).
-        unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p.cast())) }
-    }
 }
 
 // One panel is one vector of sixteen f32 lanes.
@@ -57,7 +31,7 @@ const WIDE: usize = 4;
 /// # Safety
 /// The CPU has AVX-512F; the lengths are as [`super::panels_at`] requires.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn panels<T: Lanes16>(
+pub(super) unsafe fn panels<T: Value>(
     x: &[f32],
     m: usize,
     k: usize,
@@ -87,7 +61,7 @@ pub(super) unsafe fn panels<T: Lanes16>(
 /// # Safety
 /// As [`tile`], for `m` rows.
 #[target_feature(enable = "avx512f")]
-unsafe fn rows<T: Lanes16, const P: usize>(
+unsafe fn rows<T: Value, const P: usize>(
     x: *const f32,
     m: usize,
     k: usize,
@@ -121,7 +95,7 @@ unsafe fn rows<T: Lanes16, const P: usize>(
 /// The CPU has AVX-512F; `x` has `R` rows of `k` readable values, `w` has `P` panels of
 /// `k·PANEL`, `y` has `R` rows of `P·PANEL` writable values at stride `ldy`.
 #[target_feature(enable = "avx512f")]
-unsafe fn tile<T: Lanes16, const R: usize, const P: usize>(
+unsafe fn tile<T: Value, const R: usize, const P: usize>(
     x: *const f32,
     k: usize,
     w: *const T,

@@ -10,6 +10,7 @@ use std::arch::x86_64::*;
 
 use super::super::softmax::softmax_rows_avx512;
 use super::{Head, KeysT, Scratch, dot};
+use crate::value::Value;
 
 /// Keys per step of the score loop's tail: four vectors of two keys.
 const KEYS: usize = 8;
@@ -20,12 +21,12 @@ const KEYS: usize = 8;
 /// at 250 tokens, 7.1 ms per step without, 6.5 with).
 const AHEAD: usize = 32;
 
-/// Asks the CPU to bring the `values` f32 from `p` into its caches: a hint, which reads nothing
-/// and cannot fault wherever `p` points.
+/// Asks the CPU to bring the `values` values from `p` into its caches: a hint, which reads
+/// nothing and cannot fault wherever `p` points.
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn prefetch(p: *const f32, values: usize) {
-    for at in (0..values).step_by(16) {
+fn prefetch<T>(p: *const T, values: usize) {
+    for at in (0..values).step_by(64 / size_of::<T>()) {
         _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(at).cast());
     }
 }
@@ -35,8 +36,8 @@ fn prefetch(p: *const f32, values: usize) {
 /// # Safety
 /// The CPU has AVX-512F and AVX2.
 #[target_feature(enable = "avx512f,avx2,fma")]
-pub(super) fn group_fixed<const HD: usize>(
-    head: &Head<'_>,
+pub(super) fn group_fixed<T: Value, const HD: usize>(
+    head: &Head<'_, T>,
     scratch: &mut Scratch,
     out: &mut [f32],
 ) {
@@ -45,7 +46,7 @@ pub(super) fn group_fixed<const HD: usize>(
     let Scratch { q, scores, g, tk } = scratch;
     let (g, tk) = (*g, *tk);
     let n = cols.len();
-    let key = |j: usize| -> &[f32; HD] { k[j * HD..(j + 1) * HD].try_into().expect("HD wide") };
+    let key = |j: usize| -> &[T; HD] { k[j * HD..(j + 1) * HD].try_into().expect("HD wide") };
     for a in 0..g {
         let qa: &[f32; HD] = q[a * HD..(a + 1) * HD].try_into().expect("HD wide");
         // Each eight-value chunk of the query, twice over (for two keys at once).
@@ -67,7 +68,7 @@ pub(super) fn group_fixed<const HD: usize>(
                         16 * HD,
                     );
                 }
-                scores_of_16::<HD>(
+                scores_of_16::<T, HD>(
                     &twice,
                     k.as_ptr().add((cols.start + c) * HD),
                     scale16,
@@ -77,7 +78,7 @@ pub(super) fn group_fixed<const HD: usize>(
             c += 16;
         }
         while c + KEYS <= n {
-            let ks: [&[f32; HD]; KEYS] = std::array::from_fn(|i| key(cols.start + c + i));
+            let ks: [&[T; HD]; KEYS] = std::array::from_fn(|i| key(cols.start + c + i));
             let mut acc = [_mm512_setzero_ps(); KEYS / 2];
             for (ch, qv) in twice.iter().take(HD / 8).enumerate() {
                 for (p, acc) in acc.iter_mut().enumerate() {
@@ -98,7 +99,7 @@ pub(super) fn group_fixed<const HD: usize>(
             row[c] = dot(qa, key(cols.start + c)) * scale;
         }
     }
-    weighted::<HD>(head, scratch, out);
+    weighted::<T, HD>(head, scratch, out);
 }
 
 /// The scaled scores of sixteen consecutive keys (`[16, HD]` from `k`) against the query
@@ -113,9 +114,9 @@ pub(super) fn group_fixed<const HD: usize>(
 /// The CPU has AVX-512F; `k` points at 16 · `HD` readable values and `out` at 16 writable.
 #[target_feature(enable = "avx512f,avx2,fma")]
 #[inline]
-unsafe fn scores_of_16<const HD: usize>(
+unsafe fn scores_of_16<T: Value, const HD: usize>(
     twice: &[__m512; 16],
-    k: *const f32,
+    k: *const T,
     scale: __m512,
     out: *mut f32,
 ) {
@@ -172,7 +173,7 @@ fn transpose_halves(r: [__m512; 8]) -> [__m512; 8] {
 /// # Safety
 /// The CPU has AVX-512F.
 #[target_feature(enable = "avx512f,avx2,fma")]
-fn weighted<const HD: usize>(head: &Head<'_>, scratch: &mut Scratch, out: &mut [f32]) {
+fn weighted<T: Value, const HD: usize>(head: &Head<'_, T>, scratch: &mut Scratch, out: &mut [f32]) {
     let (v, cols) = (head.v, head.cols.clone());
     let Scratch { scores, g, tk, .. } = scratch;
     let (g, tk) = (*g, *tk);
@@ -185,10 +186,10 @@ fn weighted<const HD: usize>(head: &Head<'_>, scratch: &mut Scratch, out: &mut [
                 prefetch(v.as_ptr().wrapping_add((j + AHEAD) * HD), HD);
             }
             let w = _mm512_set1_ps(scores[a * tk + c]);
-            let vj: &[f32; HD] = v[j * HD..(j + 1) * HD].try_into().expect("HD wide");
+            let vj: &[T; HD] = v[j * HD..(j + 1) * HD].try_into().expect("HD wide");
             for (i, o) in o.iter_mut().take(HD / 16).enumerate() {
                 // SAFETY: i·16 + 16 ≤ HD values of `vj`.
-                let x = unsafe { _mm512_loadu_ps(vj.as_ptr().add(i * 16)) };
+                let x = unsafe { T::load16(vj.as_ptr().add(i * 16)) };
                 *o = _mm512_add_ps(*o, _mm512_mul_ps(w, x));
             }
         }
@@ -211,8 +212,8 @@ fn weighted<const HD: usize>(head: &Head<'_>, scratch: &mut Scratch, out: &mut [
 /// # Safety
 /// The CPU has AVX-512F and AVX2; `kt` holds the head's keys up to `head.cols.end`.
 #[target_feature(enable = "avx512f,avx2,fma")]
-pub(super) fn group_transposed<const HD: usize>(
-    head: &Head<'_>,
+pub(super) fn group_transposed<T: Value, const HD: usize>(
+    head: &Head<'_, T>,
     kt: &KeysT,
     scratch: &mut Scratch,
     out: &mut [f32],
@@ -259,7 +260,7 @@ pub(super) fn group_transposed<const HD: usize>(
             }
         }
     }
-    weighted::<HD>(head, scratch, out);
+    weighted::<T, HD>(head, scratch, out);
 }
 
 /// The scaled scores of `V` vectors of sixteen keys from key `j0`, the last vector's lanes
@@ -308,12 +309,12 @@ unsafe fn scores16<const HD: usize, const V: usize>(
 
 /// Eight values of `lo` in lanes 0–7 and eight of `hi` in lanes 8–15.
 #[inline(always)]
-fn pair(lo: &[f32], hi: &[f32]) -> __m512 {
+fn pair<T: Value>(lo: &[T], hi: &[T]) -> __m512 {
     assert!(lo.len() >= 8 && hi.len() >= 8);
     // SAFETY: eight readable values each (checked); the callers run with AVX-512F and AVX.
     unsafe {
-        let lo = _mm512_castps256_ps512(_mm256_loadu_ps(lo.as_ptr()));
-        let hi = _mm256_castps_pd(_mm256_loadu_ps(hi.as_ptr()));
+        let lo = _mm512_castps256_ps512(T::load8(lo.as_ptr()));
+        let hi = _mm256_castps_pd(T::load8(hi.as_ptr()));
         _mm512_castpd_ps(_mm512_insertf64x4::<1>(_mm512_castps_pd(lo), hi))
     }
 }
