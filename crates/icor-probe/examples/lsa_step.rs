@@ -20,6 +20,7 @@ use icor_probe::task::{Authors, Task, rng};
 use icor_probe::train::Trainer;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    icor_kernels::process::keep_freed_memory(); // as the `icor` binary, which runs `icor probe`, does
     let mut args = std::env::args().skip(1);
     let mut cfg = Profile::full().train;
     let (mut steps, mut rounds, mut depth) = (20usize, 3usize, 1usize);
