@@ -340,6 +340,8 @@ pub fn markdown(r: &Value) -> String {
         ));
     }
 
+    batch_pairs(&mut md, w, &models);
+
     if let Some(q) = r["quantised"].as_array() {
         md.push_str("\n## Quantised weights in burn\n\n");
         md.push_str(
@@ -422,4 +424,50 @@ pub fn markdown(r: &Value) -> String {
         );
     }
     md
+}
+
+/// The batched-decoding rows' spread: the ratio of every back-to-back pair (one prompt, then
+/// the batch), beside the fastest-of-each ratio the table above holds to its goal. Written
+/// only for runs that recorded the pairs.
+fn batch_pairs(md: &mut String, w: &Value, models: &[&str]) {
+    let builds = [
+        ("now", "f32 weights, f32 cache"),
+        ("now_f16", "f16 weights, f32 cache"),
+        ("now_kv16", "f32 weights, f16 cache"),
+    ];
+    let mut rows = String::new();
+    for m in models {
+        for (build, label) in builds {
+            let l = &w[format!("llm/{m}").as_str()][build];
+            let Some(pairs) = l["batch_pair_speedups"].as_array() else {
+                continue;
+            };
+            let r: Vec<f64> = pairs.iter().filter_map(Value::as_f64).collect();
+            if r.is_empty() {
+                continue;
+            }
+            rows.push_str(&format!(
+                "| {m} | {label} | {} | {:.2}× | {:.2}× | {:.2}× | {:.2}× |\n",
+                r.len(),
+                r[0],
+                r[r.len() / 2],
+                r[r.len() - 1],
+                f(l, &["batch_speedup"]),
+            ));
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    md.push_str(
+        "\n### 16 prompts in one batch against one prompt, pair by pair\n\n\
+         Each pair times one prompt, then the batch, back to back, so both meet the same state \
+         of the shared machine; one prompt's decoding is bound by memory bandwidth and the \
+         batch's by compute, and other tenants move the two differently. The spread of the \
+         pairs' ratios is the measurement's; the last column is the ratio of each side's \
+         fastest timing, which the table above holds to its goal.\n\n\
+         | model | setting | pairs | lowest | median | highest | fastest ÷ fastest |\n\
+         |---|---|---:|---:|---:|---:|---:|\n",
+    );
+    md.push_str(&rows);
 }
