@@ -26,7 +26,8 @@ const ROWS: usize = 6;
 /// How many inputs ahead the first row tile of a batch asks for its panels' weights: the
 /// tile reads one line of each panel per input, and the hardware's prefetch alone left a
 /// 16-row decoding step waiting on memory (`icor-llm/examples/decode_rows`, 16 rows × 64 steps
-/// at 8 tokens of context, eight alternated runs, medians 2.36 → 2.07 s).
+/// at 8 tokens of context, alternated: medians 2.36 → 2.07 s in eight pairs, 1.99 → 1.82 s in
+/// six).
 const AHEAD: usize = 32;
 /// Panels per tile.
 const WIDE: usize = 4;
