@@ -208,6 +208,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "batch_decode_tok_s": batch_tps,
                 "batch_speedup": batch_tps / one_tps,
                 "batch_pair_speedups": pair_ratios,
+                "batch_repeat": repeat.max(pairs),
                 "repeat": repeat,
                 "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
             })

@@ -723,19 +723,21 @@ fn rows_sharing_the_frozen_layers_decode_as_each_alone() {
     );
 }
 
-/// Heads 32 wide, the width the CPU attention kernel has a fixed-width body for (the tiny
-/// model's are 4): prompts decoded as a batch for more tokens than a cache buffer is created
-/// with room for (so every layer's buffers grow) give each prompt's tokens alone, and a cached
-/// decoding's logits at every step equal the full forward pass over the whole sequence.
-#[test]
-fn wide_heads_decode_past_the_cache_reserve_as_each_prompt_alone() {
+/// A tiny model with heads 32 wide, the width the CPU attention kernel has a fixed-width body
+/// for (the tiny model's are 4), and room for more positions than a cache's reserve.
+fn wide_heads(seed: u64) -> RandomSource {
     let config = icor_llm::LlmConfig {
         head_dim: 32,
         max_positions: 160,
         ..tiny_config(4, 2)
     };
-    let src = RandomSource::new(config, 71);
-    let m = model(&src);
+    RandomSource::new(config, seed)
+}
+
+/// Three prompts of different lengths decoded for more tokens than a cache buffer is created
+/// with room for (so every layer's buffers grow): the batch gives each prompt's tokens alone.
+/// Returns the answers.
+fn batch_past_the_reserve_equals_each_alone(m: &Llm, adapt: &Adaptation<'_>) -> Vec<Vec<u32>> {
     let steps = icor_llm::kv_cache::RESERVE + 10;
     let prompts: Vec<Vec<u32>> = vec![IDS.to_vec(), vec![9, 1], vec![44, 2, 8, 8, 13]];
     let opts = GenerateOptions {
@@ -744,13 +746,24 @@ fn wide_heads_decode_past_the_cache_reserve_as_each_prompt_alone() {
     };
     let alone: Vec<Vec<u32>> = prompts
         .iter()
-        .map(|p| m.generate_greedy(p, &opts, &Adaptation::none()).unwrap())
+        .map(|p| m.generate_greedy(p, &opts, adapt).unwrap())
         .collect();
     assert!(alone.iter().all(|a| a.len() == steps));
-    let batch = m
-        .generate_greedy_batch(&prompts, &opts, &Adaptation::none())
-        .unwrap();
-    assert_eq!(batch, alone);
+    assert_eq!(
+        m.generate_greedy_batch(&prompts, &opts, adapt).unwrap(),
+        alone
+    );
+    alone
+}
+
+/// Heads 32 wide: prompts decoded as a batch past the cache's reserve give each prompt's
+/// tokens alone, and a cached decoding's logits at every step equal the full forward pass
+/// over the whole sequence.
+#[test]
+fn wide_heads_decode_past_the_cache_reserve_as_each_prompt_alone() {
+    let src = wide_heads(71);
+    let m = model(&src);
+    let alone = batch_past_the_reserve_equals_each_alone(&m, &Adaptation::none());
 
     // The first prompt and its answer, fed one token at a time after the prompt.
     let seq: Vec<u32> = IDS.iter().chain(&alone[0]).copied().collect();
@@ -769,33 +782,16 @@ fn wide_heads_decode_past_the_cache_reserve_as_each_prompt_alone() {
 /// roundings and no more.
 #[test]
 fn an_f16_kv_cache_decodes_as_each_prompt_alone_near_the_f32_cache() {
-    let config = icor_llm::LlmConfig {
-        head_dim: 32,
-        max_positions: 160,
-        ..tiny_config(4, 2)
-    };
-    let src = RandomSource::new(config, 72);
+    let src = wide_heads(72);
     let m32 = model(&src);
     let m = model(&src).with_kv_cache(icor_kernels::Precision::F16);
     assert_eq!(m.kv_cache(), icor_kernels::Precision::F16);
-    let steps = icor_llm::kv_cache::RESERVE + 10;
-    let prompts: Vec<Vec<u32>> = vec![IDS.to_vec(), vec![9, 1], vec![44, 2, 8, 8, 13]];
-    let opts = GenerateOptions {
-        max_new_tokens: steps,
-        stop_ids: vec![],
-    };
     let lora = random_lora(&m, 9);
     for adapt in [Adaptation::none(), Adaptation::lora(&lora)] {
-        let alone: Vec<Vec<u32>> = prompts
-            .iter()
-            .map(|p| m.generate_greedy(p, &opts, &adapt).unwrap())
-            .collect();
-        assert!(alone.iter().all(|a| a.len() == steps));
-        let batch = m.generate_greedy_batch(&prompts, &opts, &adapt).unwrap();
-        assert_eq!(batch, alone);
+        batch_past_the_reserve_equals_each_alone(&m, &adapt);
     }
 
-    let seq: Vec<u32> = IDS.iter().chain(&prompts[2]).copied().collect();
+    let seq: Vec<u32> = IDS.iter().chain(&[44, 2, 8, 8, 13]).copied().collect();
     let full = to_vec_f32(m.forward_logits(&seq, &Adaptation::none()).unwrap());
     let (got, _) = cached_logits(&m, &seq, IDS.len());
     let d = max_abs_diff(&full, &got);

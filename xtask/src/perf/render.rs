@@ -302,6 +302,16 @@ pub fn markdown(r: &Value) -> String {
             |r| format!("Each timing is the fastest of {r} on every side (the least disturbed by other tenants). "),
         );
     md.push_str(&repeat);
+    let pairs = w
+        .as_object()
+        .into_iter()
+        .flat_map(|o| o.values())
+        .find_map(|l| l["now"]["batch_pair_speedups"].as_array().map(Vec::len));
+    if let Some(n) = pairs {
+        md.push_str(&format!(
+            "The batched decoding rows take the fastest of {n} on each side (their pairs, below). "
+        ));
+    }
     md.push_str(
         "Prefill: one 512-token prompt into a fresh KV cache. Decode: greedy tokens with the KV \
          cache after that context; the output head is applied to the last position only, on \
