@@ -85,7 +85,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .filter(|&r: &usize| r >= 1)
                     .ok_or(format!("--repeat takes a whole number ≥ 1, not `{v}`"))?;
             }
-            "--batch-pairs" => pairs = args.next().ok_or("--batch-pairs needs a value")?.parse()?,
+            "--batch-pairs" => {
+                let v = args.next().ok_or("--batch-pairs needs a value")?;
+                pairs = v
+                    .parse()
+                    .map_err(|_| format!("--batch-pairs takes a whole number, not `{v}`"))?;
+            }
             "--decode-weights" => {
                 packed = args.next().ok_or("--decode-weights needs none|f32|f16")?
             }
