@@ -193,9 +193,12 @@ pub struct Correlation {
     pub points: String,
     pub arch: String,
     pub n: usize,
-    /// Spearman ρ(statistic, sensitivity cosine): negative = the statistic predicts the break.
+    /// Spearman ρ(statistic, sensitivity cosine): negative = the statistic predicts the break;
+    /// NaN (`null` in JSON) where the statistic is the same at every point.
+    #[serde(deserialize_with = "crate::stats::nan_if_null")]
     pub rho: f64,
     /// Two-sided permutation p-value of ρ (10,000 seeded shuffles).
+    #[serde(deserialize_with = "crate::stats::nan_if_null")]
     pub p_value: f64,
 }
 
@@ -594,4 +597,31 @@ pub fn correlations(points: &[Point]) -> Vec<Correlation> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A statistic that is the same at every point (one table's corpus under four
+    /// normalisations, as a checkpoint can hold) has no rank correlation: NaN, which
+    /// serde_json writes as `null`; the results file must read back, or a resumed sweep stops.
+    #[test]
+    fn a_correlation_with_a_constant_statistic_reads_back_as_nan() {
+        let rho = spearman(&[1385.5; 4], &[0.12, 0.11, 0.13, 0.15]);
+        assert!(rho.is_nan());
+        let c = Correlation {
+            statistic: "corpus.kurtosis".into(),
+            points: "real".into(),
+            arch: "MLP(32) + LSA".into(),
+            n: 4,
+            rho,
+            p_value: 0.5,
+        };
+        let json = serde_json::to_string(&c).expect("serialises");
+        assert!(json.contains("\"rho\":null"), "{json}");
+        let back: Correlation = serde_json::from_str(&json).expect("reads back");
+        assert!(back.rho.is_nan());
+        assert_eq!(back.p_value, 0.5);
+    }
 }

@@ -13,7 +13,9 @@ pub struct Ci {
     pub n: usize,
 }
 
-fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+/// Reads a float that serde_json wrote as `null` (it writes NaN so) back as NaN: for fields
+/// that are NaN where they are undefined (a mean of nothing, a correlation with a constant).
+pub(crate) fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
